@@ -1,0 +1,136 @@
+"""`mlds`: drive the same assets as the UI, through Dagster and the persistent instance.
+
+Every run started here is a normal Dagster run in `<MLDS_HOME>/dagster_home`, so `make dev` shows it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from mlds_assets.core.landing import land_file
+from mlds_assets.core.status import platform_status
+from mlds_assets.settings import ConfigError, Settings, load_settings
+
+DAGSTER_YAML = """\
+# Written by mlds on first use. SQLite storage under this folder; see README for Postgres.
+telemetry:
+  enabled: false
+"""
+
+
+def dagster_instance(settings: Settings):
+    from dagster import DagsterInstance
+
+    home = settings.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(DAGSTER_YAML)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return DagsterInstance.get()
+
+
+def ingest(settings: Settings, path: Path, platform: str, instance=None, mode: str | None = None) -> dict:
+    """Land one file and run the platform's fast path for it; returns the run's outcome."""
+    from mlds_assets.definitions import build_definitions
+    from mlds_assets.sensors import fast_path_job_name
+
+    settings.platform(platform)
+    instance = instance or dagster_instance(settings)
+    max_bytes = int(settings.ingestion.max_file_mb * 1024 * 1024)
+    landed, _ = land_file(path, settings.landing_dir, platform, max_bytes)
+    partitions = f"{platform}_batches"
+    if instance.has_dynamic_partition(partitions, landed.partition_key):
+        return {"platform": platform, "batch": landed.partition_key, "status": "already ingested"}
+    instance.add_dynamic_partitions(partitions, [landed.partition_key])
+    job = build_definitions(settings).resolve_job_def(fast_path_job_name(platform))
+    tags = {"mlds/source_file": path.name, "mlds/platform": platform, "mlds/mode": mode or settings.mode_for(platform)}
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the instance keeps the full log
+    result = job.execute_in_process(
+        partition_key=landed.partition_key, instance=instance, raise_on_error=False, tags=tags, run_config=quiet
+    )
+    checks = [e.asset_check_evaluation_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    outcome = {"platform": platform, "batch": landed.partition_key, "run_id": result.run_id}
+    if not result.success:
+        failures = [e.message for e in result.all_events if e.is_failure]
+        return {**outcome, "status": "failed", "errors": failures[-3:]}
+    failed_checks = [c.check_name for c in checks if not c.passed]
+    return {**outcome, "status": "checks failed" if failed_checks else "ok", "checks_passed": len(checks) - len(failed_checks),
+            "checks_failed": failed_checks}
+
+
+def status(settings: Settings, instance=None) -> dict:
+    instance = instance or dagster_instance(settings)
+    platforms = {}
+    for name in sorted(settings.platforms):
+        platforms[name] = {
+            "batches": len(instance.get_dynamic_partitions(f"{name}_batches")),
+            **platform_status(settings.lake_base, name),
+        }
+    return {"platforms": platforms}
+
+
+def demo(settings: Settings, posts_per_platform: int = 400) -> dict:
+    from mlds_assets.core.demo_data import generate_exports
+
+    instance = dagster_instance(settings)
+    exports = generate_exports(settings.inbox_dir, posts_per_platform=posts_per_platform)
+    results = [ingest(settings, e.path, e.platform, instance) for e in exports]
+    return {"ingested": results, **status(settings, instance)}
+
+
+def _print_status(report: dict) -> None:
+    header = f"{'platform':<15}{'batches':>8}{'posts':>9}{'quarantined':>13}{'entities':>10}  last ingested"
+    print(header)
+    for name, s in report["platforms"].items():
+        print(f"{name:<15}{s['batches']:>8}{s['posts']:>9}{s['quarantined']:>13}{s['entities']:>10}  {s['last_ingested_at'] or '-'}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mlds", description="MLDS: social-media exports to searchable, measured data.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo_cmd = commands.add_parser("demo", help="generate sample exports for every platform and ingest them")
+    demo_cmd.add_argument("--posts", type=int, default=400, help="posts per platform (default 400)")
+    ingest_cmd = commands.add_parser("ingest", help="ingest one export file now (no need to wait for the sensor)")
+    ingest_cmd.add_argument("path", type=Path)
+    ingest_cmd.add_argument("--platform", required=True)
+    ingest_cmd.add_argument("--mode", choices=["fast", "full"], default=None)
+    status_cmd = commands.add_parser("status", help="posts, quarantine and coverage per platform")
+    status_cmd.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+
+    try:
+        settings = load_settings()
+        if args.command == "demo":
+            report = demo(settings, args.posts)
+            for run in report["ingested"]:
+                print(f"{run['platform']:<15} {run['status']:<17} batch {run['batch']}")
+            print()
+            _print_status(report)
+            print(f"\nLake (Parquet):   {settings.lake_base}")
+            print(f"Dagster instance: {settings.dagster_home}")
+            print("Open the UI:      make dev   then http://127.0.0.1:3000")
+            return 0 if all(r["status"] != "failed" for r in report["ingested"]) else 1
+        if args.command == "ingest":
+            if not args.path.is_file():
+                print(f"mlds: {args.path}: no such file", file=sys.stderr)
+                return 2
+            outcome = ingest(settings, args.path, args.platform, mode=args.mode)
+            print(json.dumps(outcome, indent=2))
+            return 1 if outcome["status"] == "failed" else 0
+        if args.command == "status":
+            report = status(settings)
+            print(json.dumps(report, indent=2)) if args.json else _print_status(report)
+            return 0
+    except ConfigError as exc:
+        print(f"mlds: configuration error:\n{exc}", file=sys.stderr)
+        return 2
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

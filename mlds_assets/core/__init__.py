@@ -1,0 +1,1 @@
+"""Domain logic as plain functions over DataFrames. Nothing here imports dagster."""

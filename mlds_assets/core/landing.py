@@ -1,0 +1,103 @@
+"""Landing: an inbox file becomes an immutable, content-addressed copy that a partition points at.
+
+The partition key carries a prefix of the file's SHA-256, so the same content arriving twice (under any
+name, after any restart) maps to the same partition and no new run. Inbox file names never build a
+path on their own: they are reduced to a safe stem, so `../` or shell characters cannot escape.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from mlds_assets.core.readers import EXTENSIONS
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+HASH_CHARS = 12
+
+
+class LandingError(ValueError):
+    """The file cannot be landed (too large, unknown type, not a regular file)."""
+
+
+@dataclass(frozen=True)
+class LandedFile:
+    platform: str
+    partition_key: str
+    path: Path
+    sha256: str
+    source_name: str
+    size: int
+
+
+def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def partition_key_for(source_name: str, sha256: str) -> str:
+    stem = _UNSAFE.sub("_", Path(source_name).stem).strip("._-")[:60] or "file"
+    return f"{stem}-{sha256[:HASH_CHARS]}"
+
+
+def landed(landing_dir: Path, platform: str, partition_key: str) -> LandedFile:
+    """The landed file behind a partition; a clear error if the partition was never landed here."""
+    sidecar = landing_dir / platform / f"{partition_key}.json"
+    if not sidecar.is_file():
+        raise FileNotFoundError(f"partition {partition_key!r} of {platform} has no landed file ({sidecar} missing)")
+    info = json.loads(sidecar.read_text())
+    return LandedFile(
+        platform, partition_key, landing_dir / platform / info["landed_name"], info["sha256"], info["source_name"], info["size"]
+    )
+
+
+def find_by_hash(landing_dir: Path, platform: str, sha256: str) -> str | None:
+    for sidecar in (landing_dir / platform).glob(f"*-{sha256[:HASH_CHARS]}.json"):
+        if json.loads(sidecar.read_text())["sha256"] == sha256:
+            return sidecar.stem
+    return None
+
+
+def land_file(source: Path, landing_dir: Path, platform: str, max_bytes: int | None = None) -> tuple[LandedFile, bool]:
+    """Copy `source` into the landing area (atomically); returns (landed file, whether it is new)."""
+    source = Path(source)
+    if not source.is_file():
+        raise LandingError(f"{source}: not a regular file")
+    suffix = source.suffix.lower()
+    if suffix not in EXTENSIONS:
+        raise LandingError(f"{source.name}: unknown file type {suffix!r}; expected one of {sorted(EXTENSIONS)}")
+    size = source.stat().st_size
+    if max_bytes is not None and size > max_bytes:
+        raise LandingError(f"{source.name}: {size} bytes is over the configured limit of {max_bytes} (ingestion.max_file_mb)")
+    sha = file_sha256(source)
+    existing = find_by_hash(landing_dir, platform, sha)
+    if existing:
+        return landed(landing_dir, platform, existing), False
+    key = partition_key_for(source.name, sha)
+    folder = landing_dir / platform
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{key}{suffix}"
+    tmp = folder / f".{key}{suffix}.tmp"
+    shutil.copyfile(source, tmp)
+    os.replace(tmp, target)
+    info = {
+        "landed_name": target.name, "sha256": sha, "source_name": source.name, "size": size,
+        "source_path": str(source), "landed_at": datetime.now(timezone.utc).isoformat(),
+    }  # fmt: skip
+    sidecar_tmp = folder / f".{key}.json.tmp"
+    sidecar_tmp.write_text(json.dumps(info, indent=1))
+    os.replace(sidecar_tmp, folder / f"{key}.json")  # the sidecar last: a partition exists only when complete
+    return LandedFile(platform, key, target, sha, source.name, size), True
+
+
+def landed_info(landed_file: LandedFile) -> dict:
+    return {k: str(v) for k, v in asdict(landed_file).items()}

@@ -1,0 +1,286 @@
+"""Map a platform's native records onto the canonical post schema, quarantining what fails validation.
+
+The ledger holds for every batch: rows in = rows kept + rows quarantined. A row that fails keeps its
+raw record and every reason it failed, so it can be fixed and replayed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+from mlds_assets.core.ids import content_id, post_ids
+from mlds_assets.core.readers import SOURCE_ROW, ReadResult
+from mlds_assets.core.schema import ENGAGEMENT_COLUMNS, POST_COLUMNS, QUARANTINE_COLUMNS, conform
+from mlds_assets.settings import IngestionSettings, PlatformConfig
+
+_FLOAT_ID = re.compile(r"^(\d+)\.0+$")
+_OFFSET = re.compile(r"^([+-])(\d{2}):?(\d{2})$")
+
+
+class MappingError(ValueError):
+    """The export does not fit its platform YAML as a whole (e.g. a required column is missing)."""
+
+
+@dataclass
+class MappedBatch:
+    posts: pd.DataFrame  # conforms to POST_COLUMNS
+    quarantine: pd.DataFrame  # conforms to QUARANTINE_COLUMNS
+    rows_in: int
+    warnings: list[str]
+
+
+def map_batch(
+    read: ReadResult,
+    platform: PlatformConfig,
+    batch_id: str,
+    source_file: str,
+    limits: IngestionSettings,
+    now: pd.Timestamp | None = None,
+) -> MappedBatch:
+    now = now or pd.Timestamp.now(tz="UTC")
+    records = read.records.reset_index(drop=True)
+    warnings = list(read.warnings)
+    _check_columns(records, platform, source_file, warnings)
+    native_columns = [c for c in records.columns if c != SOURCE_ROW]
+    raw_json = _records_as_json(records[native_columns])
+
+    fields: dict[str, pd.Series] = {}
+    problems: list[tuple[str, pd.Series, pd.Series | str]] = []  # (field, failing mask, reason)
+
+    for name in ("text", "author", "url", "parent_id"):
+        fields[name] = _joined(records, platform.columns_for(name))
+    fields["parent_id"] = _normalise_ids(fields["parent_id"])
+    if platform.columns_for("native_id"):
+        fields["native_id"] = _normalise_ids(_joined(records, platform.columns_for("native_id")))
+    else:
+        fields["native_id"] = pd.Series([content_id(r) for r in raw_json], index=records.index, dtype=object)
+
+    for name in platform.required:
+        present = fields[name] if name in fields else _joined(records, platform.columns_for(name))
+        missing = present.eq("")
+        columns = ", ".join(platform.columns_for(name)) or "(derived)"
+        problems.append((name, missing, f"missing required field {name} (column {columns})"))
+
+    created_raw = _joined(records, platform.columns_for("created_at"))
+    created = parse_timestamps(created_raw, platform.created_at.format, platform.created_at.timezone)
+    fields["created_at"] = created
+    unparsed = created.isna() & created_raw.ne("")
+    problems.append(("created_at", unparsed, "created_at: " + _quoted(created_raw) + f" does not match format {platform.created_at.format!r}"))
+    earliest = pd.Timestamp(limits.earliest_created_at, tz="UTC")
+    latest = now + timedelta(hours=limits.future_tolerance_hours)
+    problems.append(("created_at", created.lt(earliest).fillna(False), f"created_at: before earliest_created_at {limits.earliest_created_at}"))
+    problems.append(("created_at", created.gt(latest).fillna(False), "created_at: in the future"))
+
+    for name in ENGAGEMENT_COLUMNS:
+        raw = _joined(records, platform.columns_for(name))
+        counts, bad = parse_counts(raw)
+        fields[name] = counts
+        problems.append((name, bad, f"{name}: " + _quoted(raw) + " is not a non-negative whole number"))
+
+    too_long = fields["text"].str.len().gt(limits.max_text_length)
+    problems.append(("text", too_long, f"text: longer than max_text_length {limits.max_text_length}"))
+
+    failed = _first_failures(problems, len(records))
+    ok = failed["field"].isna()
+    duplicate = ok & fields["native_id"].where(ok).duplicated(keep="first") & ok
+    if duplicate.any():
+        first_row = records[SOURCE_ROW].groupby(fields["native_id"].where(ok)).transform("first")
+        failed.loc[duplicate, "field"] = "native_id"
+        failed.loc[duplicate, "reason"] = "native_id: duplicate of row " + first_row[duplicate].astype("Int64").astype(str)
+        ok &= ~duplicate
+
+    posts = _posts_frame(records[ok], fields, ok, raw_json, platform, batch_id, source_file, now)
+    quarantine = _quarantine_frame(records, failed, ~ok, raw_json, read.bad_rows, platform, batch_id, source_file, now)
+    if len(posts) + len(quarantine) != read.rows_in:
+        raise AssertionError(f"{source_file}: ledger broken: {read.rows_in} in, {len(posts)} kept, {len(quarantine)} quarantined")
+    return MappedBatch(posts, quarantine, read.rows_in, warnings)
+
+
+# --- typing of values -------------------------------------------------------------------------------
+
+
+def parse_timestamps(raw: pd.Series, fmt: str, tz: str) -> pd.Series:
+    """Parse to UTC; naive values are taken in `tz` (an IANA name or a fixed offset like -05:00)."""
+    values = raw.where(raw.ne(""))
+    if fmt in ("epoch_s", "epoch_ms"):
+        numbers = pd.to_numeric(values, errors="coerce")
+        return pd.to_datetime(numbers, unit="s" if fmt == "epoch_s" else "ms", utc=True, errors="coerce")
+    pattern = "ISO8601" if fmt == "iso" else fmt
+    try:
+        parsed = pd.to_datetime(values, format=pattern, errors="coerce")
+    except (ValueError, TypeError):  # mixed offsets: normalise them to UTC while parsing
+        parsed = pd.to_datetime(values, format=pattern, errors="coerce", utc=True)
+    if not isinstance(parsed.dtype, pd.DatetimeTZDtype):
+        if parsed.dtype == object:
+            parsed = pd.to_datetime(values, format=pattern, errors="coerce", utc=True)
+        else:
+            parsed = parsed.dt.tz_localize(_tzinfo(tz), ambiguous="NaT", nonexistent="NaT")
+    return parsed.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+
+
+def parse_counts(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Whole non-negative counts ('1,094' and '3.0' accepted); returns (Int64 counts, failing mask)."""
+    present = raw.ne("")
+    numbers = pd.to_numeric(raw.str.replace(",", "", regex=False).where(present), errors="coerce")
+    bad = present & (numbers.isna() | numbers.lt(0) | numbers.mod(1).ne(0))
+    return numbers.where(~bad).astype("Float64").astype("Int64"), bad
+
+
+def _tzinfo(name: str):
+    match = _OFFSET.match(name)
+    if match:
+        sign = -1 if match.group(1) == "-" else 1
+        return timezone(sign * timedelta(hours=int(match.group(2)), minutes=int(match.group(3))))
+    return ZoneInfo(name)
+
+
+# --- building blocks --------------------------------------------------------------------------------
+
+
+def _check_columns(records: pd.DataFrame, platform: PlatformConfig, source_file: str, warnings: list[str]) -> None:
+    if len(records.columns) <= 1:  # only SOURCE_ROW: a header-only or empty export
+        return
+    found = [c for c in records.columns if c != SOURCE_ROW]
+    for field in platform.required:
+        absent = [c for c in platform.columns_for(field) if c not in records.columns]
+        if absent:
+            raise MappingError(
+                f"{source_file}: required column(s) {absent} for field {field!r} missing from the file; "
+                f"columns found: {found[:20]}"
+            )
+    for field in platform.fields:
+        absent = [c for c in platform.columns_for(field) if c not in records.columns]
+        if absent and field not in platform.required:
+            warnings.append(f"{source_file}: column(s) {absent} for optional field {field!r} not in the file")
+
+
+def _joined(records: pd.DataFrame, columns: list[str]) -> pd.Series:
+    """The stripped text of one column, or several joined by newlines (empty parts skipped)."""
+    present = [records[c].astype(str).str.strip() for c in columns if c in records.columns]
+    if not present:
+        return pd.Series("", index=records.index, dtype=object)
+    result = present[0]
+    for part in present[1:]:
+        either = result.where(part.eq(""), part)  # the non-empty one (result when both are empty)
+        result = (result + "\n" + part).where(result.ne("") & part.ne(""), either)
+    return result
+
+
+def _normalise_ids(ids: pd.Series) -> pd.Series:
+    """Ids read as floats by an upstream tool ('3.0') are ints again; everything else is left alone."""
+    return ids.str.replace(_FLOAT_ID, r"\1", regex=True)
+
+
+def _records_as_json(records: pd.DataFrame) -> list[str]:
+    if records.empty:
+        return [] if len(records) == 0 else ["{}"] * len(records)
+    lines = records.to_json(orient="records", lines=True, force_ascii=False)
+    out = lines.split("\n")
+    return out[: len(records)]
+
+
+def _quoted(raw: pd.Series) -> pd.Series:
+    return "'" + raw.str.slice(0, 80) + "'"
+
+
+def _first_failures(problems: list[tuple[str, pd.Series, pd.Series | str]], n: int) -> pd.DataFrame:
+    field = pd.Series([None] * n, dtype=object)
+    reasons = pd.Series([""] * n, dtype=object)
+    for name, mask, reason in problems:
+        mask = mask.fillna(False).to_numpy(dtype=bool)
+        if not mask.any():
+            continue
+        text = reason[mask].to_numpy() if isinstance(reason, pd.Series) else reason
+        field[mask & field.isna().to_numpy()] = name
+        current = reasons[mask]
+        reasons[mask] = np.where(current.eq(""), text, current + "; " + text)
+    return pd.DataFrame({"field": field, "reason": reasons})
+
+
+def _posts_frame(
+    kept: pd.DataFrame,
+    fields: dict[str, pd.Series],
+    ok: pd.Series,
+    raw_json: list[str],
+    platform: PlatformConfig,
+    batch_id: str,
+    source_file: str,
+    now: pd.Timestamp,
+) -> pd.DataFrame:
+    mask = ok.to_numpy()
+
+    def kept_values(name: str) -> pd.Series:
+        return fields[name][mask].reset_index(drop=True)
+
+    native, parent = kept_values("native_id"), kept_values("parent_id")
+    posts = pd.DataFrame(
+        {
+            "post_id": post_ids(platform.name, native.tolist()),
+            "platform": platform.name,
+            "native_id": native,
+            "batch_id": batch_id,
+            "source_file": source_file,
+            "source_row": kept[SOURCE_ROW].to_numpy(),
+            "text": kept_values("text"),
+            "author": kept_values("author").replace("", None),
+            "created_at": kept_values("created_at"),
+            "parent_id": parent.replace("", None),
+            "parent_post_id": [pid if p else None for p, pid in zip(parent, post_ids(platform.name, parent.tolist()), strict=True)],
+            "url": kept_values("url").replace("", None),
+            **{name: kept_values(name) for name in ENGAGEMENT_COLUMNS},
+            "labels": _labels(kept, platform),
+            "raw_record": np.asarray(raw_json, dtype=object)[mask] if raw_json else [],
+            "ingested_at": now,
+        }
+    )
+    return conform(posts, POST_COLUMNS)
+
+
+def _labels(kept: pd.DataFrame, platform: PlatformConfig) -> list[str]:
+    """Label values by column, as a JSON object: {"author_id": "AppleSupport"}."""
+    columns = [label.column for label in platform.labels if label.column in kept.columns]
+    if not columns:
+        return ["{}"] * len(kept)
+    values = zip(*(kept[c].str.strip() for c in columns), strict=True)
+    return [json.dumps({c: v for c, v in zip(columns, row, strict=True) if v}, ensure_ascii=False) for row in values]
+
+
+def _quarantine_frame(
+    records: pd.DataFrame,
+    failed: pd.DataFrame,
+    bad: pd.Series,
+    raw_json: list[str],
+    reader_bad: pd.DataFrame,
+    platform: PlatformConfig,
+    batch_id: str,
+    source_file: str,
+    now: pd.Timestamp,
+) -> pd.DataFrame:
+    mask = bad.to_numpy()
+    mapped = pd.DataFrame(
+        {
+            "source_row": records[SOURCE_ROW].to_numpy()[mask],
+            "field": failed["field"].to_numpy()[mask],
+            "reason": failed["reason"].to_numpy()[mask],
+            "raw_record": np.asarray(raw_json, dtype=object)[mask] if raw_json else [],
+        }
+    )
+    unreadable = pd.DataFrame(
+        {
+            "source_row": reader_bad[SOURCE_ROW].to_numpy(),
+            "field": "record",
+            "reason": reader_bad["reason"].to_numpy(),
+            "raw_record": reader_bad["raw_record"].to_numpy(),
+        }
+    )
+    frames = [f for f in (mapped, unreadable) if len(f)]
+    quarantine = pd.concat(frames, ignore_index=True) if frames else mapped
+    quarantine = quarantine.assign(platform=platform.name, batch_id=batch_id, source_file=source_file, quarantined_at=now)
+    return conform(quarantine.sort_values("source_row", kind="stable").reset_index(drop=True), QUARANTINE_COLUMNS)

@@ -1,0 +1,61 @@
+"""Basic metrics for one batch, in a long (metric, key, value) table that stacks across batches.
+
+`processing_level` says what the numbers rest on: phase 1 alone gives `basic`; later phases
+recompute at higher levels, so early numbers are never mistaken for final ones.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from mlds_assets.core.schema import ENGAGEMENT_COLUMNS
+
+METRIC_COLUMNS = ("platform", "batch_id", "metric", "key", "value", "processing_level", "computed_at")
+
+
+def basic_metrics(
+    cleaned: pd.DataFrame,
+    entities: pd.DataFrame,
+    quarantined: int,
+    platform: str,
+    batch_id: str,
+    top_n: int = 10,
+    now: pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    rows: list[tuple[str, str, float]] = []
+    posts = len(cleaned)
+    rows_in = posts + quarantined
+    rows += [
+        ("posts", "", posts),
+        ("rows_in", "", rows_in),
+        ("quarantined", "", quarantined),
+        ("quarantine_rate", "", quarantined / rows_in if rows_in else 0.0),
+        ("near_duplicates", "", int(cleaned["near_duplicate_of"].notna().sum())),
+        ("authors", "", int(cleaned["author"].nunique())),
+        ("replies", "", int(cleaned["parent_id"].notna().sum())),
+    ]
+    for column in ENGAGEMENT_COLUMNS:
+        if cleaned[column].notna().any():
+            rows.append((f"{column}_total", "", int(cleaned[column].sum())))
+    engagement = cleaned[["likes", "comments", "shares"]].sum(axis=1, min_count=1)
+    if engagement.notna().any():
+        rows.append(("engagement_per_post", "", float(engagement.mean())))
+    if cleaned["created_at"].notna().any():
+        day = cleaned["created_at"].dt.strftime("%Y-%m-%d")
+        rows += [("volume_daily", d, n) for d, n in day.value_counts().sort_index().items()]
+        if engagement.notna().any():
+            rows += [("engagement_daily", d, float(v)) for d, v in engagement.groupby(day).sum().items()]
+    if len(entities):
+        mentioned = entities.drop_duplicates(["post_id", "entity_id"])
+        top = mentioned.groupby("entity_name").size().sort_values(ascending=False, kind="stable").head(top_n)
+        rows += [("top_entity_posts", name, int(n)) for name, n in top.items()]
+        rows.append(("entity_coverage", "", mentioned["post_id"].nunique() / posts if posts else 0.0))
+    frame = pd.DataFrame(rows, columns=["metric", "key", "value"]).astype({"value": "float64"})
+    return frame.assign(
+        platform=platform, batch_id=batch_id, processing_level="basic", computed_at=now or pd.Timestamp.now(tz="UTC")
+    )[list(METRIC_COLUMNS)]
+
+
+def metric_value(metrics: pd.DataFrame, name: str, key: str = "") -> float | None:
+    found = metrics.loc[(metrics["metric"] == name) & (metrics["key"] == key), "value"]
+    return float(found.iloc[0]) if len(found) else None

@@ -1,0 +1,247 @@
+"""Readers for platform exports: every value comes back as text, every record is counted.
+
+A reader never drops a record silently: records it cannot parse come back in `bad_rows` with their
+number and reason, and `rows_in` counts both. File-level problems (not a workbook, truncated JSON,
+unbalanced quotes) raise ExportReadError naming the file and, where known, the row.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mlds_assets.settings import ReadOptions
+
+SOURCE_ROW = "_source_row"
+EXTENSIONS = {
+    ".csv": "csv", ".tsv": "csv", ".txt": "csv",
+    ".json": "json",
+    ".jsonl": "jsonl", ".ndjson": "jsonl",
+    ".parquet": "parquet", ".pq": "parquet",
+    ".xlsx": "xlsx",
+}  # fmt: skip
+
+
+class ExportReadError(ValueError):
+    """The file as a whole cannot be read; the message names the file and, where known, the row."""
+
+
+@dataclass
+class ReadResult:
+    records: pd.DataFrame  # one column per native field, all str ('' for missing), plus SOURCE_ROW
+    bad_rows: pd.DataFrame  # SOURCE_ROW, reason, raw_record: records the reader itself could not parse
+    rows_in: int
+    encoding: str = "utf-8"
+    warnings: list[str] = field(default_factory=list)
+
+
+def detect_format(path: Path) -> str:
+    fmt = EXTENSIONS.get(path.suffix.lower())
+    if fmt is None:
+        raise ExportReadError(f"{path.name}: unknown file type {path.suffix!r}; expected one of {sorted(EXTENSIONS)}")
+    return fmt
+
+
+def read_export(path: str | Path, fmt: str | None = None, options: ReadOptions | None = None) -> ReadResult:
+    path = Path(path)
+    fmt = fmt or detect_format(path)
+    options = options or ReadOptions()
+    readers = {"csv": _read_csv, "json": _read_json, "jsonl": _read_jsonl, "parquet": _read_parquet, "xlsx": _read_xlsx}
+    return readers[fmt](path, options)
+
+
+# --- text decoding ---------------------------------------------------------------------------------
+
+
+def decode_text(path: Path, data: bytes, encoding: str = "auto") -> tuple[str, str, list[str]]:
+    """UTF-8 (with or without BOM) first; latin-1 as a recorded fallback. Line endings become LF.
+
+    CR-only files (old Mac exports) become LF; CRLF becomes LF; a bare CR inside a LF file stays in its
+    field, where it belongs (a pasted carriage return in a tweet must not split the record).
+    """
+    warnings = []
+    if encoding == "auto":
+        try:
+            text, used = data.decode("utf-8-sig"), "utf-8"
+        except UnicodeDecodeError as exc:
+            text, used = data.decode("latin-1"), "latin-1"
+            warnings.append(f"{path.name}: not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); read as latin-1")
+    else:
+        try:
+            text, used = data.decode(encoding), encoding
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise ExportReadError(f"{path.name}: cannot decode as {encoding}: {exc}") from exc
+        text = text.removeprefix("\ufeff")
+    if "\n" not in text and "\r" in text:
+        text = text.replace("\r", "\n")
+        warnings.append(f"{path.name}: CR-only line endings")
+    elif "\r\n" in text:
+        text = text.replace("\r\n", "\n")
+    return text, used, warnings
+
+
+def _read_bytes(path: Path) -> bytes:
+    data = path.read_bytes()
+    if not data.strip():
+        raise ExportReadError(f"{path.name}: the file is empty")
+    return data
+
+
+# --- formats ---------------------------------------------------------------------------------------
+
+
+def _read_csv(path: Path, options: ReadOptions) -> ReadResult:
+    text, encoding, warnings = decode_text(path, _read_bytes(path), options.encoding)
+    header = 0 if options.header and not options.names else None
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text),
+            dtype=str,
+            sep=options.delimiter,
+            header=header,
+            names=list(options.names) if options.names else None,
+            keep_default_na=False,
+            na_filter=False,
+            lineterminator="\n",
+            engine="c",
+        )
+    except pd.errors.EmptyDataError as exc:
+        raise ExportReadError(f"{path.name}: no header row and no data") from exc
+    except pd.errors.ParserError:
+        # Some record has the wrong number of fields: read record by record, keep the good ones and
+        # account for the rest, rather than let pandas skip them.
+        return _read_csv_record_by_record(path, text, options, encoding, warnings)
+    if options.header and not options.names and len(frame.columns) == 1 and options.delimiter not in text.split("\n", 1)[0]:
+        warnings.append(f"{path.name}: only one column found with delimiter {options.delimiter!r}; is it the right delimiter?")
+    frame.columns = [str(c).strip() for c in frame.columns]
+    frame[SOURCE_ROW] = range(1, len(frame) + 1)
+    return ReadResult(frame, _no_bad_rows(), len(frame), encoding, warnings)
+
+
+def _read_csv_record_by_record(
+    path: Path, text: str, options: ReadOptions, encoding: str, warnings: list[str]
+) -> ReadResult:
+    reader = csv.reader(io.StringIO(text), delimiter=options.delimiter, strict=True)
+    rows, bad = [], []
+    try:
+        columns = list(options.names) if options.names else [c.strip() for c in next(reader)]
+        for number, record in enumerate(reader, start=1):
+            if len(record) == len(columns):
+                rows.append(record + [number])
+            elif record:
+                reason = f"row {number}: expected {len(columns)} fields, found {len(record)}"
+                bad.append((number, reason, json.dumps(record, ensure_ascii=False)))
+    except csv.Error as exc:
+        raise ExportReadError(f"{path.name}: row {reader.line_num}: {exc} (unbalanced quotes?)") from exc
+    frame = pd.DataFrame(rows, columns=columns + [SOURCE_ROW])
+    bad_rows = pd.DataFrame(bad, columns=[SOURCE_ROW, "reason", "raw_record"]) if bad else _no_bad_rows()
+    warnings.append(f"{path.name}: {len(bad)} record(s) with the wrong number of fields quarantined")
+    return ReadResult(frame, bad_rows, len(rows) + len(bad), encoding, warnings)
+
+
+def _read_json(path: Path, options: ReadOptions) -> ReadResult:
+    text, encoding, warnings = decode_text(path, _read_bytes(path), options.encoding)
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ExportReadError(f"{path.name}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
+    records = document
+    if options.records_path:
+        for key in options.records_path.split("."):
+            if not isinstance(records, dict) or key not in records:
+                raise ExportReadError(f"{path.name}: no {options.records_path!r} list in the document")
+            records = records[key]
+    if not isinstance(records, list):
+        raise ExportReadError(f"{path.name}: expected a list of records, found {type(records).__name__}")
+    return _records_to_result(records, range(1, len(records) + 1), [], encoding, warnings)
+
+
+def _read_jsonl(path: Path, options: ReadOptions) -> ReadResult:
+    text, encoding, warnings = decode_text(path, _read_bytes(path), options.encoding)
+    records, numbers, bad = [], [], []
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+            numbers.append(number)
+        except json.JSONDecodeError as exc:
+            bad.append((number, f"line {number}: invalid JSON at column {exc.colno}: {exc.msg}", json.dumps(line)))
+    return _records_to_result(records, numbers, bad, encoding, warnings)
+
+
+def _records_to_result(
+    records: list[Any], numbers: Any, bad: list[tuple[int, str, str]], encoding: str, warnings: list[str]
+) -> ReadResult:
+    good, good_numbers = [], []
+    for number, record in zip(numbers, records, strict=True):
+        if isinstance(record, dict):
+            good.append(record)
+            good_numbers.append(number)
+        else:
+            bad.append((number, f"record {number}: not a JSON object", json.dumps(record, ensure_ascii=False)))
+    frame = pd.json_normalize(good, sep=".") if good else pd.DataFrame(index=range(0))
+    frame = _stringify(frame)
+    frame[SOURCE_ROW] = good_numbers
+    bad_rows = pd.DataFrame(bad, columns=[SOURCE_ROW, "reason", "raw_record"]) if bad else _no_bad_rows()
+    return ReadResult(frame, bad_rows, len(good) + len(bad), encoding, warnings)
+
+
+def _read_parquet(path: Path, options: ReadOptions) -> ReadResult:
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several types for a file that is not Parquet
+        raise ExportReadError(f"{path.name}: not a readable Parquet file: {exc}") from exc
+    frame = _stringify(frame)
+    frame[SOURCE_ROW] = range(1, len(frame) + 1)
+    return ReadResult(frame, _no_bad_rows(), len(frame), "parquet")
+
+
+def _read_xlsx(path: Path, options: ReadOptions) -> ReadResult:
+    try:
+        frame = pd.read_excel(path, sheet_name=options.sheet, dtype=str, engine="openpyxl", keep_default_na=False)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise ExportReadError(f"{path.name}: not a valid XLSX workbook (or no sheet {options.sheet!r}): {exc}") from exc
+    frame = _stringify(frame)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    frame[SOURCE_ROW] = range(1, len(frame) + 1)
+    return ReadResult(frame, _no_bad_rows(), len(frame), "xlsx")
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+
+def _no_bad_rows() -> pd.DataFrame:
+    return pd.DataFrame({SOURCE_ROW: pd.Series(dtype="int64"), "reason": pd.Series(dtype=str), "raw_record": pd.Series(dtype=str)})
+
+
+def _as_text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bool, list, dict)):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return str(value)
+
+
+def _stringify(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every column as text: the mapper types values itself, so that a bad value is a reason, not a crash."""
+    out = {}
+    for name in frame.columns:
+        column = frame[name]
+        if pd.api.types.is_integer_dtype(column.dtype) and not column.isna().any():
+            out[str(name)] = column.astype(str)
+        else:
+            out[str(name)] = column.map(_as_text).astype(object)
+    return pd.DataFrame(out, index=frame.index).reset_index(drop=True)

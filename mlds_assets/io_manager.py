@@ -1,0 +1,48 @@
+"""Parquet lake: one file per asset partition, on a local folder or any fsspec URL (s3://, gs://, ...)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from dagster import ConfigurableIOManagerFactory, InputContext, OutputContext, UPathIOManager
+from upath import UPath
+
+
+class ParquetIOManager(UPathIOManager):
+    extension = ".parquet"
+
+    def dump_to_path(self, context: OutputContext, obj: pd.DataFrame, path: UPath) -> None:
+        table = pa.Table.from_pandas(obj, preserve_index=False)
+        if path.protocol in ("", "file", "local"):
+            # Readers never see a half-written file: write beside it, then rename over it.
+            local = str(path.path) if hasattr(path, "path") else str(path)
+            os.makedirs(os.path.dirname(local), exist_ok=True)
+            tmp = os.path.join(os.path.dirname(local), f".{os.path.basename(local)}.{uuid.uuid4().hex}.tmp")
+            try:
+                pq.write_table(table, tmp)
+                os.replace(tmp, local)
+            finally:
+                if os.path.exists(tmp):
+                    os.remove(tmp)
+        else:  # object stores publish a PUT atomically
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("wb") as handle:
+                pq.write_table(table, handle)
+        context.add_output_metadata({"lake_path": str(path)})
+
+    def load_from_path(self, context: InputContext, path: UPath) -> pd.DataFrame:
+        with path.open("rb") as handle:
+            return pq.read_table(handle).to_pandas()
+
+
+class LakeIOManager(ConfigurableIOManagerFactory):
+    """The lake's base path: `<MLDS_HOME>/lake` by default, `lake_path` in global.yaml to move it."""
+
+    base_path: str
+
+    def create_io_manager(self, context) -> ParquetIOManager:
+        return ParquetIOManager(base_path=UPath(self.base_path))

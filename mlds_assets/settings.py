@@ -1,0 +1,297 @@
+"""Settings: `config/global.yaml` + `config/platforms/*.yaml`, overridable from the environment.
+
+Validated with pydantic at load time so that a typo in a key or a wrong type fails before any run starts,
+with the file, the dotted key and the reason in the message. YAML is read with `safe_load` only.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+ENV_PREFIX = "MLDS__"
+DEFAULT_CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+CANONICAL_FIELDS = (
+    "native_id", "text", "author", "created_at", "parent_id", "url", "likes", "comments", "shares", "views",
+)  # fmt: skip
+
+
+class ConfigError(ValueError):
+    """A configuration file (or environment override) that cannot be used, with where and why."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProcessingSettings(_Strict):
+    batch_size: int = Field(5000, gt=0)
+    default_mode: Literal["fast", "full"] = "fast"
+
+
+class IngestionSettings(_Strict):
+    settle_seconds: float = Field(5, ge=0)
+    sensor_interval_seconds: int = Field(15, gt=0)
+    ignore_suffixes: tuple[str, ...] = (".part", ".tmp", ".crdownload", ".partial")
+    max_file_mb: float = Field(2048, gt=0)
+    max_text_length: int = Field(100_000, gt=0)
+    earliest_created_at: str = "1990-01-01"
+    future_tolerance_hours: float = Field(24, ge=0)
+
+
+class ConfidenceSettings(_Strict):
+    label: float = Field(1.0, ge=0, le=1)
+    handle: float = Field(0.95, ge=0, le=1)
+    hashtag: float = Field(0.9, ge=0, le=1)
+    alias_exact_case: float = Field(0.9, ge=0, le=1)
+    alias_other_case: float = Field(0.7, ge=0, le=1)
+
+
+class EntitySettings(_Strict):
+    dictionary: str = "entities.yaml"
+    confidence_threshold: float = Field(0.8, ge=0, le=1)
+    confidence: ConfidenceSettings = ConfidenceSettings()
+
+
+class CleaningSettings(_Strict):
+    near_duplicate_min_chars: int = Field(20, ge=1)
+
+
+class MetricsSettings(_Strict):
+    top_entities: int = Field(10, gt=0)
+
+
+class ReadOptions(_Strict):
+    """How to read an export. Every value is read as text first; typing happens in the mapper."""
+
+    delimiter: str = ","
+    header: bool = True
+    names: tuple[str, ...] | None = None  # column names when the file has no header row
+    encoding: str = "auto"  # auto: UTF-8 (BOM or not), then latin-1 with a recorded warning
+    records_path: str | None = None  # JSON: dotted path to the list of records
+    sheet: int | str = 0  # XLSX
+
+
+class CreatedAtFormat(_Strict):
+    format: str = "iso"  # iso | epoch_s | epoch_ms | a strptime pattern
+    timezone: str = "UTC"  # applied to naive timestamps: an IANA name or a fixed offset like -05:00
+
+
+class LabelColumn(_Strict):
+    """A column whose values name entities (a brand account, a product target, a sponsor)."""
+
+    column: str
+    known_only: bool = False  # keep only values found in the entity dictionary
+
+
+class PlatformConfig(_Strict):
+    """One export format of one platform: everything MLDS needs to ingest it, no code."""
+
+    name: str
+    display_name: str | None = None
+    inbox: str | None = None  # folder under <home>/inbox; defaults to the name
+    formats: tuple[Literal["csv", "json", "jsonl", "parquet", "xlsx"], ...] = ("csv",)
+    read: ReadOptions = ReadOptions()
+    fields: dict[str, str | list[str] | None]
+    created_at: CreatedAtFormat = CreatedAtFormat()
+    labels: tuple[LabelColumn, ...] = ()
+    required: tuple[str, ...] = ("native_id", "text", "created_at")
+    processing_mode: Literal["fast", "full"] | None = None
+    schedules: dict[str, str] = {}
+
+    @field_validator("name")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", value):
+            raise ValueError("must be lower-case letters, digits and underscores (it becomes an asset key prefix)")
+        return value
+
+    @field_validator("fields")
+    @classmethod
+    def _known_fields(cls, value: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(value) - set(CANONICAL_FIELDS))
+        if unknown:
+            raise ValueError(f"unknown canonical field(s) {unknown}; known: {list(CANONICAL_FIELDS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _required_are_mapped(self) -> PlatformConfig:
+        for field in self.required:
+            if field not in CANONICAL_FIELDS:
+                raise ValueError(f"required field {field!r} is not a canonical field")
+            if field != "native_id" and not self.fields.get(field):
+                raise ValueError(f"required field {field!r} has no column in 'fields'")
+        return self
+
+    @property
+    def inbox_folder(self) -> str:
+        return self.inbox or self.name
+
+    def columns_for(self, field: str) -> list[str]:
+        """The native column(s) feeding a canonical field; empty when the export lacks it."""
+        value = self.fields.get(field)
+        if value is None:
+            return []
+        return [value] if isinstance(value, str) else list(value)
+
+
+class Settings(_Strict):
+    home: Path = Path("./var")
+    lake_path: str | None = None
+    processing: ProcessingSettings = ProcessingSettings()
+    ingestion: IngestionSettings = IngestionSettings()
+    entities: EntitySettings = EntitySettings()
+    cleaning: CleaningSettings = CleaningSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    config_dir: Path = DEFAULT_CONFIG_DIR
+    platforms: dict[str, PlatformConfig] = {}
+
+    model_config = ConfigDict(extra="forbid", frozen=True, ignored_types=(cached_property,))
+
+    # Where things live under MLDS_HOME. One place, so that the CLI, sensor and assets agree.
+    @property
+    def inbox_dir(self) -> Path:
+        return self.home / "inbox"
+
+    @property
+    def landing_dir(self) -> Path:
+        return self.home / "landing"
+
+    @property
+    def lake_base(self) -> str:
+        return self.lake_path or str(self.home / "lake")
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster_home"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
+
+    @property
+    def entity_dictionary_path(self) -> Path:
+        path = Path(self.entities.dictionary)
+        return path if path.is_absolute() else self.config_dir / path
+
+    def platform(self, name: str) -> PlatformConfig:
+        try:
+            return self.platforms[name]
+        except KeyError:
+            known = ", ".join(sorted(self.platforms)) or "none"
+            raise ConfigError(
+                f"unknown platform {name!r}: no {self.config_dir / 'platforms' / (name + '.yaml')} (known: {known})"
+            ) from None
+
+    def mode_for(self, platform: str) -> str:
+        return self.platform(platform).processing_mode or self.processing.default_mode
+
+    def get(self, dotted: str) -> Any:
+        """Dot-path lookup, e.g. `settings.get("entities.confidence_threshold")`."""
+        node: Any = self
+        for part in dotted.split("."):
+            if isinstance(node, Mapping):
+                if part not in node:
+                    raise KeyError(dotted)
+                node = node[part]
+            elif isinstance(node, BaseModel) and part in type(node).model_fields:
+                node = getattr(node, part)
+            else:
+                raise KeyError(dotted)
+        return node
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping, not {type(data).__name__}")
+    return data
+
+
+def _env_overrides(env: Mapping[str, str]) -> list[tuple[list[str], Any, str]]:
+    """`MLDS__A__B=v` -> (["a", "b"], parsed v, variable name). Values are parsed as YAML scalars/lists."""
+    overrides = []
+    for name, raw in sorted(env.items()):
+        if name.startswith(ENV_PREFIX) and len(name) > len(ENV_PREFIX):
+            path = [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
+            try:
+                value = yaml.safe_load(raw) if raw != "" else None
+            except yaml.YAMLError:
+                value = raw
+            overrides.append((path, value, name))
+    return overrides
+
+
+def _set_path(data: dict[str, Any], path: list[str], value: Any) -> None:
+    node = data
+    for part in path[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[path[-1]] = value
+
+
+def _describe(exc: ValidationError, source: str) -> str:
+    lines = []
+    for error in exc.errors():
+        key = ".".join(str(p) for p in error["loc"]) or "(top level)"
+        reason = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
+        lines.append(f"{source}: {key}: {reason}")
+    return "\n".join(lines)
+
+
+def load_settings(config_dir: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Load and validate every settings file; raise ConfigError naming the file, key and reason."""
+    env = os.environ if env is None else env
+    config_dir = Path(config_dir or env.get("MLDS_CONFIG") or DEFAULT_CONFIG_DIR).resolve()
+    global_file = config_dir / "global.yaml"
+    if not global_file.is_file():
+        raise ConfigError(f"{global_file}: not found (MLDS_CONFIG points at {config_dir})")
+    data = _read_yaml(global_file)
+
+    platforms: dict[str, Any] = {}
+    for path in sorted((config_dir / "platforms").glob("*.yaml")):
+        platform = _read_yaml(path)
+        platform.setdefault("name", path.stem)
+        try:
+            platforms[path.stem] = PlatformConfig.model_validate(platform)
+        except ValidationError as exc:
+            raise ConfigError(_describe(exc, str(path))) from None
+        if platform["name"] != path.stem:
+            raise ConfigError(f"{path}: name: {platform['name']!r} must match the file name {path.stem!r}")
+
+    overridden = {}
+    for path, value, var in _env_overrides(env):
+        if path[0] == "platforms" and len(path) > 2 and path[1] in platforms:
+            raw = platforms[path[1]].model_dump()
+            _set_path(raw, path[2:], value)
+            try:
+                platforms[path[1]] = PlatformConfig.model_validate(raw)
+            except ValidationError as exc:
+                raise ConfigError(_describe(exc, f"environment {var}")) from None
+        else:
+            _set_path(data, path, value)
+            overridden[path[0]] = var
+    data["platforms"] = platforms
+    data["config_dir"] = config_dir
+    if env.get("MLDS_HOME"):
+        data["home"] = env["MLDS_HOME"]
+    data["home"] = Path(data.get("home") or "./var").expanduser().resolve()
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        first_key = str(exc.errors()[0]["loc"][0]) if exc.errors() else ""
+        source = f"environment {overridden[first_key]}" if first_key in overridden else str(global_file)
+        raise ConfigError(_describe(exc, source)) from None

@@ -1,0 +1,27 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="mlds_assets",
+    version="0.1.0",
+    description="MLDS: a Dagster asset-based data platform for social-media analytics",
+    packages=find_packages(exclude=["mlds_assets_tests*"]),
+    python_requires=">=3.10",
+    install_requires=[
+        # dagster, dagster-webserver and dagster-pandas are released in lockstep: keep the pair pinned.
+        "dagster==1.13.27",
+        "dagster-webserver==1.13.27",
+        "dagster-pandas==0.29.27",
+        "pandas>=2.2,<3",  # dagster-pandas needs pandas < 3
+        "pyarrow>=15",
+        "pydantic>=2.6,<3",
+        "pyyaml>=6",
+        "universal-pathlib>=0.2",
+        "pyahocorasick>=2.1",
+        "emoji>=2.10",
+        "openpyxl>=3.1",
+        "duckdb>=1.0",
+        "tabulate>=0.9",
+    ],
+    extras_require={"dev": ["pytest>=8", "ruff>=0.6", "hypothesis>=6.100"]},
+    entry_points={"console_scripts": ["mlds=mlds_assets.cli:main"]},
+)
