@@ -56,11 +56,21 @@ def ingest(settings: Settings, path: Path, platform: str, instance=None, mode: s
     checks = [e.asset_check_evaluation_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     outcome = {"platform": platform, "batch": landed.partition_key, "run_id": result.run_id}
     if not result.success:
-        failures = [e.message for e in result.all_events if e.is_failure]
-        return {**outcome, "status": "failed", "errors": failures[-3:]}
+        return {**outcome, "status": "failed", "errors": _step_errors(result)}
     failed_checks = [c.check_name for c in checks if not c.passed]
     return {**outcome, "status": "checks failed" if failed_checks else "ok", "checks_passed": len(checks) - len(failed_checks),
             "checks_failed": failed_checks}
+
+
+def _step_errors(result) -> list[str]:
+    """The error our code raised in each failed step, not Dagster's wrapper around it."""
+    errors = []
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
+            error = event.step_failure_data.error
+            error = error.cause or error  # the step error wraps ours; ours may wrap a library's
+            errors.append(f"{event.step_key}: {error.message.strip()}")
+    return errors
 
 
 def status(settings: Settings, instance=None) -> dict:

@@ -84,7 +84,7 @@ def build_ingestion_lane(platform: PlatformConfig, settings: Settings) -> Lane:
         fmt = detect_format(source.path)
         if fmt not in platform.formats:
             raise ValueError(f"{source.source_name}: {fmt} is not a format of {name} (formats: {list(platform.formats)})")
-        read = read_export(source.path, fmt, platform.read)
+        read = read_export(source.path, fmt, platform.read, name=source.source_name)
         batch = map_batch(read, platform, context.partition_key, source.source_name, settings.ingestion)
         for warning in batch.warnings:
             context.log.warning(warning)

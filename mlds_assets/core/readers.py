@@ -50,18 +50,21 @@ def detect_format(path: Path) -> str:
     return fmt
 
 
-def read_export(path: str | Path, fmt: str | None = None, options: ReadOptions | None = None) -> ReadResult:
+def read_export(
+    path: str | Path, fmt: str | None = None, options: ReadOptions | None = None, name: str | None = None
+) -> ReadResult:
+    """`name` is the file's name as the user knows it (the inbox name), used in every message."""
     path = Path(path)
     fmt = fmt or detect_format(path)
     options = options or ReadOptions()
     readers = {"csv": _read_csv, "json": _read_json, "jsonl": _read_jsonl, "parquet": _read_parquet, "xlsx": _read_xlsx}
-    return readers[fmt](path, options)
+    return readers[fmt](path, options, name or path.name)
 
 
 # --- text decoding ---------------------------------------------------------------------------------
 
 
-def decode_text(path: Path, data: bytes, encoding: str = "auto") -> tuple[str, str, list[str]]:
+def decode_text(name: str, data: bytes, encoding: str = "auto") -> tuple[str, str, list[str]]:
     """UTF-8 (with or without BOM) first; latin-1 as a recorded fallback. Line endings become LF.
 
     CR-only files (old Mac exports) become LF; CRLF becomes LF; a bare CR inside a LF file stays in its
@@ -73,33 +76,33 @@ def decode_text(path: Path, data: bytes, encoding: str = "auto") -> tuple[str, s
             text, used = data.decode("utf-8-sig"), "utf-8"
         except UnicodeDecodeError as exc:
             text, used = data.decode("latin-1"), "latin-1"
-            warnings.append(f"{path.name}: not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); read as latin-1")
+            warnings.append(f"{name}: not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); read as latin-1")
     else:
         try:
             text, used = data.decode(encoding), encoding
         except (UnicodeDecodeError, LookupError) as exc:
-            raise ExportReadError(f"{path.name}: cannot decode as {encoding}: {exc}") from exc
+            raise ExportReadError(f"{name}: cannot decode as {encoding}: {exc}") from exc
         text = text.removeprefix("\ufeff")
     if "\n" not in text and "\r" in text:
         text = text.replace("\r", "\n")
-        warnings.append(f"{path.name}: CR-only line endings")
+        warnings.append(f"{name}: CR-only line endings")
     elif "\r\n" in text:
         text = text.replace("\r\n", "\n")
     return text, used, warnings
 
 
-def _read_bytes(path: Path) -> bytes:
+def _read_bytes(path: Path, name: str) -> bytes:
     data = path.read_bytes()
     if not data.strip():
-        raise ExportReadError(f"{path.name}: the file is empty")
+        raise ExportReadError(f"{name}: the file is empty")
     return data
 
 
 # --- formats ---------------------------------------------------------------------------------------
 
 
-def _read_csv(path: Path, options: ReadOptions) -> ReadResult:
-    text, encoding, warnings = decode_text(path, _read_bytes(path), options.encoding)
+def _read_csv(path: Path, options: ReadOptions, name: str) -> ReadResult:
+    text, encoding, warnings = decode_text(name, _read_bytes(path, name), options.encoding)
     header = 0 if options.header and not options.names else None
     try:
         frame = pd.read_csv(
@@ -114,20 +117,20 @@ def _read_csv(path: Path, options: ReadOptions) -> ReadResult:
             engine="c",
         )
     except pd.errors.EmptyDataError as exc:
-        raise ExportReadError(f"{path.name}: no header row and no data") from exc
+        raise ExportReadError(f"{name}: no header row and no data") from exc
     except pd.errors.ParserError:
         # Some record has the wrong number of fields: read record by record, keep the good ones and
         # account for the rest, rather than let pandas skip them.
-        return _read_csv_record_by_record(path, text, options, encoding, warnings)
+        return _read_csv_record_by_record(name, text, options, encoding, warnings)
     if options.header and not options.names and len(frame.columns) == 1 and options.delimiter not in text.split("\n", 1)[0]:
-        warnings.append(f"{path.name}: only one column found with delimiter {options.delimiter!r}; is it the right delimiter?")
+        warnings.append(f"{name}: only one column found with delimiter {options.delimiter!r}; is it the right delimiter?")
     frame.columns = [str(c).strip() for c in frame.columns]
     frame[SOURCE_ROW] = range(1, len(frame) + 1)
     return ReadResult(frame, _no_bad_rows(), len(frame), encoding, warnings)
 
 
 def _read_csv_record_by_record(
-    path: Path, text: str, options: ReadOptions, encoding: str, warnings: list[str]
+    name: str, text: str, options: ReadOptions, encoding: str, warnings: list[str]
 ) -> ReadResult:
     reader = csv.reader(io.StringIO(text), delimiter=options.delimiter, strict=True)
     rows, bad = [], []
@@ -140,32 +143,32 @@ def _read_csv_record_by_record(
                 reason = f"row {number}: expected {len(columns)} fields, found {len(record)}"
                 bad.append((number, reason, json.dumps(record, ensure_ascii=False)))
     except csv.Error as exc:
-        raise ExportReadError(f"{path.name}: row {reader.line_num}: {exc} (unbalanced quotes?)") from exc
+        raise ExportReadError(f"{name}: row {reader.line_num}: {exc} (unbalanced quotes?)") from exc
     frame = pd.DataFrame(rows, columns=columns + [SOURCE_ROW])
     bad_rows = pd.DataFrame(bad, columns=[SOURCE_ROW, "reason", "raw_record"]) if bad else _no_bad_rows()
-    warnings.append(f"{path.name}: {len(bad)} record(s) with the wrong number of fields quarantined")
+    warnings.append(f"{name}: {len(bad)} record(s) with the wrong number of fields quarantined")
     return ReadResult(frame, bad_rows, len(rows) + len(bad), encoding, warnings)
 
 
-def _read_json(path: Path, options: ReadOptions) -> ReadResult:
-    text, encoding, warnings = decode_text(path, _read_bytes(path), options.encoding)
+def _read_json(path: Path, options: ReadOptions, name: str) -> ReadResult:
+    text, encoding, warnings = decode_text(name, _read_bytes(path, name), options.encoding)
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ExportReadError(f"{path.name}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
+        raise ExportReadError(f"{name}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
     records = document
     if options.records_path:
         for key in options.records_path.split("."):
             if not isinstance(records, dict) or key not in records:
-                raise ExportReadError(f"{path.name}: no {options.records_path!r} list in the document")
+                raise ExportReadError(f"{name}: no {options.records_path!r} list in the document")
             records = records[key]
     if not isinstance(records, list):
-        raise ExportReadError(f"{path.name}: expected a list of records, found {type(records).__name__}")
+        raise ExportReadError(f"{name}: expected a list of records, found {type(records).__name__}")
     return _records_to_result(records, range(1, len(records) + 1), [], encoding, warnings)
 
 
-def _read_jsonl(path: Path, options: ReadOptions) -> ReadResult:
-    text, encoding, warnings = decode_text(path, _read_bytes(path), options.encoding)
+def _read_jsonl(path: Path, options: ReadOptions, name: str) -> ReadResult:
+    text, encoding, warnings = decode_text(name, _read_bytes(path, name), options.encoding)
     records, numbers, bad = [], [], []
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
@@ -195,21 +198,21 @@ def _records_to_result(
     return ReadResult(frame, bad_rows, len(good) + len(bad), encoding, warnings)
 
 
-def _read_parquet(path: Path, options: ReadOptions) -> ReadResult:
+def _read_parquet(path: Path, options: ReadOptions, name: str) -> ReadResult:
     try:
         frame = pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises several types for a file that is not Parquet
-        raise ExportReadError(f"{path.name}: not a readable Parquet file: {exc}") from exc
+        raise ExportReadError(f"{name}: not a readable Parquet file: {exc}") from exc
     frame = _stringify(frame)
     frame[SOURCE_ROW] = range(1, len(frame) + 1)
     return ReadResult(frame, _no_bad_rows(), len(frame), "parquet")
 
 
-def _read_xlsx(path: Path, options: ReadOptions) -> ReadResult:
+def _read_xlsx(path: Path, options: ReadOptions, name: str) -> ReadResult:
     try:
         frame = pd.read_excel(path, sheet_name=options.sheet, dtype=str, engine="openpyxl", keep_default_na=False)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise ExportReadError(f"{path.name}: not a valid XLSX workbook (or no sheet {options.sheet!r}): {exc}") from exc
+        raise ExportReadError(f"{name}: not a valid XLSX workbook (or no sheet {options.sheet!r}): {exc}") from exc
     frame = _stringify(frame)
     frame.columns = [str(c).strip() for c in frame.columns]
     frame[SOURCE_ROW] = range(1, len(frame) + 1)

@@ -1,0 +1,157 @@
+"""Phase 1 through Dagster with a real instance: runs, checks, lake files, idempotency, automation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from dagster import AssetKey, build_asset_context, evaluate_automation_conditions
+
+from mlds_assets.assets.ingestion import PHASE1, build_ingestion_lane
+from mlds_assets.checks import build_lane_checks
+from mlds_assets.cli import ingest, status
+from mlds_assets.core.landing import land_file
+from mlds_assets.definitions import build_definitions
+
+FACEBOOK_CSV = """status_id,status_message,link_name,status_type,status_link,status_published,num_likes,num_comments,num_shares,page_name
+1_1,Loving the new Nike shoes #nike,Shoes,link,http://x/1,2024-03-01 10:00:00,10,2,1,Page
+1_2,Apple launched an iPhone today https://apple.com,Launch,link,http://x/2,2024-03-01 11:00:00,20,3,4,Page
+1_3,,Empty message but a headline about Google,link,http://x/3,2024-03-02 09:00:00,5,0,0,Page
+1_4,No date here,,link,http://x/4,not a date,1,1,1,Page
+1_5,Negative likes,,link,http://x/5,2024-03-02 12:00:00,-3,1,1,Page
+1_2,Apple launched an iPhone today again,Launch,link,http://x/2,2024-03-03 11:00:00,20,3,4,Page
+"""
+
+
+@pytest.fixture
+def facebook_file(tmp_path: Path) -> Path:
+    path = tmp_path / "export.csv"
+    path.write_text(FACEBOOK_CSV)
+    return path
+
+
+def lake_frame(settings, asset: str, batch: str) -> pd.DataFrame:
+    return pd.read_parquet(Path(settings.lake_base) / "facebook" / asset / f"{batch}.parquet")
+
+
+def test_fast_path_runs_every_asset_and_check(settings, instance, facebook_file):
+    outcome = ingest(settings, facebook_file, "facebook", instance)
+
+    assert outcome["status"] == "ok", outcome
+    assert outcome["checks_passed"] == 4 and outcome["checks_failed"] == []
+    batch = outcome["batch"]
+    for asset in PHASE1:
+        assert instance.get_latest_materialization_event(AssetKey(["facebook", asset])) is not None, asset
+    raw, quarantine = lake_frame(settings, "raw_posts", batch), lake_frame(settings, "quarantine", batch)
+    assert len(raw) + len(quarantine) == 6  # the ledger: every row is kept or quarantined
+    assert sorted(raw["native_id"]) == ["1_1", "1_2", "1_3"]  # 1_3 keeps its headline as text
+    assert set(quarantine["field"]) == {"created_at", "likes", "native_id"}
+    entities = lake_frame(settings, "conservative_entities", batch)
+    assert {"nike", "apple", "iphone"} <= set(entities["entity_id"])
+    assert (entities["confidence"] >= settings.entities.confidence_threshold).all()
+    metrics = lake_frame(settings, "basic_metrics", batch)
+    assert set(metrics["processing_level"]) == {"basic"}
+    assert metrics.loc[metrics["metric"] == "posts", "value"].item() == 3
+
+
+def test_same_file_twice_or_renamed_makes_no_duplicates(settings, instance, facebook_file, tmp_path):
+    first = ingest(settings, facebook_file, "facebook", instance)
+    again = ingest(settings, facebook_file, "facebook", instance)
+    renamed = tmp_path / "renamed copy.csv"
+    renamed.write_bytes(facebook_file.read_bytes())
+    third = ingest(settings, renamed, "facebook", instance)
+
+    assert again["status"] == third["status"] == "already ingested"
+    assert again["batch"] == third["batch"] == first["batch"]
+    report = status(settings, instance)["platforms"]["facebook"]
+    assert report["batches"] == 1 and report["posts"] == 3 and report["quarantined"] == 3
+
+
+def test_overlapping_exports_count_each_post_once(settings, instance, facebook_file, tmp_path):
+    ingest(settings, facebook_file, "facebook", instance)
+    overlap = tmp_path / "next_week.csv"
+    lines = FACEBOOK_CSV.splitlines()
+    overlap.write_text("\n".join([lines[0], lines[1], lines[1].replace("1_1,", "1_9,")]) + "\n")
+    ingest(settings, overlap, "facebook", instance)
+
+    report = status(settings, instance)["platforms"]["facebook"]
+    assert report["batches"] == 2
+    assert report["posts"] == 4  # 1_1 arrived twice, counted once; 1_9 is new
+
+
+def test_rematerialising_a_partition_replaces_it(settings, instance, facebook_file):
+    """Idempotent stage: a re-run of the same partition overwrites, never appends."""
+    batch = ingest(settings, facebook_file, "facebook", instance)["batch"]
+    job = build_definitions(settings).resolve_job_def("facebook_fast_path")
+    assert job.execute_in_process(partition_key=batch, instance=instance).success
+
+    assert len(lake_frame(settings, "raw_posts", batch)) == 3
+    assert len(lake_frame(settings, "cleaned_posts", batch)) == 3
+
+
+def test_unreadable_file_fails_the_run_with_the_file_name(settings, instance, tmp_path):
+    bad = tmp_path / "broken.csv"
+    bad.write_text('status_id,status_message\n1,"never closed\n')
+    outcome = ingest(settings, bad, "facebook", instance)
+
+    assert outcome["status"] == "failed"
+    assert any("broken.csv" in message for message in outcome["errors"] if message)
+
+
+def test_missing_required_column_fails_naming_it(settings, instance, tmp_path):
+    bad = tmp_path / "wrong_export.csv"
+    bad.write_text("id,message\n1,hello\n")
+    outcome = ingest(settings, bad, "facebook", instance)
+
+    assert outcome["status"] == "failed"
+    assert any("status_id" in (message or "") for message in outcome["errors"])
+
+
+def test_cleaned_posts_by_direct_invocation(settings):
+    lane = build_ingestion_lane(settings.platform("facebook"), settings)
+    cleaned_asset = next(a for a in lane.assets if AssetKey(["facebook", "cleaned_posts"]) in a.keys)
+    raw = pd.DataFrame(
+        {
+            "post_id": ["a", "b"], "text": ["Hi &amp; welcome @Nike #Run", "Hi & welcome @nike #run!"],
+            "labels": ["{}", "{}"],
+        }
+    )  # fmt: skip
+    result = cleaned_asset(build_asset_context(partition_key="batch-1"), raw)
+
+    cleaned = result.value
+    assert cleaned["clean_text"].tolist()[0] == "Hi & welcome @Nike #Run"
+    assert cleaned["mentions"].tolist() == [["nike"], ["nike"]]
+    assert cleaned["near_duplicate_of"].tolist()[1] == "a"
+    assert result.metadata["near_duplicates"].value == 1
+
+
+def test_blocking_checks_catch_bad_frames(settings):
+    lane = build_ingestion_lane(settings.platform("facebook"), settings)
+    checks = {c.check_key.name: c for c in build_lane_checks(lane, settings.platform("facebook"), settings)}
+    duplicated = pd.DataFrame({"post_id": ["x", "x"]})
+    low = pd.DataFrame({"confidence": [0.95, 0.5], "entity_id": ["a", "b"]})
+
+    assert checks["unique_post_ids"](duplicated).passed is False
+    assert checks["confidence_above_threshold"](low).passed is False
+    assert checks["confidence_above_threshold"](low.iloc[:1]).passed is True
+    assert all(spec.blocking for c in checks.values() for spec in c.check_specs)
+
+
+def test_downstream_assets_are_eager_after_raw_posts(settings, instance, facebook_file):
+    """Materialise only raw_posts; declarative automation then asks for the rest of phase 1, that batch only."""
+    defs = build_definitions(settings)
+    landed, _ = land_file(facebook_file, settings.landing_dir, "facebook")
+    instance.add_dynamic_partitions("facebook_batches", [landed.partition_key])
+    before = evaluate_automation_conditions(defs=defs, instance=instance)
+    raw_only = defs.resolve_implicit_global_asset_job_def().get_subset(
+        asset_selection={AssetKey(["facebook", "raw_posts"]), AssetKey(["facebook", "quarantine"])}
+    )
+    assert raw_only.execute_in_process(partition_key=landed.partition_key, instance=instance).success
+
+    after = evaluate_automation_conditions(defs=defs, instance=instance, cursor=before.cursor)
+    requested = {r.key: r.true_subset for r in after.results if not r.true_subset.is_empty}
+    downstream = {AssetKey(["facebook", name]) for name in ("cleaned_posts", "conservative_entities", "basic_metrics")}
+    assert set(requested) == downstream
+    for key in downstream:
+        assert after.get_requested_partitions(key) == {landed.partition_key}
