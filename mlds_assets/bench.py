@@ -1,0 +1,170 @@
+"""`make bench`: the fast path beside the raw libraries doing the same work, in the same process and run.
+
+Each size runs in a fresh process so that peak memory (max RSS) belongs to that size alone. Figures are
+ratios against floors measured in the same run: pandas' C CSV reader for loading, a bare Aho-Corasick
+pass for entities, a pyarrow Parquet write of the same frames for the lake.
+
+    python -m mlds_assets.bench [--sizes 100000 1000000] [--out var/bench]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import resource
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+def _timed(fn, *args, **kwargs):
+    started = time.perf_counter()
+    value = fn(*args, **kwargs)
+    return value, time.perf_counter() - started
+
+
+def _write_all(frames: dict[str, pd.DataFrame], folder: Path) -> None:
+    for name, frame in frames.items():
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), folder / f"{name}.parquet")
+
+
+def _bench_size(rows: int, workdir: str, queue) -> None:
+    from dagster import instance_for_test
+
+    from mlds_assets.cli import ingest
+    from mlds_assets.core.cleaning import clean_posts
+    from mlds_assets.core.demo_data import generate_facebook_csv
+    from mlds_assets.core.entities import EntityDictionary, extract_conservative_entities
+    from mlds_assets.core.mapping import map_batch
+    from mlds_assets.core.metrics import basic_metrics
+    from mlds_assets.core.readers import read_export
+    from mlds_assets.settings import load_settings
+
+    work = Path(workdir)
+    settings = load_settings(env={"MLDS_HOME": str(work / "home")})
+    platform = settings.platform("facebook")
+    export = generate_facebook_csv(work / f"facebook_{rows}.csv", rows, dirty=True)
+    table = EntityDictionary.load(settings.entity_dictionary_path)
+    conf, threshold = settings.entities.confidence, settings.entities.confidence_threshold
+    out = {"rows": rows, "file_mb": round(export.path.stat().st_size / 1e6, 1)}
+
+    # Floors: the raw libraries doing the same work.
+    raw_frame, out["floor_read_csv"] = _timed(pd.read_csv, export.path, dtype=str, keep_default_na=False)
+    texts = raw_frame["status_message"].str.lower().tolist()
+
+    def bare_aho_corasick() -> int:
+        hits = 0
+        for text in texts:
+            for _ in table.automaton.iter(text):
+                hits += 1
+        return hits
+
+    _, out["floor_aho_corasick"] = _timed(bare_aho_corasick)
+    del raw_frame, texts
+
+    # MLDS core, stage by stage (what the assets call).
+    read, out["load_read"] = _timed(read_export, export.path, "csv", platform.read)
+    batch, out["load_map"] = _timed(map_batch, read, platform, "bench", export.path.name, settings.ingestion)
+    del read
+    cleaned, out["clean"] = _timed(clean_posts, batch.posts, settings.cleaning.near_duplicate_min_chars)
+    (entities, _), out["entities"] = _timed(extract_conservative_entities, cleaned, table, platform, conf, threshold)
+    metrics, out["metrics"] = _timed(basic_metrics, cleaned, entities, len(batch.quarantine), "facebook", "bench")
+    frames = {"raw_posts": batch.posts, "quarantine": batch.quarantine, "cleaned_posts": cleaned,
+              "conservative_entities": entities, "basic_metrics": metrics}  # fmt: skip
+    floor_dir = work / "floor"
+    floor_dir.mkdir()
+    _, out["floor_parquet_write"] = _timed(_write_all, frames, floor_dir)
+    out["kept"], out["quarantined"], out["entities_found"] = len(batch.posts), len(batch.quarantine), len(entities)
+    del frames, batch, cleaned, entities, metrics
+
+    # The whole fast path through Dagster (real instance, IO manager, type checks, asset checks); process
+    # start-up and definition loading are excluded, as the issue asks.
+    home = work / "dagster_home"
+    home.mkdir()
+    with instance_for_test(temp_dir=str(home)) as instance:
+        from mlds_assets.definitions import build_definitions
+
+        build_definitions(settings)  # warm imports
+        outcome, out["dagster_fast_path"] = _timed(ingest, settings, export.path, "facebook", instance)
+        out["dagster_status"] = outcome["status"]
+    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    queue.put(out)
+
+
+def run_size(rows: int) -> dict:
+    workdir = tempfile.mkdtemp(prefix="mlds-bench-")
+    try:
+        ctx = multiprocessing.get_context("spawn")
+        queue = ctx.Queue()
+        process = ctx.Process(target=_bench_size, args=(rows, workdir, queue))
+        process.start()
+        result = queue.get()
+        process.join()
+        return result
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def summarise(r: dict) -> dict:
+    floors = r["floor_read_csv"] + r["floor_aho_corasick"] + r["floor_parquet_write"]
+    core = r["load_read"] + r["load_map"] + r["clean"] + r["entities"] + r["metrics"] + r["floor_parquet_write"]
+    return {
+        **r,
+        "floors_sum": floors,
+        "core_fast_path": core,
+        "ratio_core_vs_floors": core / floors,
+        "ratio_dagster_vs_floors": r["dagster_fast_path"] / floors,
+        "ratio_load_vs_read_csv": (r["load_read"] + r["load_map"]) / r["floor_read_csv"],
+        "ratio_entities_vs_aho_corasick": r["entities"] / r["floor_aho_corasick"],
+        "posts_per_s_dagster": r["rows"] / r["dagster_fast_path"],
+    }
+
+
+def markdown(results: list[dict]) -> str:
+    lines = [
+        "| posts | file MB | floors: read_csv + Aho-Corasick + Parquet write (s) | MLDS core (s) | MLDS through Dagster (s) "
+        "| Dagster / floors | load / read_csv | entities / Aho-Corasick | posts/s | peak RSS MB |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r['rows']:,} | {r['file_mb']} | {r['floor_read_csv']:.2f} + {r['floor_aho_corasick']:.2f} + "
+            f"{r['floor_parquet_write']:.2f} = {r['floors_sum']:.2f} | {r['core_fast_path']:.2f} | "
+            f"{r['dagster_fast_path']:.2f} | {r['ratio_dagster_vs_floors']:.2f}x | {r['ratio_load_vs_read_csv']:.2f}x | "
+            f"{r['ratio_entities_vs_aho_corasick']:.2f}x | {r['posts_per_s_dagster']:,.0f} | {r['peak_rss_mb']:,} |"
+        )
+    stages = ["| posts | read | map | clean | entities | metrics | Parquet write |", "|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        stages.append(
+            f"| {r['rows']:,} | {r['load_read']:.2f} | {r['load_map']:.2f} | {r['clean']:.2f} | {r['entities']:.2f} | "
+            f"{r['metrics']:.2f} | {r['floor_parquet_write']:.2f} |"
+        )
+    return "\n".join(lines) + "\n\nStage times (s), MLDS core:\n\n" + "\n".join(stages) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--out", type=Path, default=Path("var/bench"))
+    args = parser.parse_args(argv)
+    results = []
+    for rows in args.sizes:
+        print(f"fast path at {rows:,} posts ...", flush=True)
+        results.append(summarise(run_size(rows)))
+    table = markdown(results)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "fast_path.md").write_text(table)
+    (args.out / "fast_path.json").write_text(json.dumps(results, indent=1))
+    print(table)
+    print(f"written to {args.out / 'fast_path.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

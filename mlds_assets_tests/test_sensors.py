@@ -1,0 +1,126 @@
+"""The inbox sensor against a real instance: new files become partitions and runs, exactly once."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from dagster import SensorResult, build_sensor_context
+
+from mlds_assets.definitions import build_definitions
+from mlds_assets.settings import load_settings
+from mlds_assets_tests.conftest import write_platform
+
+CSV = "status_id,status_message,status_published\n1,hello Nike,2024-01-01 10:00:00\n2,second post,2024-01-02 10:00:00\n"
+
+
+def drop(settings, folder: str, name: str, content: str, settled: bool = True) -> Path:
+    path = settings.inbox_dir / folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(content)
+    if settled:  # as if written a minute ago: no waiting in tests
+        past = time.time() - 60
+        os.utime(path, (past, past))
+    return path
+
+
+def tick(settings, instance, cursor: str | None = None) -> SensorResult:
+    sensor = build_definitions(settings).resolve_sensor_def("inbox_sensor")
+    result = sensor(build_sensor_context(instance=instance, cursor=cursor))
+    # Calling a sensor directly does not apply its partition requests: do what the daemon would.
+    for request in result.dynamic_partitions_requests or []:
+        instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+    return result
+
+
+def test_new_file_becomes_partition_and_run(settings, instance):
+    drop(settings, "facebook", "week1.csv", CSV)
+    result = tick(settings, instance)
+
+    assert len(result.run_requests) == 1
+    request = result.run_requests[0]
+    assert request.job_name == "facebook_fast_path"
+    assert request.partition_key.startswith("week1-")
+    assert instance.get_dynamic_partitions("facebook_batches") == [request.partition_key]
+
+
+def test_same_content_twice_gives_no_new_run(settings, instance):
+    drop(settings, "facebook", "week1.csv", CSV)
+    first = tick(settings, instance)
+    again = tick(settings, instance, first.cursor)
+    drop(settings, "facebook", "week1 (copy).csv", CSV)
+    copy = tick(settings, instance, again.cursor)
+
+    assert not again.run_requests and not copy.run_requests
+    assert len(instance.get_dynamic_partitions("facebook_batches")) == 1
+
+
+def test_restart_without_cursor_does_not_reingest(settings, instance):
+    drop(settings, "facebook", "week1.csv", CSV)
+    tick(settings, instance)
+    after_restart = tick(settings, instance, cursor=None)  # cursor lost: the landing area still knows
+
+    assert not after_restart.run_requests
+
+
+def test_partial_files_wait_until_stable(settings, instance):
+    drop(settings, "facebook", "upload.csv.part", CSV)
+    growing = drop(settings, "facebook", "big.csv", CSV, settled=False)
+    first = tick(settings, instance)
+    assert not first.run_requests  # .part ignored; big.csv only just written
+
+    with growing.open("a") as handle:
+        handle.write("3,still writing,2024-01-03 10:00:00\n")
+    second = tick(settings, instance, first.cursor)
+    assert not second.run_requests  # it changed since the last look
+
+    third = tick(settings, instance, second.cursor)
+    assert [r.partition_key.split("-")[0] for r in third.run_requests] == ["big"]
+
+
+def test_unknown_platform_folder_is_skipped(settings, instance):
+    drop(settings, "myspace", "posts.csv", CSV)
+    result = tick(settings, instance)
+
+    assert not result.run_requests
+    assert json.loads(result.cursor) == {}
+
+
+def test_new_platform_is_one_yaml_file(tmp_path, config_dir, instance):
+    """Onboarding: write a YAML, drop an export in its inbox, the lane ingests it. No code."""
+    write_platform(
+        config_dir,
+        "mastodon",
+        """
+name: mastodon
+formats: [jsonl]
+fields:
+  native_id: id
+  text: content
+  author: account.acct
+  created_at: created_at
+  likes: favourites_count
+  shares: reblogs_count
+created_at: {format: iso}
+""",
+    )
+    settings = load_settings(config_dir, env={"MLDS_HOME": str(tmp_path / "home")})
+    lines = [
+        {"id": "1", "content": "Tried the new iPhone", "account": {"acct": "ann"}, "created_at": "2024-05-01T10:00:00Z",
+         "favourites_count": 3, "reblogs_count": 1},
+        {"id": "2", "content": "", "account": {"acct": "bob"}, "created_at": "2024-05-01T11:00:00Z"},
+    ]  # fmt: skip
+    drop(settings, "mastodon", "toots.jsonl", "\n".join(json.dumps(line) for line in lines) + "\n{broken\n")
+
+    result = tick(settings, instance)
+    assert [r.job_name for r in result.run_requests] == ["mastodon_fast_path"]
+    job = build_definitions(settings).resolve_job_def("mastodon_fast_path")
+    run = job.execute_in_process(partition_key=result.run_requests[0].partition_key, instance=instance)
+
+    assert run.success
+    posts = run.output_for_node("mastodon__raw_posts", "raw_posts")
+    quarantine = run.output_for_node("mastodon__raw_posts", "quarantine")
+    assert posts["author"].tolist() == ["ann"]
+    assert sorted(quarantine["field"]) == ["record", "text"]  # the broken line and the empty text
