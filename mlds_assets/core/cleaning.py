@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import html
 import re
+import string
+import unicodedata
 
 import emoji
 import pandas as pd
@@ -11,44 +13,60 @@ import pandas as pd
 URL = re.compile(r"(?:https?://|www\.)[^\s<>\"']+|\{link\}", re.IGNORECASE)
 MENTION = re.compile(r"(?<![\w@])@(\w{1,30})")
 HASHTAG = re.compile(r"(?<![\w#&])#(\w*[^\W\d_]\w*)")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200d\u2060\ufeff]")
-_SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
-_NEWLINES = re.compile(r"\s*\n\s*")
-_NOT_WORD = re.compile(r"[^\w@#]+")
+# Invisible characters that split words without looking like it (zero-width space, BOM, word joiner, C0 controls).
+_INVISIBLE = dict.fromkeys([*range(0x00, 0x09), 0x7F, 0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF])
+_KEY_PUNCTUATION = string.punctuation.replace("@", "").replace("#", "")
+_PUNCTUATION = str.maketrans(dict.fromkeys(_KEY_PUNCTUATION, " "))
+_ASCII_PUNCTUATION = bytes.maketrans(_KEY_PUNCTUATION.encode(), b" " * len(_KEY_PUNCTUATION))
 
 CLEANED_EXTRA_COLUMNS = ("clean_text", "urls", "mentions", "hashtags", "emoji", "near_duplicate_of")
 
 
+def normalise(text: str) -> str:
+    """HTML entities decoded, NFKC, invisible characters dropped, whitespace runs collapsed to one space."""
+    if "&" in text:
+        text = html.unescape(text)
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
+    text = " ".join(text.split())
+    return text if text.isprintable() else text.translate(_INVISIBLE)  # ASCII control characters
+
+
+def _features(text: str) -> tuple[str, list[str], list[str], list[str], list[str], str]:
+    # One pass per post, each feature behind a cheap test of whether it can be present at all: this is
+    # the hot loop of the fast path (see make bench).
+    clean = normalise(text)
+    urls = URL.findall(clean) if ("//" in clean or "www." in clean or "{link}" in clean) else []
+    mentions = [m.lower() for m in MENTION.findall(clean)] if "@" in clean else []
+    hashtags = [h.lower() for h in HASHTAG.findall(clean)] if "#" in clean else []
+    emojis = emoji.distinct_emoji_list(clean) if not clean.isascii() else []
+    return clean, urls, mentions, hashtags, emojis, _duplicate_key(URL.sub(" ", clean) if urls else clean)
+
+
+def _duplicate_key(text: str) -> str:
+    """Lower case, punctuation as spaces, single spaces: copies that differ only in those collide."""
+    if text.isascii():
+        return " ".join(text.lower().encode().translate(_ASCII_PUNCTUATION).decode().split())
+    return " ".join(text.lower().translate(_PUNCTUATION).split())
+
+
 def normalise_text(text: pd.Series) -> pd.Series:
-    """HTML entities decoded, NFKC, invisible characters dropped, runs of spaces collapsed."""
-    text = text.fillna("").astype(str)
-    has_entity = text.str.contains("&", regex=False)
-    if has_entity.any():
-        text = text.where(~has_entity, text[has_entity].map(html.unescape))
-    text = text.str.normalize("NFKC")
-    text = text.str.replace(_CONTROL, "", regex=True)
-    text = text.str.replace(_SPACES, " ", regex=True)
-    return text.str.replace(_NEWLINES, "\n", regex=True).str.strip()
+    return pd.Series([normalise(t) for t in text.fillna("").astype(str)], index=text.index, dtype=object)
 
 
-def extract_emoji(text: pd.Series) -> pd.Series:
-    # Only non-ASCII texts can hold an emoji: most posts skip the per-row scan.
-    found = pd.Series([[] for _ in range(len(text))], index=text.index, dtype=object)
-    non_ascii = ~text.map(str.isascii)
-    if non_ascii.any():
-        found[non_ascii] = text[non_ascii].map(emoji.distinct_emoji_list)
-    return found
-
-
-def near_duplicate_of(clean_text: pd.Series, post_id: pd.Series, min_chars: int) -> pd.Series:
+def near_duplicate_of(key: pd.Series, post_id: pd.Series, min_chars: int) -> pd.Series:
     """post_id of the first post in the batch with the same text once links, case and punctuation go.
 
     Flagged, not removed: reposts and copy-paste campaigns are signal for analysts.
     """
-    key = clean_text.str.replace(URL, " ", regex=True).str.lower().str.replace(_NOT_WORD, " ", regex=True).str.strip()
     key = key.where(key.str.len() >= min_chars)
-    first = post_id.groupby(key).transform("first")
-    return first.where(key.notna() & key.duplicated(keep="first"))
+    repeated = key.notna() & key.duplicated(keep="first")
+    flags = pd.Series(pd.NA, index=key.index, dtype="string")
+    if repeated.any():
+        originals = ~repeated & key.isin(set(key[repeated]))
+        first_id = dict(zip(key[originals], post_id[originals], strict=True))
+        flags[repeated] = key[repeated].map(first_id)
+    return flags
 
 
 def clean_posts(posts: pd.DataFrame, near_duplicate_min_chars: int = 20) -> pd.DataFrame:
@@ -56,11 +74,13 @@ def clean_posts(posts: pd.DataFrame, near_duplicate_min_chars: int = 20) -> pd.D
     if posts["post_id"].duplicated().any():  # raw_posts quarantines duplicates; this would be a bug upstream
         raise ValueError(f"duplicate post_id in input: {posts.loc[posts['post_id'].duplicated(), 'post_id'].iloc[0]}")
     cleaned = posts.drop(columns=["raw_record"], errors="ignore").reset_index(drop=True)
-    text = normalise_text(cleaned["text"])
-    cleaned["clean_text"] = text.astype("string")
-    cleaned["urls"] = text.str.findall(URL)
-    cleaned["mentions"] = text.str.findall(MENTION).map(lambda found: [m.lower() for m in found])
-    cleaned["hashtags"] = text.str.findall(HASHTAG).map(lambda found: [h.lower() for h in found])
-    cleaned["emoji"] = extract_emoji(text)
-    cleaned["near_duplicate_of"] = near_duplicate_of(text, cleaned["post_id"], near_duplicate_min_chars).astype("string")
+    texts = cleaned["text"].fillna("").astype(str).tolist()
+    clean, urls, mentions, hashtags, emojis, keys = zip(*map(_features, texts), strict=True) if texts else ([],) * 6
+    cleaned["clean_text"] = pd.array(clean, dtype="string")
+    cleaned["urls"] = list(urls)
+    cleaned["mentions"] = list(mentions)
+    cleaned["hashtags"] = list(hashtags)
+    cleaned["emoji"] = list(emojis)
+    key = pd.Series(keys, dtype=object)
+    cleaned["near_duplicate_of"] = near_duplicate_of(key, cleaned["post_id"], near_duplicate_min_chars)
     return cleaned

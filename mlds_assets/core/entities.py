@@ -88,29 +88,25 @@ class EntityDictionary:
         return cls.from_entities(entities)
 
 
-def _is_word_char(ch: str) -> bool:
-    return ch.isalnum() or ch == "_"
-
-
 def _alias_hits(text: str, lower: str, table: EntityDictionary, conf: ConfidenceSettings) -> list[tuple]:
-    """Leftmost-longest alias matches on word boundaries ("The New York Times" wins over "New York Times")."""
-    candidates = []
-    for end, (length, forms) in table.automaton.iter(lower):
+    """Leftmost-longest alias matches (`iter_long`: "The New York Times" wins over "New York Times") that
+    stand on word boundaries and are not part of a @handle or #hashtag."""
+    hits = []
+    last = len(lower) - 1
+    for end, (length, forms) in table.automaton.iter_long(lower):
         start = end - length + 1
-        before = lower[start - 1] if start > 0 else " "
-        after = lower[end + 1] if end + 1 < len(lower) else " "
-        if _is_word_char(before) or before in "@#" or _is_word_char(after):
-            continue
-        candidates.append((start, end + 1, forms))
-    hits, taken_until = [], -1
-    for start, stop, forms in sorted(candidates, key=lambda c: (c[0], c[0] - c[1])):
-        if start < taken_until:
-            continue
-        taken_until = stop
-        surface = text[start:stop]
+        if start > 0:
+            before = lower[start - 1]
+            if before.isalnum() or before in "_@#":
+                continue
+        if end < last:
+            after = lower[end + 1]
+            if after.isalnum() or after == "_":
+                continue
+        surface = text[start : end + 1]
         for entity_id, alias in forms:
             confidence = conf.alias_exact_case if surface == alias else conf.alias_other_case
-            hits.append((entity_id, surface, "dictionary", start, stop, confidence))
+            hits.append((entity_id, surface, "dictionary", start, end + 1, confidence))
     return hits
 
 
@@ -127,18 +123,18 @@ def extract_conservative_entities(
     below = unknown_labels = 0
     has_labels = cleaned["labels"].ne("{}").any() if "labels" in cleaned else False
     columns = zip(
-        cleaned["post_id"], cleaned["clean_text"].fillna(""), cleaned["mentions"], cleaned["hashtags"],
-        cleaned["labels"] if has_labels else [None] * len(cleaned),
+        cleaned["post_id"].tolist(), cleaned["clean_text"].fillna("").tolist(), cleaned["mentions"].tolist(),
+        cleaned["hashtags"].tolist(), cleaned["labels"].tolist() if has_labels else [None] * len(cleaned),
         strict=True,
     )  # fmt: skip
     for post, text, mentions, hashtags, labels in columns:
         hits: list[tuple] = []
         if table.automaton is not None and text:
             hits.extend(_alias_hits(text, text.lower(), table, confidence))
-        for handle in mentions:
+        for handle in mentions if len(mentions) else ():
             if handle in table.by_handle:
                 hits.append((table.by_handle[handle], "@" + handle, "handle", None, None, confidence.handle))
-        for tag in hashtags:
+        for tag in hashtags if len(hashtags) else ():
             if tag in table.by_hashtag:
                 hits.append((table.by_hashtag[tag], "#" + tag, "hashtag", None, None, confidence.hashtag))
         if labels:
@@ -158,9 +154,8 @@ def extract_conservative_entities(
     hits = pd.DataFrame(rows, columns=["post_id", "entity_id", "surface", "method", "start", "end", "confidence"])
     meta = cleaned.set_index("post_id")[["platform", "batch_id"]]
     hits = hits.join(meta, on="post_id")
-    names = {e.id: (e.name, e.type) for e in table.entities.values()}
-    hits["entity_name"] = [names.get(i, (s, "LABEL"))[0] for i, s in zip(hits["entity_id"], hits["surface"], strict=True)]
-    hits["entity_type"] = [names.get(i, (s, "LABEL"))[1] for i, s in zip(hits["entity_id"], hits["surface"], strict=True)]
+    hits["entity_name"] = hits["entity_id"].map({e.id: e.name for e in table.entities.values()}).fillna(hits["surface"])
+    hits["entity_type"] = hits["entity_id"].map({e.id: e.type for e in table.entities.values()}).fillna("LABEL")
     hits = hits[list(ENTITY_COLUMNS)].astype(
         {"start": "Int64", "end": "Int64", "confidence": "float64", "post_id": "string", "entity_id": "string"}
     )

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta, timezone
 from zoneinfo import ZoneInfo
 
+import duckdb
 import numpy as np
 import pandas as pd
 
@@ -20,6 +22,7 @@ from mlds_assets.core.readers import SOURCE_ROW, ReadResult
 from mlds_assets.core.schema import ENGAGEMENT_COLUMNS, POST_COLUMNS, QUARANTINE_COLUMNS, conform
 from mlds_assets.settings import IngestionSettings, PlatformConfig
 
+Reason = str | Callable[[np.ndarray], np.ndarray]
 _FLOAT_ID = re.compile(r"^(\d+)\.0+$")
 _OFFSET = re.compile(r"^([+-])(\d{2}):?(\d{2})$")
 
@@ -52,7 +55,7 @@ def map_batch(
     raw_json = _records_as_json(records[native_columns])
 
     fields: dict[str, pd.Series] = {}
-    problems: list[tuple[str, pd.Series, pd.Series | str]] = []  # (field, failing mask, reason)
+    problems: list[tuple[str, pd.Series, Reason]] = []  # (field, failing mask, reason)
 
     for name in ("text", "author", "url", "parent_id"):
         fields[name] = _joined(records, platform.columns_for(name))
@@ -72,20 +75,23 @@ def map_batch(
     created = parse_timestamps(created_raw, platform.created_at.format, platform.created_at.timezone)
     fields["created_at"] = created
     unparsed = created.isna() & created_raw.ne("")
-    problems.append(("created_at", unparsed, "created_at: " + _quoted(created_raw) + f" does not match format {platform.created_at.format!r}"))
+    problems.append(("created_at", unparsed, _quoted("created_at", created_raw, f" does not match format {platform.created_at.format!r}")))
     earliest = pd.Timestamp(limits.earliest_created_at, tz="UTC")
     latest = now + timedelta(hours=limits.future_tolerance_hours)
-    problems.append(("created_at", created.lt(earliest).fillna(False), f"created_at: before earliest_created_at {limits.earliest_created_at}"))
-    problems.append(("created_at", created.gt(latest).fillna(False), "created_at: in the future"))
+    problems.append(("created_at", created.lt(earliest).fillna(False), _quoted("created_at", created_raw, f" is before earliest_created_at {limits.earliest_created_at}")))
+    problems.append(("created_at", created.gt(latest).fillna(False), _quoted("created_at", created_raw, " is in the future")))
 
     for name in ENGAGEMENT_COLUMNS:
         raw = _joined(records, platform.columns_for(name))
         counts, bad = parse_counts(raw)
         fields[name] = counts
-        problems.append((name, bad, f"{name}: " + _quoted(raw) + " is not a non-negative whole number"))
+        problems.append((name, bad, _quoted(name, raw, " is not a non-negative whole number")))
 
-    too_long = fields["text"].str.len().gt(limits.max_text_length)
-    problems.append(("text", too_long, f"text: longer than max_text_length {limits.max_text_length}"))
+    length = fields["text"].str.len()
+    too_long = length.gt(limits.max_text_length)
+    problems.append(
+        ("text", too_long, lambda mask: (f"text: " + length[mask].astype(str) + f" characters, longer than max_text_length {limits.max_text_length}").to_numpy())
+    )
 
     failed = _first_failures(problems, len(records))
     ok = failed["field"].isna()
@@ -111,6 +117,8 @@ def parse_timestamps(raw: pd.Series, fmt: str, tz: str) -> pd.Series:
     values = raw.where(raw.ne(""))
     if fmt in ("epoch_s", "epoch_ms"):
         numbers = pd.to_numeric(values, errors="coerce")
+        # Far outside the datetime64[ns] range (or inf), to_datetime raises OverflowError instead of coercing.
+        numbers = numbers.where(numbers.abs().lt(1e11 if fmt == "epoch_s" else 1e14))
         return pd.to_datetime(numbers, unit="s" if fmt == "epoch_s" else "ms", utc=True, errors="coerce")
     pattern = "ISO8601" if fmt == "iso" else fmt
     try:
@@ -129,7 +137,8 @@ def parse_counts(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Whole non-negative counts ('1,094' and '3.0' accepted); returns (Int64 counts, failing mask)."""
     present = raw.ne("")
     numbers = pd.to_numeric(raw.str.replace(",", "", regex=False).where(present), errors="coerce")
-    bad = present & (numbers.isna() | numbers.lt(0) | numbers.mod(1).ne(0))
+    # >= 2**63 does not fit Int64: the cast would wrap it to a negative number instead of failing
+    bad = present & (numbers.isna() | numbers.lt(0) | numbers.mod(1).ne(0) | numbers.ge(2**63))
     return numbers.where(~bad).astype("Float64").astype("Int64"), bad
 
 
@@ -175,29 +184,35 @@ def _joined(records: pd.DataFrame, columns: list[str]) -> pd.Series:
 
 def _normalise_ids(ids: pd.Series) -> pd.Series:
     """Ids read as floats by an upstream tool ('3.0') are ints again; everything else is left alone."""
-    return ids.str.replace(_FLOAT_ID, r"\1", regex=True)
+    floaty = ids.str.endswith(".0")
+    if not floaty.any():
+        return ids
+    return ids.where(~floaty, ids[floaty].str.replace(_FLOAT_ID, r"\1", regex=True))
 
 
 def _records_as_json(records: pd.DataFrame) -> list[str]:
-    if records.empty:
-        return [] if len(records) == 0 else ["{}"] * len(records)
-    lines = records.to_json(orient="records", lines=True, force_ascii=False)
-    out = lines.split("\n")
-    return out[: len(records)]
+    """Each record as a JSON object, in order. DuckDB's to_json is ~10x faster than pandas' here."""
+    if len(records) == 0 or len(records.columns) == 0:
+        return ["{}"] * len(records)
+    frame = records.reset_index(drop=True)  # noqa: F841 (scanned by DuckDB below)
+    with duckdb.connect() as con:
+        table = con.sql("SELECT to_json(t)::VARCHAR AS record FROM frame AS t").to_arrow_table()
+    return table.column("record").to_pylist()
 
 
-def _quoted(raw: pd.Series) -> pd.Series:
-    return "'" + raw.str.slice(0, 80) + "'"
+def _quoted(field: str, raw: pd.Series, rest: str) -> Callable[[np.ndarray], np.ndarray]:
+    """A reason that quotes the offending value, built only for the rows that failed."""
+    return lambda mask: (f"{field}: '" + raw[mask].str.slice(0, 80) + "'" + rest).to_numpy()
 
 
-def _first_failures(problems: list[tuple[str, pd.Series, pd.Series | str]], n: int) -> pd.DataFrame:
+def _first_failures(problems: list[tuple[str, pd.Series, Reason]], n: int) -> pd.DataFrame:
     field = pd.Series([None] * n, dtype=object)
     reasons = pd.Series([""] * n, dtype=object)
     for name, mask, reason in problems:
         mask = mask.fillna(False).to_numpy(dtype=bool)
         if not mask.any():
             continue
-        text = reason[mask].to_numpy() if isinstance(reason, pd.Series) else reason
+        text = reason(mask) if callable(reason) else reason
         field[mask & field.isna().to_numpy()] = name
         current = reasons[mask]
         reasons[mask] = np.where(current.eq(""), text, current + "; " + text)
@@ -232,7 +247,7 @@ def _posts_frame(
             "author": kept_values("author").replace("", None),
             "created_at": kept_values("created_at"),
             "parent_id": parent.replace("", None),
-            "parent_post_id": [pid if p else None for p, pid in zip(parent, post_ids(platform.name, parent.tolist()), strict=True)],
+            "parent_post_id": _parent_post_ids(platform.name, parent),
             "url": kept_values("url").replace("", None),
             **{name: kept_values(name) for name in ENGAGEMENT_COLUMNS},
             "labels": _labels(kept, platform),
@@ -241,6 +256,13 @@ def _posts_frame(
         }
     )
     return conform(posts, POST_COLUMNS)
+
+
+def _parent_post_ids(platform: str, parent: pd.Series) -> pd.Series:
+    has_parent = parent.ne("")
+    ids = pd.Series(None, index=parent.index, dtype=object)
+    ids[has_parent] = post_ids(platform, parent[has_parent].tolist())
+    return ids
 
 
 def _labels(kept: pd.DataFrame, platform: PlatformConfig) -> list[str]:

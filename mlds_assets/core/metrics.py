@@ -41,10 +41,10 @@ def basic_metrics(
     if engagement.notna().any():
         rows.append(("engagement_per_post", "", float(engagement.mean())))
     if cleaned["created_at"].notna().any():
-        day = cleaned["created_at"].dt.strftime("%Y-%m-%d")
-        rows += [("volume_daily", d, n) for d, n in day.value_counts().sort_index().items()]
+        day = cleaned["created_at"].dt.floor("D")  # format the few distinct days, not every timestamp
+        rows += [("volume_daily", f"{d:%Y-%m-%d}", n) for d, n in day.value_counts().sort_index().items()]
         if engagement.notna().any():
-            rows += [("engagement_daily", d, float(v)) for d, v in engagement.groupby(day).sum().items()]
+            rows += [("engagement_daily", f"{d:%Y-%m-%d}", float(v)) for d, v in engagement.groupby(day).sum().items()]
     if len(entities):
         mentioned = entities.drop_duplicates(["post_id", "entity_id"])
         top = mentioned.groupby("entity_name").size().sort_values(ascending=False, kind="stable").head(top_n)
