@@ -20,6 +20,7 @@ from mlds_assets.core.readers import EXTENSIONS
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 HASH_CHARS = 12
+SIDECAR = ".landed.json"  # beside each landed file; a distinct suffix, so a .json export never collides
 
 
 class LandingError(ValueError):
@@ -51,7 +52,7 @@ def partition_key_for(source_name: str, sha256: str) -> str:
 
 def landed(landing_dir: Path, platform: str, partition_key: str) -> LandedFile:
     """The landed file behind a partition; a clear error if the partition was never landed here."""
-    sidecar = landing_dir / platform / f"{partition_key}.json"
+    sidecar = landing_dir / platform / f"{partition_key}{SIDECAR}"
     if not sidecar.is_file():
         raise FileNotFoundError(f"partition {partition_key!r} of {platform} has no landed file ({sidecar} missing)")
     info = json.loads(sidecar.read_text())
@@ -61,9 +62,9 @@ def landed(landing_dir: Path, platform: str, partition_key: str) -> LandedFile:
 
 
 def find_by_hash(landing_dir: Path, platform: str, sha256: str) -> str | None:
-    for sidecar in (landing_dir / platform).glob(f"*-{sha256[:HASH_CHARS]}.json"):
+    for sidecar in (landing_dir / platform).glob(f"*-{sha256[:HASH_CHARS]}{SIDECAR}"):
         if json.loads(sidecar.read_text())["sha256"] == sha256:
-            return sidecar.stem
+            return sidecar.name.removesuffix(SIDECAR)
     return None
 
 
@@ -93,9 +94,9 @@ def land_file(source: Path, landing_dir: Path, platform: str, max_bytes: int | N
         "landed_name": target.name, "sha256": sha, "source_name": source.name, "size": size,
         "source_path": str(source), "landed_at": datetime.now(timezone.utc).isoformat(),
     }  # fmt: skip
-    sidecar_tmp = folder / f".{key}.json.tmp"
+    sidecar_tmp = folder / f".{key}{SIDECAR}.tmp"
     sidecar_tmp.write_text(json.dumps(info, indent=1))
-    os.replace(sidecar_tmp, folder / f"{key}.json")  # the sidecar last: a partition exists only when complete
+    os.replace(sidecar_tmp, folder / f"{key}{SIDECAR}")  # the sidecar last: a partition exists only when complete
     return LandedFile(platform, key, target, sha, source.name, size), True
 
 
