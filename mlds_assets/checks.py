@@ -1,12 +1,11 @@
 """Phase-1 quality gates, per partition and blocking: a failing batch stops its downstream assets."""
 
-
 import pandas as pd
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
-    AssetCheckSeverity,
     AssetChecksDefinition,
+    AssetCheckSeverity,
     AssetIn,
     AssetRecordsFilter,
     MetadataValue,
@@ -36,9 +35,15 @@ def build_lane_checks(lane: Lane, platform: PlatformConfig, settings: Settings) 
         empty = {}
         for column in dict.fromkeys(required):
             values = raw_posts[column]
-            missing = values.isna() | (values.astype(str).str.strip() == "") if values.dtype != "datetime64[ns, UTC]" else values.isna()
+            missing = (
+                values.isna() | (values.astype(str).str.strip() == "")
+                if values.dtype != "datetime64[ns, UTC]"
+                else values.isna()
+            )
             empty[column] = int(missing.sum())
-        return AssetCheckResult(passed=not any(empty.values()), metadata={"empty_values": empty, "rows": len(raw_posts)})
+        return AssetCheckResult(
+            passed=not any(empty.values()), metadata={"empty_values": empty, "rows": len(raw_posts)}
+        )
 
     @asset_check(asset=raw_key, name="unique_post_ids", description="post_id is unique within the batch.", **common)
     def unique_post_ids(raw_posts: pd.DataFrame) -> AssetCheckResult:
@@ -92,7 +97,9 @@ def build_lane_checks(lane: Lane, platform: PlatformConfig, settings: Settings) 
             severity=AssetCheckSeverity.ERROR,
             metadata={
                 "below_threshold": len(low),
-                "min_confidence": float(conservative_entities["confidence"].min()) if len(conservative_entities) else 1.0,
+                "min_confidence": float(conservative_entities["confidence"].min())
+                if len(conservative_entities)
+                else 1.0,
                 "examples": MetadataValue.md(low.head(5).to_markdown(index=False) if len(low) else "_none_"),
             },
         )

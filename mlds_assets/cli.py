@@ -53,13 +53,19 @@ def ingest(settings: Settings, path: Path, platform: str, instance=None, mode: s
     result = job.execute_in_process(
         partition_key=landed.partition_key, instance=instance, raise_on_error=False, tags=tags, run_config=quiet
     )
-    checks = [e.asset_check_evaluation_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    checks = [
+        e.asset_check_evaluation_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    ]
     outcome = {"platform": platform, "batch": landed.partition_key, "run_id": result.run_id}
     if not result.success:
         return {**outcome, "status": "failed", "errors": _step_errors(result)}
     failed_checks = [c.check_name for c in checks if not c.passed]
-    return {**outcome, "status": "checks failed" if failed_checks else "ok", "checks_passed": len(checks) - len(failed_checks),
-            "checks_failed": failed_checks}
+    return {
+        **outcome,
+        "status": "checks failed" if failed_checks else "ok",
+        "checks_passed": len(checks) - len(failed_checks),
+        "checks_failed": failed_checks,
+    }
 
 
 def _step_errors(result) -> list[str]:
@@ -97,11 +103,14 @@ def _print_status(report: dict) -> None:
     header = f"{'platform':<15}{'batches':>8}{'posts':>9}{'quarantined':>13}{'entities':>10}  last ingested"
     print(header)
     for name, s in report["platforms"].items():
-        print(f"{name:<15}{s['batches']:>8}{s['posts']:>9}{s['quarantined']:>13}{s['entities']:>10}  {s['last_ingested_at'] or '-'}")
+        counts = f"{s['batches']:>8}{s['posts']:>9}{s['quarantined']:>13}{s['entities']:>10}"
+        print(f"{name:<15}{counts}  {s['last_ingested_at'] or '-'}")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="mlds", description="MLDS: social-media exports to searchable, measured data.")
+    parser = argparse.ArgumentParser(
+        prog="mlds", description="MLDS: social-media exports to searchable, measured data."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     demo_cmd = commands.add_parser("demo", help="generate sample exports for every platform and ingest them")
     demo_cmd.add_argument("--posts", type=int, default=400, help="posts per platform (default 400)")

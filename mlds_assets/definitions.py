@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from dagster import AssetSelection, AutomationConditionSensorDefinition, DefaultSensorStatus, Definitions, define_asset_job
+from dagster import (
+    AssetSelection,
+    AutomationConditionSensorDefinition,
+    DefaultSensorStatus,
+    Definitions,
+    define_asset_job,
+)
 
 from mlds_assets.assets.ingestion import build_ingestion_lane
 from mlds_assets.checks import build_lane_checks

@@ -272,9 +272,15 @@ def load_settings(config_dir: str | Path | None = None, env: Mapping[str, str] |
         if platform["name"] != path.stem:
             raise ConfigError(f"{path}: name: {platform['name']!r} must match the file name {path.stem!r}")
 
-    overridden = {}
+    overridden: list[tuple[tuple[str, ...], str]] = []
     for path, value, var in _env_overrides(env):
-        if path[0] == "platforms" and len(path) > 2 and path[1] in platforms:
+        if path[0] == "platforms" and (len(path) < 3 or path[1] not in platforms):
+            # would otherwise be dropped silently when `platforms` is replaced below
+            known = ", ".join(sorted(platforms)) or "none"
+            raise ConfigError(
+                f"environment {var}: {'.'.join(path)}: not a key of a known platform (known platforms: {known})"
+            )
+        if path[0] == "platforms":
             raw = platforms[path[1]].model_dump()
             _set_path(raw, path[2:], value)
             try:
@@ -283,7 +289,7 @@ def load_settings(config_dir: str | Path | None = None, env: Mapping[str, str] |
                 raise ConfigError(_describe(exc, f"environment {var}")) from None
         else:
             _set_path(data, path, value)
-            overridden[path[0]] = var
+            overridden.append((tuple(path), var))
     data["platforms"] = platforms
     data["config_dir"] = config_dir
     if env.get("MLDS_HOME"):
@@ -292,6 +298,8 @@ def load_settings(config_dir: str | Path | None = None, env: Mapping[str, str] |
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        first_key = str(exc.errors()[0]["loc"][0]) if exc.errors() else ""
-        source = f"environment {overridden[first_key]}" if first_key in overridden else str(global_file)
+        # blame the variable only when the failing key is the one it set (or lies under it), else the file
+        loc = tuple(str(p) for p in exc.errors()[0]["loc"]) if exc.errors() else ()
+        var = next((v for path, v in reversed(overridden) if loc[: len(path)] == path), None)
+        source = f"environment {var}" if var else str(global_file)
         raise ConfigError(_describe(exc, source)) from None

@@ -68,7 +68,11 @@ def test_console_script_and_definitions_validate(home):
     home.mkdir(parents=True, exist_ok=True)
     env = {"DAGSTER_HOME": str(home), "MLDS_HOME": str(home), "PATH": str(Path(sys.executable).parent)}
     validate = subprocess.run(
-        [str(dagster), "definitions", "validate", "-w", "workspace.yaml"], cwd=REPO, capture_output=True, text=True, env=env
+        [str(dagster), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=env,
     )
     assert validate.returncode == 0, validate.stderr[-2000:]
     assert "Validation successful" in validate.stderr + validate.stdout

@@ -4,7 +4,6 @@
 Assets only wire config, core functions and the lake; the work is in `mlds_assets.core`.
 """
 
-
 import time
 from dataclasses import dataclass
 
@@ -83,7 +82,9 @@ def build_ingestion_lane(platform: PlatformConfig, settings: Settings) -> Lane:
         source = landed(settings.landing_dir, name, context.partition_key)
         fmt = detect_format(source.path)
         if fmt not in platform.formats:
-            raise ValueError(f"{source.source_name}: {fmt} is not a format of {name} (formats: {list(platform.formats)})")
+            raise ValueError(
+                f"{source.source_name}: {fmt} is not a format of {name} (formats: {list(platform.formats)})"
+            )
         read = read_export(source.path, fmt, platform.read, name=source.source_name)
         batch = map_batch(read, platform, context.partition_key, source.source_name, settings.ingestion)
         for warning in batch.warnings:
@@ -163,7 +164,9 @@ def build_ingestion_lane(platform: PlatformConfig, settings: Settings) -> Lane:
     def conservative_entities(context: AssetExecutionContext, cleaned_posts: pd.DataFrame) -> Output[pd.DataFrame]:
         table = EntityDictionary.load(settings.entity_dictionary_path)
         threshold = settings.entities.confidence_threshold
-        hits, dropped = extract_conservative_entities(cleaned_posts, table, platform, settings.entities.confidence, threshold)
+        hits, dropped = extract_conservative_entities(
+            cleaned_posts, table, platform, settings.entities.confidence, threshold
+        )
         covered = hits["post_id"].nunique()
         return Output(
             hits,
@@ -176,7 +179,9 @@ def build_ingestion_lane(platform: PlatformConfig, settings: Settings) -> Lane:
                 "threshold": threshold,
                 "by_method": counts_table(hits["method"].value_counts(), "method", "hits"),
                 "top_entities": counts_table(
-                    hits.drop_duplicates(["post_id", "entity_id"])["entity_name"].value_counts().head(10), "entity", "posts"
+                    hits.drop_duplicates(["post_id", "entity_id"])["entity_name"].value_counts().head(10),
+                    "entity",
+                    "posts",
                 ),
             },
         )
@@ -200,7 +205,12 @@ def build_ingestion_lane(platform: PlatformConfig, settings: Settings) -> Lane:
         quarantine: pd.DataFrame,
     ) -> Output[pd.DataFrame]:
         metrics = compute_basic_metrics(
-            cleaned_posts, conservative_entities, len(quarantine), name, context.partition_key, settings.metrics.top_entities
+            cleaned_posts,
+            conservative_entities,
+            len(quarantine),
+            name,
+            context.partition_key,
+            settings.metrics.top_entities,
         )
         top = metrics[metrics["metric"] == "top_entity_posts"].set_index("key")["value"].astype(int)
         daily = metrics[metrics["metric"] == "volume_daily"].set_index("key")["value"].astype(int)

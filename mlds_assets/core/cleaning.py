@@ -14,7 +14,7 @@ URL = re.compile(r"(?:https?://|www\.)[^\s<>\"']+|\{link\}", re.IGNORECASE)
 MENTION = re.compile(r"(?<![\w@])@(\w{1,30})")
 HASHTAG = re.compile(r"(?<![\w#&])#(\w*[^\W\d_]\w*)")
 # Invisible characters that split words without looking like it (zero-width space, BOM, word joiner, C0 controls).
-_INVISIBLE = dict.fromkeys([*range(0x00, 0x09), 0x7F, 0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF])
+_INVISIBLE = dict.fromkeys([*range(0x00, 0x09), *range(0x0E, 0x1C), 0x7F, 0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF])
 _KEY_PUNCTUATION = string.punctuation.replace("@", "").replace("#", "")
 _PUNCTUATION = str.maketrans(dict.fromkeys(_KEY_PUNCTUATION, " "))
 _ASCII_PUNCTUATION = bytes.maketrans(_KEY_PUNCTUATION.encode(), b" " * len(_KEY_PUNCTUATION))

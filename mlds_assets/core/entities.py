@@ -47,10 +47,10 @@ class EntityDictionary:
     def from_entities(cls, entities: list[Entity]) -> EntityDictionary:
         table = cls({e.id: e for e in entities})
         automaton = ahocorasick.Automaton()
-        aliases: dict[str, list[tuple[str, str]]] = {}
+        aliases: dict[str, dict[str, set[str]]] = {}  # lower-cased form -> entity id -> its casings
         for entity in entities:
             for alias in {entity.name, *entity.aliases}:
-                aliases.setdefault(alias.lower(), []).append((entity.id, alias))
+                aliases.setdefault(alias.lower(), {}).setdefault(entity.id, set()).add(alias)
                 table.by_name.setdefault(alias.lower(), entity.id)
             for handle in entity.handles:
                 table.by_handle[handle.lower().lstrip("@")] = entity.id
@@ -58,7 +58,7 @@ class EntityDictionary:
             for tag in entity.hashtags:
                 table.by_hashtag[tag.lower().lstrip("#")] = entity.id
         for key, forms in aliases.items():
-            automaton.add_word(key, (len(key), tuple(forms)))
+            automaton.add_word(key, (len(key), tuple((entity_id, frozenset(c)) for entity_id, c in forms.items())))
         if aliases:
             automaton.make_automaton()
             table.automaton = automaton
@@ -88,24 +88,51 @@ class EntityDictionary:
         return cls.from_entities(entities)
 
 
+def _on_boundaries(lower: str, start: int, end: int) -> bool:
+    """The span [start, end] is not inside a word and not part of a @handle or #hashtag."""
+    if start > 0:
+        before = lower[start - 1]
+        if before.isalnum() or before in "_@#":
+            return False
+    if end + 1 < len(lower):
+        after = lower[end + 1]
+        if after.isalnum() or after == "_":
+            return False
+    return True
+
+
+def _leftmost_longest(lower: str, table: EntityDictionary) -> list[tuple]:
+    """Every match on word boundaries, then leftmost-longest among those: the exhaustive (slower) search."""
+    candidates = []
+    for end, (length, forms) in table.automaton.iter(lower):
+        start = end - length + 1
+        if _on_boundaries(lower, start, end):
+            candidates.append((start, end, forms))
+    spans, taken_until = [], -1
+    for start, end, forms in sorted(candidates, key=lambda c: (c[0], c[0] - c[1])):
+        if start > taken_until:
+            spans.append((start, end, forms))
+            taken_until = end
+    return spans
+
+
 def _alias_hits(text: str, lower: str, table: EntityDictionary, conf: ConfidenceSettings) -> list[tuple]:
     """Leftmost-longest alias matches (`iter_long`: "The New York Times" wins over "New York Times") that
     stand on word boundaries and are not part of a @handle or #hashtag."""
-    hits = []
-    last = len(lower) - 1
+    spans = []
     for end, (length, forms) in table.automaton.iter_long(lower):
         start = end - length + 1
-        if start > 0:
-            before = lower[start - 1]
-            if before.isalnum() or before in "_@#":
-                continue
-        if end < last:
-            after = lower[end + 1]
-            if after.isalnum() or after == "_":
-                continue
+        if not _on_boundaries(lower, start, end):
+            # The longest form here runs into a word ("Apple Inc" in "Apple Incorporated"), and iter_long
+            # does not report the shorter forms that may stand on their own ("Apple"): search exhaustively.
+            spans = _leftmost_longest(lower, table)
+            break
+        spans.append((start, end, forms))
+    hits = []
+    for start, end, forms in spans:
         surface = text[start : end + 1]
-        for entity_id, alias in forms:
-            confidence = conf.alias_exact_case if surface == alias else conf.alias_other_case
+        for entity_id, casings in forms:  # one hit per entity, exact if any of its aliases has this casing
+            confidence = conf.alias_exact_case if surface in casings else conf.alias_other_case
             hits.append((entity_id, surface, "dictionary", start, end + 1, confidence))
     return hits
 
@@ -130,7 +157,10 @@ def extract_conservative_entities(
     for post, text, mentions, hashtags, labels in columns:
         hits: list[tuple] = []
         if table.automaton is not None and text:
-            hits.extend(_alias_hits(text, text.lower(), table, confidence))
+            lower = text.lower()
+            if len(lower) != len(text):  # "İ" lowers to two characters: keep offsets aligned with the text
+                lower = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+            hits.extend(_alias_hits(text, lower, table, confidence))
         for handle in mentions if len(mentions) else ():
             if handle in table.by_handle:
                 hits.append((table.by_handle[handle], "@" + handle, "handle", None, None, confidence.handle))

@@ -57,7 +57,12 @@ def landed(landing_dir: Path, platform: str, partition_key: str) -> LandedFile:
         raise FileNotFoundError(f"partition {partition_key!r} of {platform} has no landed file ({sidecar} missing)")
     info = json.loads(sidecar.read_text())
     return LandedFile(
-        platform, partition_key, landing_dir / platform / info["landed_name"], info["sha256"], info["source_name"], info["size"]
+        platform,
+        partition_key,
+        landing_dir / platform / info["landed_name"],
+        info["sha256"],
+        info["source_name"],
+        info["size"],
     )
 
 
@@ -78,7 +83,9 @@ def land_file(source: Path, landing_dir: Path, platform: str, max_bytes: int | N
         raise LandingError(f"{source.name}: unknown file type {suffix!r}; expected one of {sorted(EXTENSIONS)}")
     size = source.stat().st_size
     if max_bytes is not None and size > max_bytes:
-        raise LandingError(f"{source.name}: {size} bytes is over the configured limit of {max_bytes} (ingestion.max_file_mb)")
+        raise LandingError(
+            f"{source.name}: {size} bytes is over the configured limit of {max_bytes} (ingestion.max_file_mb)"
+        )
     sha = file_sha256(source)
     existing = find_by_hash(landing_dir, platform, sha)
     if existing:

@@ -24,6 +24,7 @@ from mlds_assets.settings import IngestionSettings, PlatformConfig
 
 Reason = str | Callable[[np.ndarray], np.ndarray]
 _FLOAT_ID = re.compile(r"^(\d+)\.0+$")
+_ISO_OFFSET = r"(?:[Zz]|[+-]\d{2}:?\d{2})$"
 _OFFSET = re.compile(r"^([+-])(\d{2}):?(\d{2})$")
 
 
@@ -75,11 +76,25 @@ def map_batch(
     created = parse_timestamps(created_raw, platform.created_at.format, platform.created_at.timezone)
     fields["created_at"] = created
     unparsed = created.isna() & created_raw.ne("")
-    problems.append(("created_at", unparsed, _quoted("created_at", created_raw, f" does not match format {platform.created_at.format!r}")))
+    problems.append(
+        (
+            "created_at",
+            unparsed,
+            _quoted("created_at", created_raw, f" does not match format {platform.created_at.format!r}"),
+        )
+    )
     earliest = pd.Timestamp(limits.earliest_created_at, tz="UTC")
     latest = now + timedelta(hours=limits.future_tolerance_hours)
-    problems.append(("created_at", created.lt(earliest).fillna(False), _quoted("created_at", created_raw, f" is before earliest_created_at {limits.earliest_created_at}")))
-    problems.append(("created_at", created.gt(latest).fillna(False), _quoted("created_at", created_raw, " is in the future")))
+    problems.append(
+        (
+            "created_at",
+            created.lt(earliest).fillna(False),
+            _quoted("created_at", created_raw, f" is before earliest_created_at {limits.earliest_created_at}"),
+        )
+    )
+    problems.append(
+        ("created_at", created.gt(latest).fillna(False), _quoted("created_at", created_raw, " is in the future"))
+    )
 
     for name in ENGAGEMENT_COLUMNS:
         raw = _joined(records, platform.columns_for(name))
@@ -90,7 +105,15 @@ def map_batch(
     length = fields["text"].str.len()
     too_long = length.gt(limits.max_text_length)
     problems.append(
-        ("text", too_long, lambda mask: (f"text: " + length[mask].astype(str) + f" characters, longer than max_text_length {limits.max_text_length}").to_numpy())
+        (
+            "text",
+            too_long,
+            lambda mask: (
+                "text: "
+                + length[mask].astype(str)
+                + f" characters, longer than max_text_length {limits.max_text_length}"
+            ).to_numpy(),
+        )
     )
 
     failed = _first_failures(problems, len(records))
@@ -99,13 +122,17 @@ def map_batch(
     if duplicate.any():
         first_row = records[SOURCE_ROW].groupby(fields["native_id"].where(ok)).transform("first")
         failed.loc[duplicate, "field"] = "native_id"
-        failed.loc[duplicate, "reason"] = "native_id: duplicate of row " + first_row[duplicate].astype("Int64").astype(str)
+        failed.loc[duplicate, "reason"] = "native_id: duplicate of row " + first_row[duplicate].astype("Int64").astype(
+            str
+        )
         ok &= ~duplicate
 
     posts = _posts_frame(records[ok], fields, ok, raw_json, platform, batch_id, source_file, now)
     quarantine = _quarantine_frame(records, failed, ~ok, raw_json, read.bad_rows, platform, batch_id, source_file, now)
     if len(posts) + len(quarantine) != read.rows_in:
-        raise AssertionError(f"{source_file}: ledger broken: {read.rows_in} in, {len(posts)} kept, {len(quarantine)} quarantined")
+        raise AssertionError(
+            f"{source_file}: ledger broken: {read.rows_in} in, {len(posts)} kept, {len(quarantine)} quarantined"
+        )
     return MappedBatch(posts, quarantine, read.rows_in, warnings)
 
 
@@ -121,15 +148,21 @@ def parse_timestamps(raw: pd.Series, fmt: str, tz: str) -> pd.Series:
         numbers = numbers.where(numbers.abs().lt(1e11 if fmt == "epoch_s" else 1e14))
         return pd.to_datetime(numbers, unit="s" if fmt == "epoch_s" else "ms", utc=True, errors="coerce")
     pattern = "ISO8601" if fmt == "iso" else fmt
-    try:
-        parsed = pd.to_datetime(values, format=pattern, errors="coerce")
-    except (ValueError, TypeError):  # mixed offsets: normalise them to UTC while parsing
-        parsed = pd.to_datetime(values, format=pattern, errors="coerce", utc=True)
-    if not isinstance(parsed.dtype, pd.DatetimeTZDtype):
-        if parsed.dtype == object:
-            parsed = pd.to_datetime(values, format=pattern, errors="coerce", utc=True)
-        else:
-            parsed = parsed.dt.tz_localize(_tzinfo(tz), ambiguous="NaT", nonexistent="NaT")
+    if fmt == "iso":
+        aware = values.str.contains(_ISO_OFFSET, regex=True, na=False)
+    else:
+        aware = pd.Series("%z" in fmt or "%Z" in fmt, index=values.index)
+    parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
+    if aware.any():  # offsets in the values: each is honoured, whatever they are
+        parsed[aware] = pd.to_datetime(values[aware], format=pattern, errors="coerce", utc=True)
+    naive = ~aware & values.notna()
+    if naive.any():  # no offset: the platform's configured time zone
+        local = pd.to_datetime(values[naive], format=pattern, errors="coerce")
+        # A repeated wall-clock time (autumn) is taken as the first, summer-time one; a skipped one (spring)
+        # moves forward: both are real posts, not bad dates.
+        summer = np.ones(len(local), dtype=bool)
+        localised = local.dt.tz_localize(_tzinfo(tz), ambiguous=summer, nonexistent="shift_forward")
+        parsed[naive] = localised.dt.tz_convert("UTC")
     return parsed.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
 
 
@@ -304,5 +337,7 @@ def _quarantine_frame(
     )
     frames = [f for f in (mapped, unreadable) if len(f)]
     quarantine = pd.concat(frames, ignore_index=True) if frames else mapped
-    quarantine = quarantine.assign(platform=platform.name, batch_id=batch_id, source_file=source_file, quarantined_at=now)
+    quarantine = quarantine.assign(
+        platform=platform.name, batch_id=batch_id, source_file=source_file, quarantined_at=now
+    )
     return conform(quarantine.sort_values("source_row", kind="stable").reset_index(drop=True), QUARANTINE_COLUMNS)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import math
 import zipfile
@@ -76,7 +77,9 @@ def decode_text(name: str, data: bytes, encoding: str = "auto") -> tuple[str, st
             text, used = data.decode("utf-8-sig"), "utf-8"
         except UnicodeDecodeError as exc:
             text, used = data.decode("latin-1"), "latin-1"
-            warnings.append(f"{name}: not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); read as latin-1")
+            warnings.append(
+                f"{name}: not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); read as latin-1"
+            )
     else:
         try:
             text, used = data.decode(encoding), encoding
@@ -122,8 +125,15 @@ def _read_csv(path: Path, options: ReadOptions, name: str) -> ReadResult:
         # Some record has the wrong number of fields: read record by record, keep the good ones and
         # account for the rest, rather than let pandas skip them.
         return _read_csv_record_by_record(name, text, options, encoding, warnings)
-    if options.header and not options.names and len(frame.columns) == 1 and options.delimiter not in text.split("\n", 1)[0]:
-        warnings.append(f"{name}: only one column found with delimiter {options.delimiter!r}; is it the right delimiter?")
+    if (
+        options.header
+        and not options.names
+        and len(frame.columns) == 1
+        and options.delimiter not in text.split("\n", 1)[0]
+    ):
+        warnings.append(
+            f"{name}: only one column found with delimiter {options.delimiter!r}; is it the right delimiter?"
+        )
     frame.columns = [str(c).strip() for c in frame.columns]
     frame[SOURCE_ROW] = range(1, len(frame) + 1)
     return ReadResult(frame, _no_bad_rows(), len(frame), encoding, warnings)
@@ -135,16 +145,24 @@ def _read_csv_record_by_record(
     reader = csv.reader(io.StringIO(text), delimiter=options.delimiter, strict=True)
     rows, bad = [], []
     try:
-        columns = list(options.names) if options.names else [c.strip() for c in next(reader)]
-        for number, record in enumerate(reader, start=1):
+        records = (record for record in reader if record)  # blank lines are no records (pandas skips them too)
+        if options.names:
+            columns = list(options.names)
+        elif options.header:
+            columns = [c.strip() for c in next(records)]
+        else:  # no header and no names: columns 0..n-1 as pandas names them; the first record is data
+            first = next(records)
+            columns = [str(i) for i in range(len(first))]
+            records = itertools.chain([first], records)
+        for number, record in enumerate(records, start=1):
             if len(record) == len(columns):
-                rows.append(record + [number])
-            elif record:
+                rows.append([*record, number])
+            else:
                 reason = f"row {number}: expected {len(columns)} fields, found {len(record)}"
                 bad.append((number, reason, json.dumps(record, ensure_ascii=False)))
     except csv.Error as exc:
         raise ExportReadError(f"{name}: row {reader.line_num}: {exc} (unbalanced quotes?)") from exc
-    frame = pd.DataFrame(rows, columns=columns + [SOURCE_ROW])
+    frame = pd.DataFrame(rows, columns=[*columns, SOURCE_ROW])
     bad_rows = pd.DataFrame(bad, columns=[SOURCE_ROW, "reason", "raw_record"]) if bad else _no_bad_rows()
     warnings.append(f"{name}: {len(bad)} record(s) with the wrong number of fields quarantined")
     return ReadResult(frame, bad_rows, len(rows) + len(bad), encoding, warnings)
@@ -191,7 +209,9 @@ def _records_to_result(
             good_numbers.append(number)
         else:
             bad.append((number, f"record {number}: not a JSON object", json.dumps(record, ensure_ascii=False)))
-    frame = pd.json_normalize(good, sep=".") if good else pd.DataFrame(index=range(0))
+    # Flattened by hand into object columns: json_normalize would turn an integer column with a missing
+    # key into floats ('5' -> '5.0', and 19-digit ids lose their last digits).
+    frame = pd.DataFrame([_flatten(r) for r in good], dtype=object) if good else pd.DataFrame(index=range(0))
     frame = _stringify(frame)
     frame[SOURCE_ROW] = good_numbers
     bad_rows = pd.DataFrame(bad, columns=[SOURCE_ROW, "reason", "raw_record"]) if bad else _no_bad_rows()
@@ -223,11 +243,24 @@ def _read_xlsx(path: Path, options: ReadOptions, name: str) -> ReadResult:
 
 
 def _no_bad_rows() -> pd.DataFrame:
-    return pd.DataFrame({SOURCE_ROW: pd.Series(dtype="int64"), "reason": pd.Series(dtype=str), "raw_record": pd.Series(dtype=str)})
+    return pd.DataFrame(
+        {SOURCE_ROW: pd.Series(dtype="int64"), "reason": pd.Series(dtype=str), "raw_record": pd.Series(dtype=str)}
+    )
+
+
+def _flatten(record: dict[str, Any], prefix: str = "", out: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Nested keys joined with dots, as json_normalize does, with the values left as they are."""
+    out = {} if out is None else out
+    for key, value in record.items():
+        if isinstance(value, dict):
+            _flatten(value, f"{prefix}{key}.", out)
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
 
 
 def _as_text(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, str):
         return value
@@ -246,5 +279,6 @@ def _stringify(frame: pd.DataFrame) -> pd.DataFrame:
         if pd.api.types.is_integer_dtype(column.dtype) and not column.isna().any():
             out[str(name)] = column.astype(str)
         else:
-            out[str(name)] = column.map(_as_text).astype(object)
+            # astype(object) first: a nullable Int64 column maps its values as floats ('1' -> '1.0')
+            out[str(name)] = column.astype(object).map(_as_text).astype(object)
     return pd.DataFrame(out, index=frame.index).reset_index(drop=True)

@@ -1,0 +1,250 @@
+"""read_export: every value as text, every record counted, file-level problems named."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mlds_assets.core.readers import SOURCE_ROW, ExportReadError, detect_format, read_export
+from mlds_assets.settings import ReadOptions
+
+
+def write(tmp_path: Path, name: str, data: bytes | str) -> Path:
+    path = tmp_path / name
+    path.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+    return path
+
+
+def rows(result) -> list[dict]:
+    return result.records.drop(columns=[SOURCE_ROW]).to_dict("records")
+
+
+# --- CSV: encodings and line endings ---------------------------------------------------------------
+
+
+def test_csv_utf8_with_bom(tmp_path):
+    result = read_export(write(tmp_path, "bom.csv", "\ufeffid,text\n1,héllo\n".encode()))
+    assert list(result.records.columns) == ["id", "text", SOURCE_ROW]  # no BOM in the first name
+    assert rows(result) == [{"id": "1", "text": "héllo"}]
+    assert result.encoding == "utf-8"
+    assert result.warnings == []
+    assert result.rows_in == 1
+
+
+def test_csv_latin1_falls_back_with_warning(tmp_path):
+    result = read_export(write(tmp_path, "latin.csv", "id,text\n1,café crème\n".encode("latin-1")))
+    assert rows(result) == [{"id": "1", "text": "café crème"}]
+    assert result.encoding == "latin-1"
+    assert len(result.warnings) == 1
+    assert "latin.csv" in result.warnings[0] and "latin-1" in result.warnings[0]
+
+
+def test_csv_cr_only_line_endings(tmp_path):
+    result = read_export(write(tmp_path, "mac.csv", b"id,text\r1,a\r2,b\r"))
+    assert rows(result) == [{"id": "1", "text": "a"}, {"id": "2", "text": "b"}]
+    assert result.records[SOURCE_ROW].tolist() == [1, 2]
+    assert any("CR-only" in w for w in result.warnings)
+
+
+def test_csv_crlf(tmp_path):
+    result = read_export(write(tmp_path, "win.csv", b"id,text\r\n1,a\r\n2,b\r\n"))
+    assert rows(result) == [{"id": "1", "text": "a"}, {"id": "2", "text": "b"}]  # no stray \r in values
+    assert result.warnings == []
+
+
+def test_bare_cr_inside_quoted_field_stays_in_the_field(tmp_path):
+    result = read_export(write(tmp_path, "cr.csv", b'id,text\n1,"first\rsecond"\n2,c\n'))
+    assert rows(result) == [{"id": "1", "text": "first\rsecond"}, {"id": "2", "text": "c"}]
+    assert result.rows_in == 2
+
+
+def test_header_only_csv_has_zero_rows(tmp_path):
+    result = read_export(write(tmp_path, "header.csv", "id,text\n"))
+    assert result.rows_in == 0
+    assert len(result.records) == 0
+    assert list(result.records.columns) == ["id", "text", SOURCE_ROW]
+    assert result.bad_rows.empty
+
+
+@pytest.mark.parametrize("content", [b"", b"  \n\n"])
+def test_empty_file_is_an_error_naming_the_file(tmp_path, content):
+    with pytest.raises(ExportReadError, match=r"empty\.csv"):
+        read_export(write(tmp_path, "empty.csv", content))
+
+
+def test_error_uses_the_inbox_name_when_given(tmp_path):
+    with pytest.raises(ExportReadError, match=r"my export\.csv"):
+        read_export(write(tmp_path, "landed-abc.csv", b""), name="my export.csv")
+
+
+def test_csv_row_with_too_many_fields_goes_to_bad_rows(tmp_path):
+    result = read_export(write(tmp_path, "wide.csv", "id,text\n1,a\n2,b,extra\n3,c\n"))
+    assert rows(result) == [{"id": "1", "text": "a"}, {"id": "3", "text": "c"}]
+    assert result.records[SOURCE_ROW].tolist() == [1, 3]
+    assert result.bad_rows[SOURCE_ROW].tolist() == [2]
+    assert "expected 2 fields, found 3" in result.bad_rows["reason"].iloc[0]
+    assert json.loads(result.bad_rows["raw_record"].iloc[0]) == ["2", "b", "extra"]
+    assert result.rows_in == 3 == len(result.records) + len(result.bad_rows)
+
+
+def test_record_numbers_skip_blank_lines_in_both_csv_paths(tmp_path):
+    clean = read_export(write(tmp_path, "a.csv", "id,text\n1,a\n\n2,b\n3,c\n"))
+    wide = read_export(write(tmp_path, "b.csv", "id,text\n1,a\n\n2,b,extra\n3,c\n"))
+    assert clean.records[SOURCE_ROW].tolist() == [1, 2, 3]
+    assert wide.records[SOURCE_ROW].tolist() == [1, 3]
+    assert wide.bad_rows[SOURCE_ROW].tolist() == [2]
+
+
+def test_wide_row_without_header_loses_no_record(tmp_path):
+    result = read_export(write(tmp_path, "nohead.csv", "1,a\n2,b,extra\n3,c\n"), options=ReadOptions(header=False))
+    assert rows(result) == [{"0": "1", "1": "a"}, {"0": "3", "1": "c"}]
+    assert result.bad_rows[SOURCE_ROW].tolist() == [2]
+    assert result.rows_in == 3
+    plain = read_export(write(tmp_path, "plain.csv", "1,a\n3,c\n"), options=ReadOptions(header=False))
+    assert rows(plain) == [{"0": "1", "1": "a"}, {"0": "3", "1": "c"}]  # the same names either way
+
+
+def test_unbalanced_quote_is_an_error_naming_the_row(tmp_path):
+    with pytest.raises(ExportReadError) as err:
+        read_export(write(tmp_path, "quote.csv", 'id,text\n1,a\n2,"never closed\n3,c\n'))
+    assert "quote.csv" in str(err.value)
+    assert "row " in str(err.value)
+
+
+def test_csv_other_delimiter_and_no_header(tmp_path):
+    options = ReadOptions(delimiter=";", header=False, names=("id", "text"))
+    result = read_export(write(tmp_path, "semi.csv", "1;a,b\n2;c\n"), options=options)
+    assert rows(result) == [{"id": "1", "text": "a,b"}, {"id": "2", "text": "c"}]
+
+
+def test_values_stay_text(tmp_path):
+    result = read_export(write(tmp_path, "types.csv", "id,n,empty\n007,1.50,\n"))
+    assert rows(result) == [{"id": "007", "n": "1.50", "empty": ""}]
+
+
+def test_unknown_extension():
+    with pytest.raises(ExportReadError, match="unknown file type"):
+        detect_format(Path("export.docx"))
+    assert detect_format(Path("A.JSONL")) == "jsonl"
+
+
+# --- JSON and JSONL ---------------------------------------------------------------------------------
+
+
+def test_json_records_path_and_nested_keys_flattened(tmp_path):
+    document = {
+        "data": [
+            {"id": 1, "caption": "hi", "stats": {"likes": 3, "deep": {"x": "y"}}, "tags": ["a", "b"], "ok": True},
+            {"id": 2, "caption": None},
+        ],
+        "paging": {"next": None},
+    }
+    path = write(tmp_path, "ig.json", json.dumps(document))
+    result = read_export(path, options=ReadOptions(records_path="data"))
+    assert result.rows_in == 2
+    assert list(result.records.columns) == ["id", "caption", "stats.likes", "stats.deep.x", "tags", "ok", SOURCE_ROW]
+    first, second = rows(result)
+    assert first == {
+        "id": "1",
+        "caption": "hi",
+        "stats.likes": "3",
+        "stats.deep.x": "y",
+        "tags": '["a", "b"]',
+        "ok": "true",
+    }
+    assert second == {"id": "2", "caption": "", "stats.likes": "", "stats.deep.x": "", "tags": "", "ok": ""}
+
+
+def test_json_integers_stay_exact_when_a_record_lacks_the_key(tmp_path):
+    records = [{"id": 7000000000000000001, "n": {"plays": 12345678901234567}}, {"id": 5}]
+    result = read_export(write(tmp_path, "big.json", json.dumps(records)))
+    assert rows(result) == [
+        {"id": "7000000000000000001", "n.plays": "12345678901234567"},
+        {"id": "5", "n.plays": ""},
+    ]
+
+
+def test_json_missing_records_path(tmp_path):
+    with pytest.raises(ExportReadError, match="'data'"):
+        read_export(write(tmp_path, "x.json", '{"items": []}'), options=ReadOptions(records_path="data"))
+
+
+def test_json_with_trailing_garbage_names_line_and_column(tmp_path):
+    with pytest.raises(ExportReadError) as err:
+        read_export(write(tmp_path, "trail.json", '[{"id": 1}]\n\n  xyz'))
+    assert "trail.json" in str(err.value)
+    assert "line 3, column 3" in str(err.value)
+
+
+def test_json_record_that_is_not_an_object(tmp_path):
+    result = read_export(write(tmp_path, "mixed.json", '[{"id": 1}, 42, ["a"], {"id": 4}]'))
+    assert rows(result) == [{"id": "1"}, {"id": "4"}]
+    assert result.records[SOURCE_ROW].tolist() == [1, 4]
+    assert result.bad_rows[SOURCE_ROW].tolist() == [2, 3]
+    assert all("not a JSON object" in r for r in result.bad_rows["reason"])
+    assert result.rows_in == 4
+
+
+def test_json_top_level_not_a_list(tmp_path):
+    with pytest.raises(ExportReadError, match="expected a list"):
+        read_export(write(tmp_path, "obj.json", '{"id": 1}'))
+
+
+def test_jsonl_with_one_broken_line(tmp_path):
+    content = '{"video_id": "1", "author": {"unique_id": "a"}}\n{"video_id": "2",\n\n{"video_id": "4"}\n'
+    result = read_export(write(tmp_path, "t.jsonl", content))
+    assert rows(result) == [{"video_id": "1", "author.unique_id": "a"}, {"video_id": "4", "author.unique_id": ""}]
+    assert result.records[SOURCE_ROW].tolist() == [1, 4]  # line numbers; the blank line 3 is no record
+    assert result.bad_rows[SOURCE_ROW].tolist() == [2]
+    assert result.bad_rows["reason"].iloc[0].startswith("line 2:")
+    assert result.rows_in == 3
+
+
+# --- Parquet and XLSX -------------------------------------------------------------------------------
+
+
+def test_parquet_round_trip(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "id": [1, 2, 3],
+            "text": ["a", None, "c"],
+            "likes": pd.array([5, None, 7], dtype="Int64"),
+            "score": [1.5, float("nan"), 2.0],
+            "when": pd.to_datetime(["2024-01-01 10:00", None, "2024-01-03 00:00"]),
+        }
+    )
+    path = tmp_path / "p.parquet"
+    frame.to_parquet(path)
+    result = read_export(path)
+    assert result.rows_in == 3
+    assert rows(result) == [
+        {"id": "1", "text": "a", "likes": "5", "score": "1.5", "when": "2024-01-01T10:00:00"},
+        {"id": "2", "text": "", "likes": "", "score": "", "when": ""},
+        {"id": "3", "text": "c", "likes": "7", "score": "2.0", "when": "2024-01-03T00:00:00"},
+    ]
+    assert result.records[SOURCE_ROW].tolist() == [1, 2, 3]
+
+
+def test_not_parquet(tmp_path):
+    with pytest.raises(ExportReadError, match=r"bad\.parquet"):
+        read_export(write(tmp_path, "bad.parquet", b"PAR1 this is not parquet"))
+
+
+def test_xlsx_round_trip(tmp_path):
+    frame = pd.DataFrame({"id": ["10", "11"], "text": ["hello", ""], "n": [3, 4]})
+    path = tmp_path / "book.xlsx"
+    frame.to_excel(path, index=False, engine="openpyxl")
+    result = read_export(path)
+    assert rows(result) == [{"id": "10", "text": "hello", "n": "3"}, {"id": "11", "text": "", "n": "4"}]
+    assert result.rows_in == 2
+    assert result.records[SOURCE_ROW].tolist() == [1, 2]
+
+
+def test_xlsx_that_is_not_a_zip(tmp_path):
+    with pytest.raises(ExportReadError) as err:
+        read_export(write(tmp_path, "fake.xlsx", "id,text\n1,a\n"))
+    assert "fake.xlsx" in str(err.value)
+    assert "XLSX" in str(err.value)
