@@ -35,8 +35,11 @@ class ParquetIOManager(UPathIOManager):
         context.add_output_metadata({"lake_path": str(path)})
 
     def load_from_path(self, context: InputContext, path: UPath) -> pd.DataFrame:
+        # `AssetIn(metadata={"columns": [...]})` reads only those columns: downstream assets that need a
+        # few columns of a wide frame skip the rest (the raw record, the text, list columns).
+        columns = (context.definition_metadata or {}).get("columns")
         with path.open("rb") as handle:
-            return pq.read_table(handle).to_pandas()
+            return pq.read_table(handle, columns=list(columns) if columns else None).to_pandas()
 
 
 class LakeIOManager(ConfigurableIOManagerFactory):

@@ -30,10 +30,13 @@ from mlds_assets.core.mapping import map_batch
 from mlds_assets.core.metrics import basic_metrics as compute_basic_metrics
 from mlds_assets.core.metrics import metric_value
 from mlds_assets.core.readers import detect_format, read_export
-from mlds_assets.core.schema import POST_COLUMNS, schema_markdown
+from mlds_assets.core.schema import ENGAGEMENT_COLUMNS, POST_COLUMNS, schema_markdown
 from mlds_assets.settings import PlatformConfig, Settings
 from mlds_assets.types import CanonicalPosts, QuarantineRows
 
+# What each downstream asset reads of cleaned_posts (the IO manager reads only these columns).
+ENTITY_INPUT_COLUMNS = ["post_id", "platform", "batch_id", "clean_text", "mentions", "hashtags", "labels"]
+METRIC_INPUT_COLUMNS = ["post_id", "author", "created_at", "parent_id", "near_duplicate_of", *ENGAGEMENT_COLUMNS]
 PHASE1 = ("raw_posts", "quarantine", "cleaned_posts", "conservative_entities", "basic_metrics")
 
 
@@ -152,7 +155,7 @@ def build_ingestion_lane(platform: PlatformConfig, settings: Settings) -> Lane:
 
     @asset(
         key=[name, "conservative_entities"],
-        ins={"cleaned_posts": AssetIn(key=[name, "cleaned_posts"])},
+        ins={"cleaned_posts": AssetIn(key=[name, "cleaned_posts"], metadata={"columns": ENTITY_INPUT_COLUMNS})},
         automation_condition=eager,
         kinds={"pandas", "parquet"},
         description=(
@@ -189,9 +192,9 @@ def build_ingestion_lane(platform: PlatformConfig, settings: Settings) -> Lane:
     @asset(
         key=[name, "basic_metrics"],
         ins={
-            "cleaned_posts": AssetIn(key=[name, "cleaned_posts"]),
+            "cleaned_posts": AssetIn(key=[name, "cleaned_posts"], metadata={"columns": METRIC_INPUT_COLUMNS}),
             "conservative_entities": AssetIn(key=[name, "conservative_entities"]),
-            "quarantine": AssetIn(key=[name, "quarantine"]),
+            "quarantine": AssetIn(key=[name, "quarantine"], metadata={"columns": ["source_row"]}),
         },
         automation_condition=eager,
         kinds={"pandas", "parquet"},

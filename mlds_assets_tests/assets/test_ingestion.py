@@ -14,7 +14,11 @@ from mlds_assets.cli import ingest, status
 from mlds_assets.core.landing import land_file
 from mlds_assets.definitions import build_definitions
 
-FACEBOOK_CSV = """status_id,status_message,link_name,status_type,status_link,status_published,num_likes,num_comments,num_shares,page_name
+HEADER = (
+    "status_id,status_message,link_name,status_type,status_link,status_published,"
+    "num_likes,num_comments,num_shares,page_name"
+)
+FACEBOOK_CSV = f"""{HEADER}
 1_1,Loving the new Nike shoes #nike,Shoes,link,http://x/1,2024-03-01 10:00:00,10,2,1,Page
 1_2,Apple launched an iPhone today https://apple.com,Launch,link,http://x/2,2024-03-01 11:00:00,20,3,4,Page
 1_3,,Empty message but a headline about Google,link,http://x/3,2024-03-02 09:00:00,5,0,0,Page
