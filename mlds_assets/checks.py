@@ -6,10 +6,12 @@ from dagster import (
     AssetCheckResult,
     AssetChecksDefinition,
     AssetCheckSeverity,
+    AssetCheckSpec,
     AssetIn,
     AssetRecordsFilter,
     MetadataValue,
     asset_check,
+    multi_asset_check,
 )
 
 from mlds_assets.assets.ingestion import Lane
@@ -25,62 +27,79 @@ def _latest_metadata(context: AssetCheckExecutionContext, lane: Lane, asset: str
     return {k: v.value for k, v in records[0].asset_materialization.metadata.items()}
 
 
-def build_lane_checks(lane: Lane, platform: PlatformConfig, settings: Settings) -> list[AssetChecksDefinition]:
-    raw_key = lane.key("raw_posts")
-    common = {"partitions_def": lane.partitions, "blocking": True}
-    required = ["post_id", "platform", "native_id", "batch_id", *platform.required]
-
-    @asset_check(asset=raw_key, name="required_fields_present", description=f"Non-empty: {required}", **common)
-    def required_fields_present(raw_posts: pd.DataFrame) -> AssetCheckResult:
-        empty = {}
-        for column in dict.fromkeys(required):
-            values = raw_posts[column]
-            missing = (
-                values.isna() | (values.astype(str).str.strip() == "")
-                if values.dtype != "datetime64[ns, UTC]"
-                else values.isna()
-            )
-            empty[column] = int(missing.sum())
-        return AssetCheckResult(
-            passed=not any(empty.values()), metadata={"empty_values": empty, "rows": len(raw_posts)}
-        )
-
-    @asset_check(asset=raw_key, name="unique_post_ids", description="post_id is unique within the batch.", **common)
-    def unique_post_ids(raw_posts: pd.DataFrame) -> AssetCheckResult:
-        duplicated = raw_posts["post_id"][raw_posts["post_id"].duplicated()]
-        return AssetCheckResult(
-            passed=duplicated.empty, metadata={"duplicates": len(duplicated), "examples": duplicated.head(5).tolist()}
-        )
-
-    @asset_check(
-        asset=raw_key,
-        name="rows_accounted_for",
-        description="rows in = rows kept + rows quarantined, and every source row is in exactly one of them.",
-        additional_ins={"quarantine": AssetIn(key=lane.key("quarantine"))},
-        **common,
+def required_fields_result(raw_posts: pd.DataFrame, required: list[str]) -> AssetCheckResult:
+    empty = {}
+    for column in dict.fromkeys(required):
+        values = raw_posts[column]
+        blank = values.isna()
+        if not isinstance(values.dtype, pd.DatetimeTZDtype):
+            blank |= values.astype(str).str.strip() == ""
+        empty[column] = int(blank.sum())
+    return AssetCheckResult(
+        check_name="required_fields_present",
+        passed=not any(empty.values()),
+        metadata={"empty_values": empty, "rows": len(raw_posts)},
     )
-    def rows_accounted_for(
-        context: AssetCheckExecutionContext, raw_posts: pd.DataFrame, quarantine: pd.DataFrame
-    ) -> AssetCheckResult:
+
+
+def unique_ids_result(raw_posts: pd.DataFrame) -> AssetCheckResult:
+    duplicated = raw_posts["post_id"][raw_posts["post_id"].duplicated()]
+    return AssetCheckResult(
+        check_name="unique_post_ids",
+        passed=duplicated.empty,
+        metadata={"duplicates": len(duplicated), "examples": duplicated.head(5).tolist()},
+    )
+
+
+def rows_accounted_result(kept_rows: pd.Series, quarantined_rows: pd.Series, rows_in: int | None) -> AssetCheckResult:
+    kept, quarantined = set(kept_rows), set(quarantined_rows)
+    both = kept & quarantined
+    passed = (
+        rows_in is not None
+        and len(kept_rows) + len(quarantined_rows) == rows_in
+        and not both
+        and len(kept) == len(kept_rows)
+        and len(quarantined) == len(quarantined_rows)
+    )
+    return AssetCheckResult(
+        check_name="rows_accounted_for",
+        passed=passed,
+        metadata={
+            "rows_in": rows_in if rows_in is not None else -1,
+            "rows_kept": len(kept_rows),
+            "rows_quarantined": len(quarantined_rows),
+            "rows_in_both": len(both),
+        },
+    )
+
+
+def build_lane_checks(lane: Lane, platform: PlatformConfig, settings: Settings) -> list[AssetChecksDefinition]:
+    raw_key, quarantine_key = lane.key("raw_posts"), lane.key("quarantine")
+    common = {"partitions_def": lane.partitions, "blocking": True}
+    required = list(dict.fromkeys(["post_id", "platform", "native_id", "batch_id", *platform.required]))
+    descriptions = {
+        "required_fields_present": f"Non-empty: {required}",
+        "unique_post_ids": "post_id is unique within the batch.",
+        "rows_accounted_for": "rows in = rows kept + rows quarantined; every source row is in exactly one of them.",
+    }
+
+    # One step for the three raw_posts gates: the batch is read once, not once per check.
+    @multi_asset_check(
+        name=f"{lane.platform}__raw_posts_gates",
+        specs=[
+            AssetCheckSpec(name, asset=raw_key, description=text, additional_deps=[quarantine_key], **common)
+            for name, text in descriptions.items()
+        ],
+        ins={
+            "raw_posts": AssetIn(key=raw_key),
+            "quarantine": AssetIn(key=quarantine_key),
+        },
+    )
+    def raw_posts_gates(context: AssetCheckExecutionContext, raw_posts: pd.DataFrame, quarantine: pd.DataFrame):
+        yield required_fields_result(raw_posts, required)
+        yield unique_ids_result(raw_posts)
         rows_in = _latest_metadata(context, lane, "raw_posts").get("rows_in")
-        kept_rows, quarantined_rows = set(raw_posts["source_row"]), set(quarantine["source_row"])
-        both = kept_rows & quarantined_rows
-        passed = (
-            rows_in is not None
-            and len(raw_posts) + len(quarantine) == rows_in
-            and not both
-            and len(kept_rows) == len(raw_posts)
-            and len(quarantined_rows) == len(quarantine)
-        )
-        return AssetCheckResult(
-            passed=passed,
-            metadata={
-                "rows_in": rows_in if rows_in is not None else -1,
-                "rows_kept": len(raw_posts),
-                "rows_quarantined": len(quarantine),
-                "rows_in_both": len(both),
-            },
-        )
+        yield rows_accounted_result(raw_posts["source_row"], quarantine["source_row"], rows_in)
 
     threshold = settings.entities.confidence_threshold
 
@@ -104,4 +123,4 @@ def build_lane_checks(lane: Lane, platform: PlatformConfig, settings: Settings) 
             },
         )
 
-    return [required_fields_present, unique_post_ids, rows_accounted_for, confidence_above_threshold]
+    return [raw_posts_gates, confidence_above_threshold]

@@ -9,7 +9,12 @@ import pytest
 from dagster import AssetKey, build_asset_context, evaluate_automation_conditions
 
 from mlds_assets.assets.ingestion import PHASE1, build_ingestion_lane
-from mlds_assets.checks import build_lane_checks
+from mlds_assets.checks import (
+    build_lane_checks,
+    required_fields_result,
+    rows_accounted_result,
+    unique_ids_result,
+)
 from mlds_assets.cli import ingest, status
 from mlds_assets.core.landing import land_file
 from mlds_assets.definitions import build_definitions
@@ -132,14 +137,19 @@ def test_cleaned_posts_by_direct_invocation(settings):
 
 def test_blocking_checks_catch_bad_frames(settings):
     lane = build_ingestion_lane(settings.platform("facebook"), settings)
-    checks = {c.check_key.name: c for c in build_lane_checks(lane, settings.platform("facebook"), settings)}
-    duplicated = pd.DataFrame({"post_id": ["x", "x"]})
+    definitions = build_lane_checks(lane, settings.platform("facebook"), settings)
+    entity_key = lane.key("conservative_entities")
+    entity_check = next(c for c in definitions if any(k.asset_key == entity_key for k in c.check_keys))
+    assert unique_ids_result(pd.DataFrame({"post_id": ["x", "x"]})).passed is False
+    assert required_fields_result(pd.DataFrame({"text": ["ok", " "]}), ["text"]).passed is False
+    assert rows_accounted_result(pd.Series([1, 2]), pd.Series([2]), rows_in=3).passed is False  # row 2 in both
+    assert rows_accounted_result(pd.Series([1, 3]), pd.Series([2]), rows_in=3).passed is True
+    assert rows_accounted_result(pd.Series([1]), pd.Series([2]), rows_in=3).passed is False  # a row went missing
     low = pd.DataFrame({"confidence": [0.95, 0.5], "entity_id": ["a", "b"]})
-
-    assert checks["unique_post_ids"](duplicated).passed is False
-    assert checks["confidence_above_threshold"](low).passed is False
-    assert checks["confidence_above_threshold"](low.iloc[:1]).passed is True
-    assert all(spec.blocking for c in checks.values() for spec in c.check_specs)
+    assert entity_check(low).passed is False
+    assert entity_check(low.iloc[:1]).passed is True
+    specs = [spec for c in definitions for spec in c.check_specs]
+    assert len(specs) == 4 and all(spec.blocking and spec.partitions_def is lane.partitions for spec in specs)
 
 
 def test_downstream_assets_are_eager_after_raw_posts(settings, instance, facebook_file):
