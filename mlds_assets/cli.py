@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
             outcome = ingest(settings, args.path, args.platform, mode=args.mode)
             print(json.dumps(outcome, indent=2))
-            return 1 if outcome["status"] == "failed" else 0
+            return 0 if outcome["status"] in ("ok", "already ingested") else 1
         if args.command == "status":
             report = status(settings)
             print(json.dumps(report, indent=2)) if args.json else _print_status(report)
