@@ -21,6 +21,7 @@ setup(
         "openpyxl>=3.1",
         "duckdb>=1.0",
         "tabulate>=0.9",
+        "lancedb>=0.25",  # the embedded post store
     ],
     extras_require={"dev": ["pytest>=8", "ruff>=0.6", "hypothesis>=6.100"]},
     entry_points={"console_scripts": ["mlds=mlds_assets.cli:main"]},

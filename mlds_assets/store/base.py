@@ -1,0 +1,75 @@
+"""What MLDS needs of a post store, whichever backend holds it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol, runtime_checkable
+
+import pandas as pd
+import pyarrow as pa
+
+# Equality on a field, or membership when the value is a list. The key "entity" matches posts that mention
+# any of the given canonical entity ids.
+StoreFilter = Mapping[str, str | Sequence[str]]
+
+STORE_SCHEMA_FIELDS: list[tuple[str, pa.DataType]] = [
+    ("post_id", pa.string()),
+    ("platform", pa.string()),
+    ("batch_id", pa.string()),
+    ("native_id", pa.string()),
+    ("author", pa.string()),
+    ("created_at", pa.timestamp("us", tz="UTC")),
+    ("text", pa.string()),
+    ("url", pa.string()),
+    ("likes", pa.int64()),
+    ("comments", pa.int64()),
+    ("shares", pa.int64()),
+    ("views", pa.int64()),
+    ("hashtags", pa.list_(pa.string())),
+    ("entities", pa.list_(pa.string())),
+    ("entity_names", pa.list_(pa.string())),
+    ("sentiment_label", pa.string()),
+    ("sentiment_score", pa.float64()),
+    ("topic_id", pa.int64()),
+    ("processing_status", pa.string()),
+    ("ingested_at", pa.timestamp("us", tz="UTC")),
+    ("sentiment_processed_at", pa.timestamp("us", tz="UTC")),
+    ("semantic_processed_at", pa.timestamp("us", tz="UTC")),
+]
+
+
+def store_schema(vector_dim: int) -> pa.Schema:
+    return pa.schema([*STORE_SCHEMA_FIELDS, ("vector", pa.list_(pa.float32(), vector_dim))])
+
+
+class StoreWriteError(RuntimeError):
+    """A write that did not complete: names how many rows were written before it failed, and why."""
+
+
+@runtime_checkable
+class PostStore(Protocol):
+    def ensure_collection(self) -> None: ...
+
+    def upsert(self, records: pd.DataFrame) -> int:
+        """Insert or replace whole records by post_id; returns the rows written."""
+        ...
+
+    def update_fields(self, updates: pd.DataFrame) -> int:
+        """Set the given columns on existing records (post_id plus the columns to change)."""
+        ...
+
+    def fetch(self, where: StoreFilter | None = None, limit: int = 100, offset: int = 0) -> pd.DataFrame: ...
+
+    def count(self, where: StoreFilter | None = None) -> int: ...
+
+    def coverage(self, field: str, where: StoreFilter | None = None) -> float:
+        """Share of matching records whose `field` is not null (0.0 when nothing matches)."""
+        ...
+
+    def keyword_search(self, query: str, where: StoreFilter | None = None, limit: int = 10) -> pd.DataFrame: ...
+
+    def vector_search(
+        self, vector: Sequence[float], where: StoreFilter | None = None, limit: int = 10
+    ) -> pd.DataFrame: ...
+
+    def delete(self, post_ids: Sequence[str]) -> int: ...

@@ -1,0 +1,168 @@
+"""The embedded default post store: LanceDB on local disk (or object storage), no server to run."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+import lancedb
+import pandas as pd
+import pyarrow as pa
+from lancedb.index import FTS, BTree
+
+from mlds_assets.store.base import STORE_SCHEMA_FIELDS, StoreFilter, StoreWriteError, store_schema
+
+_FIELDS = {name for name, _ in STORE_SCHEMA_FIELDS}
+
+
+def _quote(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def filter_sql(where: StoreFilter | None) -> str | None:
+    """A StoreFilter as a Lance SQL predicate. Field names are checked against the schema; values quoted."""
+    if not where:
+        return None
+    parts = []
+    for field, value in where.items():
+        values = [value] if isinstance(value, str) else list(value)
+        if field == "entity":
+            parts.append(f"array_has_any(entities, [{', '.join(map(_quote, values))}])")
+        elif field not in _FIELDS:
+            raise ValueError(f"cannot filter on {field!r}: not a store field ({sorted(_FIELDS)})")
+        elif len(values) == 1:
+            parts.append(f"{field} = {_quote(values[0])}")
+        else:
+            parts.append(f"{field} IN ({', '.join(map(_quote, values))})")
+    return " AND ".join(parts)
+
+
+class LanceDBPostStore:
+    """Upserts with `merge_insert` on post_id; null vectors until embeddings exist; a B-tree index on
+    post_id and a full-text index on text, built once the table has rows (rows added later are still
+    found: Lance searches unindexed rows too, and `optimize()` folds them in and prunes old versions)."""
+
+    def __init__(self, uri: str, table: str = "posts", vector_dim: int = 384, write_batch_rows: int = 50_000):
+        self.uri, self.table_name, self.vector_dim = uri, table, vector_dim
+        self.write_batch_rows = write_batch_rows
+        self._db = lancedb.connect(uri)
+        self._table = None
+
+    # --- collection ---------------------------------------------------------------------------------
+
+    def ensure_collection(self) -> None:
+        if self._table is not None:
+            return
+        if self.table_name in self._db.list_tables().tables:
+            self._table = self._db.open_table(self.table_name)
+        else:
+            self._table = self._db.create_table(self.table_name, schema=store_schema(self.vector_dim))
+
+    @property
+    def table(self):
+        self.ensure_collection()
+        return self._table
+
+    def _ensure_indexes(self) -> None:
+        indexed = {tuple(index.columns) for index in self.table.list_indices()}
+        if self.table.count_rows() == 0:
+            return
+        if ("post_id",) not in indexed:
+            self.table.create_index("post_id", config=BTree())
+        if ("text",) not in indexed:
+            self.table.create_index("text", config=FTS())
+
+    def optimize(self, keep_versions_for: timedelta = timedelta(hours=1)) -> None:
+        """Fold new rows into the indexes and prune table versions older than `keep_versions_for`."""
+        self._ensure_indexes()
+        self.table.optimize(cleanup_older_than=keep_versions_for)
+
+    # --- writes -------------------------------------------------------------------------------------
+
+    def _as_arrow(self, records: pd.DataFrame) -> pa.Table:
+        schema = store_schema(self.vector_dim)
+        unknown = set(records.columns) - set(schema.names)
+        if unknown:
+            raise ValueError(f"not store fields: {sorted(unknown)}")
+        missing = {name: None for name in schema.names if name not in records.columns}
+        frame = records.assign(**missing)[schema.names] if missing else records[schema.names]
+        return pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+
+    def upsert(self, records: pd.DataFrame) -> int:
+        if records["post_id"].isna().any() or records["post_id"].duplicated().any():
+            raise ValueError("upsert needs unique, non-null post_id values")
+        written = 0
+        for start in range(0, len(records), self.write_batch_rows):
+            chunk = self._as_arrow(records.iloc[start : start + self.write_batch_rows])
+            try:
+                (
+                    self.table.merge_insert("post_id")
+                    .when_matched_update_all()
+                    .when_not_matched_insert_all()
+                    .execute(chunk, on_bad_vectors="null")
+                )
+            except Exception as exc:
+                raise StoreWriteError(
+                    f"LanceDB {self.uri}/{self.table_name}: upsert failed after {written} of {len(records)} rows: {exc}"
+                ) from exc
+            written += chunk.num_rows
+        self._ensure_indexes()
+        return written
+
+    def update_fields(self, updates: pd.DataFrame) -> int:
+        """Read-modify-write of whole records: a partial update never leaves a record half-changed."""
+        current = self.fetch({"post_id": updates["post_id"].tolist()}, limit=len(updates) + 1)
+        if len(current) != updates["post_id"].nunique():
+            missing = set(updates["post_id"]) - set(current["post_id"])
+            raise KeyError(f"no record for post_id(s) {sorted(missing)[:5]}")
+        merged = current.set_index("post_id")
+        changes = updates.set_index("post_id")
+        for column in changes.columns:
+            merged[column] = changes[column].reindex(merged.index)
+        return self.upsert(merged.reset_index())
+
+    def delete(self, post_ids: Sequence[str]) -> int:
+        if not post_ids:
+            return 0
+        predicate = filter_sql({"post_id": list(post_ids)})
+        before = self.table.count_rows(predicate)
+        self.table.delete(predicate)
+        return before
+
+    # --- reads --------------------------------------------------------------------------------------
+
+    def count(self, where: StoreFilter | None = None) -> int:
+        predicate = filter_sql(where)
+        return self.table.count_rows(predicate) if predicate else self.table.count_rows()
+
+    def coverage(self, field: str, where: StoreFilter | None = None) -> float:
+        if field not in _FIELDS | {"vector"}:
+            raise ValueError(f"{field!r} is not a store field")
+        total = self.count(where)
+        if not total:
+            return 0.0
+        predicate = " AND ".join(p for p in (filter_sql(where), f"{field} IS NOT NULL") if p)
+        return self.table.count_rows(predicate) / total
+
+    def fetch(self, where: StoreFilter | None = None, limit: int = 100, offset: int = 0) -> pd.DataFrame:
+        query = self.table.search()
+        predicate = filter_sql(where)
+        if predicate:
+            query = query.where(predicate)
+        return query.offset(offset).limit(limit).to_pandas()
+
+    def keyword_search(self, query: str, where: StoreFilter | None = None, limit: int = 10) -> pd.DataFrame:
+        if self.table.count_rows() == 0:
+            return self.fetch(limit=0)
+        search = self.table.search(query, query_type="fts")
+        predicate = filter_sql(where)
+        if predicate:
+            search = search.where(predicate, prefilter=True)
+        return search.limit(limit).to_pandas()
+
+    def vector_search(self, vector: Sequence[float], where: StoreFilter | None = None, limit: int = 10) -> pd.DataFrame:
+        if len(vector) != self.vector_dim:
+            raise ValueError(f"vector has {len(vector)} dimensions; the store has {self.vector_dim}")
+        predicate = " AND ".join(p for p in (filter_sql(where), "vector IS NOT NULL") if p)
+        search = self.table.search(list(vector), vector_column_name="vector").where(predicate, prefilter=True)
+        return search.limit(limit).to_pandas()
