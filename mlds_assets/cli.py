@@ -79,15 +79,40 @@ def _step_errors(result) -> list[str]:
     return errors
 
 
+def open_store(settings: Settings):
+    from mlds_assets.definitions import post_store_resource
+
+    return post_store_resource(settings).get_store()
+
+
 def status(settings: Settings, instance=None) -> dict:
+    """Posts and pending counts from the post store; the rest from the lake and the instance."""
     instance = instance or dagster_instance(settings)
+    store = open_store(settings)
     platforms = {}
     for name in sorted(settings.platforms):
         platforms[name] = {
             "batches": len(instance.get_dynamic_partitions(f"{name}_batches")),
             **platform_status(settings.lake_base, name),
+            "posts": store.count({"platform": name}),
+            "pending_sentiment": store.count({"platform": name, "processing_status": "pending_sentiment"}),
         }
     return {"platforms": platforms}
+
+
+def store_disagreements(settings: Settings, report: dict) -> list[str]:
+    """Platforms whose store count differs from the lake's distinct posts: the store needs a rebuild."""
+    problems = []
+    for name, numbers in report["platforms"].items():
+        lake_posts = platform_status(settings.lake_base, name)["posts"]
+        if numbers["posts"] != lake_posts:
+            problems.append(f"{name}: the post store has {numbers['posts']} posts, the lake {lake_posts}")
+    return problems
+
+
+def search(settings: Settings, query: str, platform=None, entity=None, sentiment=None, limit: int = 10):
+    where = {k: v for k, v in {"platform": platform, "entity": entity, "sentiment_label": sentiment}.items() if v}
+    return open_store(settings).keyword_search(query, where=where or None, limit=limit)
 
 
 def demo(settings: Settings, posts_per_platform: int = 400) -> dict:
@@ -120,6 +145,17 @@ def main(argv: list[str] | None = None) -> int:
     ingest_cmd.add_argument("--mode", choices=["fast", "full"], default=None)
     status_cmd = commands.add_parser("status", help="posts, quarantine and coverage per platform")
     status_cmd.add_argument("--json", action="store_true")
+    search_cmd = commands.add_parser("search", help="keyword search over the post store, with filters")
+    search_cmd.add_argument("query")
+    search_cmd.add_argument("--platform")
+    search_cmd.add_argument("--entity", help="canonical entity id, e.g. nike")
+    search_cmd.add_argument("--sentiment", choices=["neg", "neu", "pos"])
+    search_cmd.add_argument("--limit", type=int, default=10)
+    search_cmd.add_argument("--json", action="store_true")
+    store_cmd = commands.add_parser("store", help="post store maintenance")
+    store_sub = store_cmd.add_subparsers(dest="store_command", required=True)
+    rebuild_cmd = store_sub.add_parser("rebuild", help="recreate the post store from the lake")
+    rebuild_cmd.add_argument("--platform", help="only this platform (default: all)")
     args = parser.parse_args(argv)
 
     try:
@@ -144,6 +180,26 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "status":
             report = status(settings)
             print(json.dumps(report, indent=2)) if args.json else _print_status(report)
+            for problem in store_disagreements(settings, report):
+                print(f"mlds: warning: {problem}; run `mlds store rebuild`", file=sys.stderr)
+            return 0
+        if args.command == "search":
+            hits = search(settings, args.query, args.platform, args.entity, args.sentiment, args.limit)
+            columns = ["post_id", "platform", "created_at", "text", "entities", "_score"]
+            hits = hits[[c for c in columns if c in hits.columns]]
+            if args.json:
+                print(hits.to_json(orient="records", date_format="iso", force_ascii=False))
+            else:
+                for hit in hits.itertuples():
+                    print(f"{hit.platform:<14} {str(hit.created_at)[:16]}  {hit.text[:100]}")
+            return 0
+        if args.command == "store":
+            from mlds_assets.store.rebuild import rebuild_platform
+
+            store = open_store(settings)
+            for name in [args.platform] if args.platform else sorted(settings.platforms):
+                settings.platform(name)
+                print(f"{name:<15} {rebuild_platform(store, settings.lake_base, name):>9} posts")
             return 0
     except ConfigError as exc:
         print(f"mlds: configuration error:\n{exc}", file=sys.stderr)

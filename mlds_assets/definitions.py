@@ -10,17 +10,31 @@ from dagster import (
     define_asset_job,
 )
 
+from mlds_assets.assets.collection import build_post_collection
 from mlds_assets.assets.ingestion import build_ingestion_lane
 from mlds_assets.checks import build_lane_checks
 from mlds_assets.io_manager import LakeIOManager
+from mlds_assets.resources import PostStoreResource
 from mlds_assets.sensors import build_inbox_sensor, fast_path_job_name
 from mlds_assets.settings import Settings, load_settings
 
 
-def build_definitions(settings: Settings) -> Definitions:
+def post_store_resource(settings: Settings) -> PostStoreResource:
+    store = settings.store
+    return PostStoreResource(
+        backend=store.backend,
+        uri=settings.store_uri,
+        table=store.table,
+        vector_dim=store.vector_dim,
+        write_batch_rows=store.write_batch_rows,
+    )
+
+
+def build_definitions(settings: Settings, post_store: PostStoreResource | None = None) -> Definitions:
     assets, checks, jobs = [], [], []
     for platform in settings.platforms.values():
         lane = build_ingestion_lane(platform, settings)
+        lane.assets.append(build_post_collection(lane))
         assets += lane.assets
         checks += build_lane_checks(lane, platform, settings)
         jobs.append(
@@ -28,7 +42,7 @@ def build_definitions(settings: Settings) -> Definitions:
                 fast_path_job_name(platform.name),
                 selection=AssetSelection.assets(*lane.assets),
                 partitions_def=lane.partitions,
-                description=f"Phase 1 for one {platform.name} file: load, clean, entities, basic metrics.",
+                description=f"Phase 1 for one {platform.name} file: load, clean, entities, basic metrics, post store.",
             )
         )
     automation = AutomationConditionSensorDefinition(
@@ -39,7 +53,10 @@ def build_definitions(settings: Settings) -> Definitions:
         asset_checks=checks,
         jobs=jobs,
         sensors=[build_inbox_sensor(settings, jobs), automation],
-        resources={"io_manager": LakeIOManager(base_path=settings.lake_base)},
+        resources={
+            "io_manager": LakeIOManager(base_path=settings.lake_base),
+            "post_store": post_store or post_store_resource(settings),
+        },
     )
 
 

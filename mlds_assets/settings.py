@@ -68,6 +68,14 @@ class MetricsSettings(_Strict):
     top_entities: int = Field(10, gt=0)
 
 
+class StoreSettings(_Strict):
+    backend: Literal["lancedb"] = "lancedb"
+    uri: str | None = None  # LanceDB: a folder or s3:// URL; null = <home>/store
+    table: str = "posts"
+    vector_dim: int = Field(384, gt=0)  # all-MiniLM-L6-v2
+    write_batch_rows: int = Field(50_000, gt=0)
+
+
 class ReadOptions(_Strict):
     """How to read an export. Every value is read as text first; typing happens in the mapper."""
 
@@ -150,6 +158,7 @@ class Settings(_Strict):
     entities: EntitySettings = EntitySettings()
     cleaning: CleaningSettings = CleaningSettings()
     metrics: MetricsSettings = MetricsSettings()
+    store: StoreSettings = StoreSettings()
     config_dir: Path = DEFAULT_CONFIG_DIR
     platforms: dict[str, PlatformConfig] = {}
 
@@ -167,6 +176,10 @@ class Settings(_Strict):
     @property
     def lake_base(self) -> str:
         return self.lake_path or str(self.home / "lake")
+
+    @property
+    def store_uri(self) -> str:
+        return self.store.uri or str(self.home / "store")
 
     @property
     def dagster_home(self) -> Path:

@@ -16,7 +16,7 @@ def test_every_canonical_column_is_documented():
 
 
 def test_every_global_setting_is_documented():
-    sections = ["processing", "ingestion", "entities", "cleaning", "metrics"]
+    sections = ["processing", "ingestion", "entities", "cleaning", "metrics", "store"]
     keys = [f"{s}.{k}" for s in sections for k in type(getattr(Settings(), s)).model_fields]
     keys = [
         k.replace("entities.confidence", "entities.confidence.*") if k == "entities.confidence" else k for k in keys

@@ -37,7 +37,7 @@ from mlds_assets.types import CanonicalPosts, QuarantineRows
 # What each downstream asset reads of cleaned_posts (the IO manager reads only these columns).
 ENTITY_INPUT_COLUMNS = ["post_id", "platform", "batch_id", "clean_text", "mentions", "hashtags", "labels"]
 METRIC_INPUT_COLUMNS = ["post_id", "author", "created_at", "parent_id", "near_duplicate_of", *ENGAGEMENT_COLUMNS]
-PHASE1 = ("raw_posts", "quarantine", "cleaned_posts", "conservative_entities", "basic_metrics")
+PHASE1 = ("raw_posts", "quarantine", "cleaned_posts", "conservative_entities", "basic_metrics", "post_collection")
 
 
 @dataclass

@@ -190,17 +190,18 @@ def _check_columns(records: pd.DataFrame, platform: PlatformConfig, source_file:
     if len(records.columns) <= 1:  # only SOURCE_ROW: a header-only or empty export
         return
     found = [c for c in records.columns if c != SOURCE_ROW]
-    for field in platform.required:
-        absent = [c for c in platform.columns_for(field) if c not in records.columns]
-        if absent:
+    for field in platform.fields:
+        columns = platform.columns_for(field)
+        absent = [c for c in columns if c not in records.columns]
+        if not absent:
+            continue
+        if field in platform.required and len(absent) == len(columns):  # a joined field needs one of its columns
             raise MappingError(
                 f"{source_file}: required column(s) {absent} for field {field!r} missing from the file; "
                 f"columns found: {found[:20]}"
             )
-    for field in platform.fields:
-        absent = [c for c in platform.columns_for(field) if c not in records.columns]
-        if absent and field not in platform.required:
-            warnings.append(f"{source_file}: column(s) {absent} for optional field {field!r} not in the file")
+        kind = "required field" if field in platform.required else "optional field"
+        warnings.append(f"{source_file}: column(s) {absent} for {kind} {field!r} not in the file")
 
 
 def _joined(records: pd.DataFrame, columns: list[str]) -> pd.Series:

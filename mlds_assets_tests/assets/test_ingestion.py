@@ -165,7 +165,8 @@ def test_downstream_assets_are_eager_after_raw_posts(settings, instance, faceboo
 
     after = evaluate_automation_conditions(defs=defs, instance=instance, cursor=before.cursor)
     requested = {r.key: r.true_subset for r in after.results if not r.true_subset.is_empty}
-    downstream = {AssetKey(["facebook", name]) for name in ("cleaned_posts", "conservative_entities", "basic_metrics")}
+    later = ("cleaned_posts", "conservative_entities", "basic_metrics", "post_collection")
+    downstream = {AssetKey(["facebook", name]) for name in later}
     assert set(requested) == downstream
     for key in downstream:
         assert after.get_requested_partitions(key) == {landed.partition_key}
