@@ -19,13 +19,17 @@ def _as_list(value) -> list:
 
 def store_records(cleaned: pd.DataFrame, entities: pd.DataFrame) -> pd.DataFrame:
     """One record per post; `entities` lists the canonical ids the conservative pass found."""
-    per_post = entities.drop_duplicates(["post_id", "entity_id"]).groupby("post_id")
-    ids = per_post["entity_id"].agg(list)
-    names = per_post["entity_name"].agg(list)
+    ids: dict[str, list[str]] = {}
+    names: dict[str, list[str]] = {}
+    distinct = entities.drop_duplicates(["post_id", "entity_id"])
+    for post, entity, name in zip(distinct["post_id"], distinct["entity_id"], distinct["entity_name"], strict=True):
+        ids.setdefault(post, []).append(entity)
+        names.setdefault(post, []).append(name)
     records = cleaned[[c for c in STORE_INPUT_COLUMNS if c in cleaned.columns]].rename(columns={"clean_text": "text"})
-    records["hashtags"] = records["hashtags"].map(_as_list)
-    records["entities"] = records["post_id"].map(ids).map(_as_list)
-    records["entity_names"] = records["post_id"].map(names).map(_as_list)
+    posts = records["post_id"].tolist()
+    records["hashtags"] = [_as_list(tags) for tags in records["hashtags"]]
+    records["entities"] = [ids.get(post, []) for post in posts]
+    records["entity_names"] = [names.get(post, []) for post in posts]
     records["processing_status"] = "pending_sentiment"
     for engagement in ("likes", "comments", "shares", "views"):
         records[engagement] = records[engagement].astype("Int64")
