@@ -22,6 +22,10 @@ setup(
         "duckdb>=1.0",
         "tabulate>=0.9",
         "lancedb>=0.25",  # the embedded post store
+        "weaviate-client>=4.16,<5",  # the production post store
+        # weaviate-client caps grpcio < 1.80; dagster's health checks must then come from the same grpcio line
+        "grpcio<1.80",
+        "grpcio-health-checking<1.80",
     ],
     extras_require={"dev": ["pytest>=8", "ruff>=0.6", "hypothesis>=6.100"]},
     entry_points={"console_scripts": ["mlds=mlds_assets.cli:main"]},

@@ -127,7 +127,10 @@ def _bench_size(rows: int, workdir: str, queue) -> None:
         def fast_path() -> bool:
             landed, _ = land_file(export.path, settings.landing_dir, "facebook")
             instance.add_dynamic_partitions("facebook_batches", [landed.partition_key])
-            return job.execute_in_process(partition_key=landed.partition_key, instance=instance).success
+            quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+            return job.execute_in_process(
+                partition_key=landed.partition_key, instance=instance, run_config=quiet
+            ).success
 
         out["dagster_ok"], out["dagster_fast_path"] = _timed(fast_path)
     out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
@@ -141,7 +144,13 @@ def run_size(rows: int) -> dict:
         queue = ctx.Queue()
         process = ctx.Process(target=_bench_size, args=(rows, workdir, queue))
         process.start()
-        result = queue.get()
+        while True:  # a child that dies (memory, a bug) must not leave the parent waiting forever
+            try:
+                result = queue.get(timeout=5)
+                break
+            except Exception:
+                if not process.is_alive():
+                    raise RuntimeError(f"benchmark at {rows:,} posts died (exit code {process.exitcode})") from None
         process.join()
         return result
     finally:

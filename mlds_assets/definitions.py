@@ -20,13 +20,22 @@ from mlds_assets.settings import Settings, load_settings
 
 
 def post_store_resource(settings: Settings) -> PostStoreResource:
-    store = settings.store
+    store, weaviate = settings.store, settings.store.weaviate
     return PostStoreResource(
         backend=store.backend,
         uri=settings.store_uri,
         table=store.table,
         vector_dim=store.vector_dim,
         write_batch_rows=store.write_batch_rows,
+        weaviate_mode=weaviate.mode,
+        weaviate_host=weaviate.host,
+        weaviate_port=weaviate.port,
+        weaviate_grpc_port=weaviate.grpc_port,
+        weaviate_secure=weaviate.secure,
+        weaviate_cluster_url=weaviate.cluster_url,
+        weaviate_api_key_env=weaviate.api_key_env,
+        weaviate_collections=weaviate.collections,
+        weaviate_batch_size=weaviate.batch_size,
     )
 
 

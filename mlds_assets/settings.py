@@ -68,12 +68,25 @@ class MetricsSettings(_Strict):
     top_entities: int = Field(10, gt=0)
 
 
+class WeaviateSettings(_Strict):
+    mode: Literal["local", "custom", "cloud", "embedded"] = "local"
+    host: str = "localhost"
+    port: int = 8080
+    grpc_port: int = 50051
+    secure: bool = False
+    cluster_url: str | None = None  # mode: cloud
+    api_key_env: str | None = "WEAVIATE_API_KEY"  # the variable's name; the key itself never sits in config
+    collections: dict[str, str] = {}  # platform -> collection name; default FacebookPost, TiktokPost, ...
+    batch_size: int = Field(200, gt=0)
+
+
 class StoreSettings(_Strict):
-    backend: Literal["lancedb"] = "lancedb"
+    backend: Literal["lancedb", "weaviate"] = "lancedb"
     uri: str | None = None  # LanceDB: a folder or s3:// URL; null = <home>/store
     table: str = "posts"
     vector_dim: int = Field(384, gt=0)  # all-MiniLM-L6-v2
     write_batch_rows: int = Field(50_000, gt=0)
+    weaviate: WeaviateSettings = WeaviateSettings()
 
 
 class ReadOptions(_Strict):
