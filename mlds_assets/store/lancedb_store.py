@@ -8,7 +8,7 @@ from datetime import timedelta
 import lancedb
 import pandas as pd
 import pyarrow as pa
-from lancedb.index import FTS, BTree
+from lancedb.index import FTS, BTree, IvfFlat
 
 from mlds_assets.store.base import STORE_SCHEMA_FIELDS, StoreFilter, StoreWriteError, store_schema
 
@@ -39,12 +39,20 @@ def filter_sql(where: StoreFilter | None) -> str | None:
 
 class LanceDBPostStore:
     """Upserts with `merge_insert` on post_id; null vectors until embeddings exist; a B-tree index on
-    post_id and a full-text index on text, built once the table has rows (rows added later are still
-    found: Lance searches unindexed rows too, and `optimize()` folds them in and prunes old versions)."""
+    post_id and a full-text index on text, built once the table has rows, and a vector index once
+    `vector_index_min_rows` posts have vectors (rows added later are still found: Lance searches unindexed
+    rows too, and `optimize()` folds them in and prunes old versions)."""
 
-    def __init__(self, uri: str, table: str = "posts", vector_dim: int = 384, write_batch_rows: int = 50_000):
+    def __init__(
+        self,
+        uri: str,
+        table: str = "posts",
+        vector_dim: int = 384,
+        write_batch_rows: int = 50_000,
+        vector_index_min_rows: int = 10_000,
+    ):
         self.uri, self.table_name, self.vector_dim = uri, table, vector_dim
-        self.write_batch_rows = write_batch_rows
+        self.write_batch_rows, self.vector_index_min_rows = write_batch_rows, vector_index_min_rows
         self._db = lancedb.connect(uri)
         self._table = None
 
@@ -71,6 +79,12 @@ class LanceDBPostStore:
             self.table.create_index("post_id", config=BTree())
         if ("text",) not in indexed:
             self.table.create_index("text", config=FTS())
+        if ("vector",) not in indexed:
+            # An ANN index only pays once there are enough vectors to train it; below that, exact search.
+            vectors = self.table.count_rows("vector IS NOT NULL")
+            if vectors >= self.vector_index_min_rows:
+                partitions = max(1, min(256, vectors // 4096))
+                self.table.create_index("vector", config=IvfFlat(distance_type="cosine", num_partitions=partitions))
 
     def optimize(self, keep_versions_for: timedelta = timedelta(hours=1)) -> None:
         """Fold new rows into the indexes and prune table versions older than `keep_versions_for`."""

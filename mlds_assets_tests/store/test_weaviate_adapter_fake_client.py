@@ -12,7 +12,7 @@ from weaviate.exceptions import WeaviateConnectionError
 from weaviate.util import generate_uuid5
 
 from mlds_assets.core.ids import post_id
-from mlds_assets.store import StoreWriteError
+from mlds_assets.store import PostStore, StoreWriteError
 from mlds_assets.store.weaviate_store import WeaviateConnection, WeaviatePostStore, with_retries
 
 
@@ -82,6 +82,7 @@ def test_one_collection_per_platform_named_from_config():
 def test_schema_has_self_provided_vectors_and_filterable_platform_and_status():
     client = FakeWeaviateClient()
     store = WeaviatePostStore(WeaviateConnection(), client=client)
+    assert isinstance(store, PostStore)
     store.ensure_collection(["facebook"])
     store.ensure_collection(["facebook"])  # idempotent
 
