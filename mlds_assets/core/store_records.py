@@ -12,9 +12,9 @@ STORE_INPUT_COLUMNS = [
 ]  # fmt: skip
 
 
-def _as_list(value) -> list:
-    """Lists come back from Parquet as arrays, and a post with no entity maps to NaN: both become lists."""
-    return list(value) if isinstance(value, (list, tuple, np.ndarray)) else []
+def _as_list(value) -> list | np.ndarray:
+    """Lists come back from Parquet as arrays (kept: Arrow converts them as they are); missing becomes []."""
+    return value if isinstance(value, (list, np.ndarray)) else []
 
 
 def store_records(cleaned: pd.DataFrame, entities: pd.DataFrame) -> pd.DataFrame:
@@ -22,12 +22,13 @@ def store_records(cleaned: pd.DataFrame, entities: pd.DataFrame) -> pd.DataFrame
     ids: dict[str, list[str]] = {}
     names: dict[str, list[str]] = {}
     distinct = entities.drop_duplicates(["post_id", "entity_id"])
-    for post, entity, name in zip(distinct["post_id"], distinct["entity_id"], distinct["entity_name"], strict=True):
+    columns = (distinct["post_id"].tolist(), distinct["entity_id"].tolist(), distinct["entity_name"].tolist())
+    for post, entity, name in zip(*columns, strict=True):
         ids.setdefault(post, []).append(entity)
         names.setdefault(post, []).append(name)
     records = cleaned[[c for c in STORE_INPUT_COLUMNS if c in cleaned.columns]].rename(columns={"clean_text": "text"})
     posts = records["post_id"].tolist()
-    records["hashtags"] = [_as_list(tags) for tags in records["hashtags"]]
+    records["hashtags"] = [_as_list(tags) for tags in records["hashtags"].tolist()]
     records["entities"] = [ids.get(post, []) for post in posts]
     records["entity_names"] = [names.get(post, []) for post in posts]
     records["processing_status"] = "pending_sentiment"
