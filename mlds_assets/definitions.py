@@ -50,7 +50,6 @@ def build_definitions(settings: Settings, post_store: PostStoreResource | None =
             define_asset_job(
                 fast_path_job_name(platform.name),
                 selection=AssetSelection.assets(*lane.assets),
-                partitions_def=lane.partitions,
                 description=f"Phase 1 for one {platform.name} file: load, clean, entities, basic metrics, post store.",
             )
         )

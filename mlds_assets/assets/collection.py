@@ -37,6 +37,7 @@ def build_post_collection(lane: Lane) -> AssetsDefinition:
         store = post_store.get_store()
         records = store_records(cleaned_posts, conservative_entities)
         written = store.upsert(records)
+        store.optimize()  # fold the batch into the indexes; prune old table versions
         context.log.info(f"upserted {written} posts of batch {context.partition_key}")
         return MaterializeResult(
             metadata={

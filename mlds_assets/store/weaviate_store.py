@@ -275,6 +275,9 @@ class WeaviatePostStore:
         ]
         return self._merge_hits(responses, limit)
 
+    def optimize(self) -> None:
+        """Weaviate maintains its indexes as objects arrive: nothing to do."""
+
     def delete(self, post_ids: Sequence[str]) -> int:
         from weaviate.classes.query import Filter
 

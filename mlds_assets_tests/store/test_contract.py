@@ -163,3 +163,16 @@ def test_lancedb_builds_a_vector_index_once_enough_vectors_exist(tmp_path):
     )
     assert ("vector",) in {tuple(i.columns) for i in store.table.list_indices()}
     assert store.vector_search(vectors[7].tolist(), limit=1)["post_id"].tolist() == ["facebook-7"]
+
+
+def test_lancedb_optimize_prunes_old_versions(tmp_path):
+    from datetime import timedelta
+
+    store = LanceDBPostStore(str(tmp_path / "store"), vector_dim=DIM)
+    for _ in range(4):
+        store.upsert(records(10))
+    before = len(store.table.list_versions())
+    store.optimize(keep_versions_for=timedelta(0))
+
+    assert len(store.table.list_versions()) < before
+    assert store.count() == 10 and store.keyword_search("shoes", limit=20)["post_id"].nunique() == 5
