@@ -38,10 +38,10 @@ def filter_sql(where: StoreFilter | None) -> str | None:
 
 
 class LanceDBPostStore:
-    """Upserts with `merge_insert` on post_id; null vectors until embeddings exist; a B-tree index on
-    post_id and a full-text index on text, built once the table has rows, and a vector index once
-    `vector_index_min_rows` posts have vectors (rows added later are still found: Lance searches unindexed
-    rows too, and `optimize()` folds them in and prunes old versions)."""
+    """Upserts with `merge_insert` on post_id; null vectors until embeddings exist. Indexes are built by
+    `optimize()` (and by the first keyword search): a B-tree on post_id, full text on text, and a vector
+    index once `vector_index_min_rows` posts have vectors. Rows written since are still found (Lance
+    searches unindexed rows too); the next `optimize()` folds them in and prunes old versions."""
 
     def __init__(
         self,
@@ -55,6 +55,7 @@ class LanceDBPostStore:
         self.write_batch_rows, self.vector_index_min_rows = write_batch_rows, vector_index_min_rows
         self._db = lancedb.connect(uri)
         self._table = None
+        self._fts_ready = False
 
     # --- collection ---------------------------------------------------------------------------------
 
@@ -120,8 +121,7 @@ class LanceDBPostStore:
                     f"LanceDB {self.uri}/{self.table_name}: upsert failed after {written} of {len(records)} rows: {exc}"
                 ) from exc
             written += chunk.num_rows
-        self._ensure_indexes()
-        return written
+        return written  # indexes: optimize() (post_collection calls it after each batch) or the first search
 
     def update_fields(self, updates: pd.DataFrame) -> int:
         """Read-modify-write of whole records: a partial update never leaves a record half-changed."""
@@ -168,6 +168,9 @@ class LanceDBPostStore:
     def keyword_search(self, query: str, where: StoreFilter | None = None, limit: int = 10) -> pd.DataFrame:
         if self.table.count_rows() == 0:
             return self.fetch(limit=0)
+        if not self._fts_ready:
+            self._ensure_indexes()  # full-text search needs its index; later rows are searched unindexed
+            self._fts_ready = True
         search = self.table.search(query, query_type="fts")
         predicate = filter_sql(where)
         if predicate:

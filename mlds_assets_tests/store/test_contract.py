@@ -156,11 +156,13 @@ def test_lancedb_builds_a_vector_index_once_enough_vectors_exist(tmp_path):
     vectors = rng.normal(size=(400, DIM)).astype("float32")
     frame["vector"] = [v.tolist() if i < 250 else None for i, v in enumerate(vectors)]
     store.upsert(frame)
+    store.optimize()
     assert ("vector",) not in {tuple(i.columns) for i in store.table.list_indices()}  # 250 < 300
 
     store.update_fields(
         pd.DataFrame({"post_id": frame["post_id"][250:], "vector": [v.tolist() for v in vectors[250:]]})
     )
+    store.optimize()
     assert ("vector",) in {tuple(i.columns) for i in store.table.list_indices()}
     assert store.vector_search(vectors[7].tolist(), limit=1)["post_id"].tolist() == ["facebook-7"]
 
