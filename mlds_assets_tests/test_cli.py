@@ -76,3 +76,21 @@ def test_console_script_and_definitions_validate(home):
     )
     assert validate.returncode == 0, validate.stderr[-2000:]
     assert "Validation successful" in validate.stderr + validate.stdout
+
+
+def test_store_rebuild_and_search_from_the_command_line(home, capsys):
+    import shutil
+
+    assert main(["demo", "--posts", "40"]) == 0
+    capsys.readouterr()
+    assert main(["search", "flight", "--json", "--limit", "50"]) == 0
+    before = sorted(hit["post_id"] for hit in json.loads(capsys.readouterr().out))
+    assert before
+
+    shutil.rmtree(home / "store")
+    assert main(["store", "rebuild"]) == 0
+    assert "facebook" in capsys.readouterr().out
+    assert main(["search", "flight", "--json", "--limit", "50"]) == 0
+    assert sorted(hit["post_id"] for hit in json.loads(capsys.readouterr().out)) == before
+    assert main(["search", "flight", "--platform", "tiktok", "--json"]) == 0
+    assert {hit["platform"] for hit in json.loads(capsys.readouterr().out)} <= {"tiktok"}
