@@ -42,6 +42,19 @@ def store_schema(vector_dim: int) -> pa.Schema:
     return pa.schema([*STORE_SCHEMA_FIELDS, ("vector", pa.list_(pa.float32(), vector_dim))])
 
 
+def overlay_updates(current: pd.DataFrame, updates: pd.DataFrame) -> pd.DataFrame:
+    """Whole records with `updates`' columns laid over them: backends write whole records, so a partial
+    update never leaves one half-changed. Every updated post_id must already exist."""
+    missing = set(updates["post_id"]) - set(current["post_id"] if len(current) else [])
+    if missing:
+        raise KeyError(f"no record for post_id(s) {sorted(missing)[:5]}")
+    merged = current.set_index("post_id")
+    changes = updates.set_index("post_id")
+    for column in changes.columns:
+        merged[column] = changes[column].reindex(merged.index)
+    return merged.reset_index()
+
+
 class StoreWriteError(RuntimeError):
     """A write that did not complete: names how many rows were written before it failed, and why."""
 

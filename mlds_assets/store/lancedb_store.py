@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 from lancedb.index import FTS, BTree, IvfFlat
 
-from mlds_assets.store.base import STORE_SCHEMA_FIELDS, StoreFilter, StoreWriteError, store_schema
+from mlds_assets.store.base import STORE_SCHEMA_FIELDS, StoreFilter, StoreWriteError, overlay_updates, store_schema
 
 _FIELDS = {name for name, _ in STORE_SCHEMA_FIELDS}
 
@@ -124,16 +124,8 @@ class LanceDBPostStore:
         return written  # indexes: optimize() (post_collection calls it after each batch) or the first search
 
     def update_fields(self, updates: pd.DataFrame) -> int:
-        """Read-modify-write of whole records: a partial update never leaves a record half-changed."""
         current = self.fetch({"post_id": updates["post_id"].tolist()}, limit=len(updates) + 1)
-        if len(current) != updates["post_id"].nunique():
-            missing = set(updates["post_id"]) - set(current["post_id"])
-            raise KeyError(f"no record for post_id(s) {sorted(missing)[:5]}")
-        merged = current.set_index("post_id")
-        changes = updates.set_index("post_id")
-        for column in changes.columns:
-            merged[column] = changes[column].reindex(merged.index)
-        return self.upsert(merged.reset_index())
+        return self.upsert(overlay_updates(current, updates))
 
     def delete(self, post_ids: Sequence[str]) -> int:
         if not post_ids:

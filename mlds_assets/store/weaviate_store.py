@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from mlds_assets.store.base import STORE_SCHEMA_FIELDS, StoreFilter, StoreWriteError
+from mlds_assets.store.base import STORE_SCHEMA_FIELDS, StoreFilter, StoreWriteError, overlay_updates
 
 _TEXT_ARRAYS = {"hashtags", "entities", "entity_names"}
 _DATES = {"created_at", "ingested_at", "sentiment_processed_at", "semantic_processed_at"}
@@ -191,14 +191,7 @@ class WeaviatePostStore:
 
     def update_fields(self, updates: pd.DataFrame) -> int:
         current = self.fetch({"post_id": updates["post_id"].tolist()}, limit=len(updates) + 1)
-        missing = set(updates["post_id"]) - set(current["post_id"]) if len(current) else set(updates["post_id"])
-        if missing:
-            raise KeyError(f"no record for post_id(s) {sorted(missing)[:5]}")
-        merged = current.set_index("post_id")
-        changes = updates.set_index("post_id")
-        for column in changes.columns:
-            merged[column] = changes[column].reindex(merged.index)
-        return self.upsert(merged.reset_index())
+        return self.upsert(overlay_updates(current, updates))
 
     def fetch(self, where: StoreFilter | None = None, limit: int = 100, offset: int = 0) -> pd.DataFrame:
         rows = []
