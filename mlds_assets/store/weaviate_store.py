@@ -163,7 +163,11 @@ class WeaviatePostStore:
             name = self.connection.collection_for(platform)
             if not self.client.collections.exists(name):
                 self.client.collections.create(
-                    name, properties=weaviate_properties(), vector_config=Configure.Vectors.self_provided()
+                    name,
+                    properties=weaviate_properties(),
+                    vector_config=Configure.Vectors.self_provided(),
+                    # coverage() asks "is this field set?": Weaviate answers IsNull filters only with this on
+                    inverted_index_config=Configure.inverted_index(index_null_state=True),
                 )
 
     def upsert(self, records: pd.DataFrame) -> int:

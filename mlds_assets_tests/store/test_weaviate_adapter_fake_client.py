@@ -50,8 +50,9 @@ class FakeWeaviateClient:
     def exists(self, name):
         return name in self.created
 
-    def create(self, name, properties, vector_config):
+    def create(self, name, properties, vector_config, inverted_index_config=None):
         self.created[name] = FakeCollection(name, properties, vector_config)
+        self.created[name].inverted_index_config = inverted_index_config
 
 
 def records(platform: str, ids: list[str]) -> pd.DataFrame:
@@ -90,6 +91,7 @@ def test_schema_has_self_provided_vectors_and_filterable_platform_and_status():
     props = {p.name: p for p in collection.properties}
     assert props["platform"].indexFilterable and props["processing_status"].indexFilterable
     assert props["text"].indexSearchable
+    assert collection.inverted_index_config.indexNullState  # coverage() filters on "is set"
     assert "self_provided" in str(collection.vector_config).lower() or "none" in str(collection.vector_config).lower()
 
 
@@ -137,3 +139,15 @@ def test_api_key_comes_from_the_environment_and_never_shows(monkeypatch):
     monkeypatch.setenv("WEAVIATE_API_KEY", "s3cr3t-key")
     connection = WeaviateConnection(mode="cloud", cluster_url="https://example.invalid")
     assert "s3cr3t" not in repr(connection) and "s3cr3t" not in str(connection.__dict__)
+
+
+def test_filters_translate_to_weaviate_filters():
+    from mlds_assets.store.weaviate_store import weaviate_filter
+
+    assert weaviate_filter(None) is None
+    single = weaviate_filter({"platform": "facebook"})
+    assert (single.target, single.value) == ("platform", "facebook")
+    entity = weaviate_filter({"entity": ["nike", "apple"]})
+    assert (entity.target, entity.value, entity.operator.value) == ("entities", ["nike", "apple"], "ContainsAny")
+    combined = weaviate_filter({"platform": "facebook", "processing_status": ["a", "b"]})
+    assert len(combined.filters) == 2
