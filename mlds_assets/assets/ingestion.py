@@ -35,6 +35,7 @@ from mlds_assets.settings import PlatformConfig, Settings
 from mlds_assets.types import CanonicalPosts, QuarantineRows
 
 # What each downstream asset reads of cleaned_posts (the IO manager reads only these columns).
+CLEANING_INPUT_COLUMNS = [c for c in POST_COLUMNS if c != "raw_record"]  # cleaned_posts drops it anyway
 ENTITY_INPUT_COLUMNS = ["post_id", "platform", "batch_id", "clean_text", "mentions", "hashtags", "labels"]
 METRIC_INPUT_COLUMNS = ["post_id", "author", "created_at", "parent_id", "near_duplicate_of", *ENGAGEMENT_COLUMNS]
 PHASE1 = ("raw_posts", "quarantine", "cleaned_posts", "conservative_entities", "basic_metrics", "post_collection")
@@ -127,7 +128,7 @@ def build_ingestion_lane(platform: PlatformConfig, settings: Settings) -> Lane:
 
     @asset(
         key=[name, "cleaned_posts"],
-        ins={"raw_posts": AssetIn(key=[name, "raw_posts"])},
+        ins={"raw_posts": AssetIn(key=[name, "raw_posts"], metadata={"columns": CLEANING_INPUT_COLUMNS})},
         automation_condition=eager,
         kinds={"pandas", "parquet"},
         description=f"{label} posts with normalised text, links, mentions, hashtags, emoji and near-duplicate flags.",
