@@ -12,7 +12,7 @@ import json
 import os
 import re
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -105,7 +105,3 @@ def land_file(source: Path, landing_dir: Path, platform: str, max_bytes: int | N
     sidecar_tmp.write_text(json.dumps(info, indent=1))
     os.replace(sidecar_tmp, folder / f"{key}{SIDECAR}")  # the sidecar last: a partition exists only when complete
     return LandedFile(platform, key, target, sha, source.name, size), True
-
-
-def landed_info(landed_file: LandedFile) -> dict:
-    return {k: str(v) for k, v in asdict(landed_file).items()}

@@ -40,10 +40,6 @@ QUARANTINE_COLUMNS: dict[str, tuple[str, str]] = {
 }
 
 
-def empty_frame(columns: dict[str, tuple[str, str]]) -> pd.DataFrame:
-    return pd.DataFrame({name: pd.Series(dtype=dtype) for name, (dtype, _) in columns.items()})
-
-
 def conform(df: pd.DataFrame, columns: dict[str, tuple[str, str]]) -> pd.DataFrame:
     """Select and type the schema's columns in order; a missing column is an error, not a silent null."""
     missing = [name for name in columns if name not in df.columns]
