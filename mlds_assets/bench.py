@@ -38,6 +38,7 @@ def _bench_size(rows: int, workdir: str, queue) -> None:
     from dagster import instance_for_test
 
     from mlds_assets.assets.ingestion import PHASE1
+    from mlds_assets.cli import QUIET_RUN
     from mlds_assets.core.cleaning import clean_posts
     from mlds_assets.core.demo_data import generate_facebook_csv
     from mlds_assets.core.entities import EntityDictionary, extract_conservative_entities
@@ -127,11 +128,9 @@ def _bench_size(rows: int, workdir: str, queue) -> None:
 
         def fast_path() -> bool:
             landed, _ = land_file(export.path, settings.landing_dir, "facebook")
-            instance.add_dynamic_partitions("facebook_batches", [landed.partition_key])
-            quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-            return job.execute_in_process(
-                partition_key=landed.partition_key, instance=instance, run_config=quiet
-            ).success
+            instance.add_dynamic_partitions(platform.partitions_name, [landed.partition_key])
+            run = job.execute_in_process(partition_key=landed.partition_key, instance=instance, run_config=QUIET_RUN)
+            return run.success
 
         out["dagster_ok"], out["dagster_fast_path"] = _timed(fast_path)
     out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)

@@ -15,6 +15,7 @@ from mlds_assets.core.landing import land_file
 from mlds_assets.core.status import platform_status
 from mlds_assets.settings import ConfigError, Settings, load_settings
 
+QUIET_RUN = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the instance keeps the full log
 DAGSTER_YAML = """\
 # Written by mlds on first use. SQLite storage under this folder; see README for Postgres.
 telemetry:
@@ -39,19 +40,16 @@ def ingest(settings: Settings, path: Path, platform: str, instance=None, mode: s
     from mlds_assets.definitions import build_definitions
     from mlds_assets.sensors import fast_path_job_name
 
-    settings.platform(platform)
+    partitions = settings.platform(platform).partitions_name
     instance = instance or dagster_instance(settings)
-    max_bytes = int(settings.ingestion.max_file_mb * 1024 * 1024)
-    landed, _ = land_file(path, settings.landing_dir, platform, max_bytes)
-    partitions = f"{platform}_batches"
+    landed, _ = land_file(path, settings.landing_dir, platform, settings.ingestion.max_file_bytes)
     if instance.has_dynamic_partition(partitions, landed.partition_key):
         return {"platform": platform, "batch": landed.partition_key, "status": "already ingested"}
     instance.add_dynamic_partitions(partitions, [landed.partition_key])
     job = build_definitions(settings).resolve_job_def(fast_path_job_name(platform))
     tags = {"mlds/source_file": path.name, "mlds/platform": platform, "mlds/mode": mode or settings.mode_for(platform)}
-    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the instance keeps the full log
     result = job.execute_in_process(
-        partition_key=landed.partition_key, instance=instance, raise_on_error=False, tags=tags, run_config=quiet
+        partition_key=landed.partition_key, instance=instance, raise_on_error=False, tags=tags, run_config=QUIET_RUN
     )
     checks = [
         e.asset_check_evaluation_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
@@ -92,7 +90,7 @@ def status(settings: Settings, instance=None) -> dict:
     platforms = {}
     for name in sorted(settings.platforms):
         platforms[name] = {
-            "batches": len(instance.get_dynamic_partitions(f"{name}_batches")),
+            "batches": len(instance.get_dynamic_partitions(settings.platform(name).partitions_name)),
             **platform_status(settings.lake_base, name),
             "posts": store.count({"platform": name}),
             "pending_sentiment": store.count({"platform": name, "processing_status": "pending_sentiment"}),

@@ -26,7 +26,6 @@ def fast_path_job_name(platform: str) -> str:
 
 def build_inbox_sensor(settings: Settings, jobs: list) -> SensorDefinition:
     folders = {p.inbox_folder: p.name for p in settings.platforms.values()}
-    max_bytes = int(settings.ingestion.max_file_mb * 1024 * 1024)
 
     @sensor(
         name="inbox_sensor",
@@ -45,13 +44,13 @@ def build_inbox_sensor(settings: Settings, jobs: list) -> SensorDefinition:
         runs, new_partitions = [], {}
         for platform, path in scan.ready:
             try:
-                landed, is_new = land_file(path, settings.landing_dir, platform, max_bytes)
+                landed, is_new = land_file(path, settings.landing_dir, platform, settings.ingestion.max_file_bytes)
             except LandingError as exc:
                 context.log.warning(f"{platform}: {exc}")
                 scan.state[str(path)][2] = "rejected"
                 continue
             scan.state[str(path)][2] = landed.partition_key
-            partitions = set(context.instance.get_dynamic_partitions(f"{platform}_batches"))
+            partitions = set(context.instance.get_dynamic_partitions(settings.platform(platform).partitions_name))
             if not is_new and landed.partition_key in partitions:
                 context.log.info(f"{path.name}: same content as batch {landed.partition_key}; nothing to do")
                 continue
@@ -70,7 +69,8 @@ def build_inbox_sensor(settings: Settings, jobs: list) -> SensorDefinition:
         return SensorResult(
             run_requests=runs,
             dynamic_partitions_requests=[
-                AddDynamicPartitionsRequest(f"{platform}_batches", keys) for platform, keys in new_partitions.items()
+                AddDynamicPartitionsRequest(settings.platform(platform).partitions_name, keys)
+                for platform, keys in new_partitions.items()
             ],
             cursor=cursor,
         )

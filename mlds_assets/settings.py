@@ -45,6 +45,10 @@ class IngestionSettings(_Strict):
     earliest_created_at: str = "1990-01-01"
     future_tolerance_hours: float = Field(24, ge=0)
 
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 1024 * 1024)
+
 
 class ConfidenceSettings(_Strict):
     label: float = Field(1.0, ge=0, le=1)
@@ -154,6 +158,11 @@ class PlatformConfig(_Strict):
     @property
     def inbox_folder(self) -> str:
         return self.inbox or self.name
+
+    @property
+    def partitions_name(self) -> str:
+        """The lane's dynamic partitions: one key per ingested file."""
+        return f"{self.name}_batches"
 
     def columns_for(self, field: str) -> list[str]:
         """The native column(s) feeding a canonical field; empty when the export lacks it."""

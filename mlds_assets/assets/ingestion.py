@@ -51,13 +51,9 @@ class Lane:
         return AssetKey([self.platform, name])
 
 
-def batches_partitions(platform: str) -> DynamicPartitionsDefinition:
-    return DynamicPartitionsDefinition(name=f"{platform}_batches")
-
-
 def build_ingestion_lane(platform: PlatformConfig, settings: Settings) -> Lane:
     name = platform.name
-    partitions = batches_partitions(name)
+    partitions = DynamicPartitionsDefinition(name=platform.partitions_name)
     eager = AutomationCondition.eager()
     common = {"partitions_def": partitions, "group_name": name}
     label = platform.display_name or name

@@ -22,14 +22,14 @@ def platform_status(lake: str, platform: str) -> dict:
     cleaned = _glob(lake, platform, "cleaned_posts")
     if cleaned:
         posts, last = con.execute(
-            f"SELECT count(DISTINCT post_id), max(ingested_at) FROM read_parquet('{cleaned}')"
+            "SELECT count(DISTINCT post_id), max(ingested_at) FROM read_parquet(?)", [cleaned]
         ).fetchone()
         status.update(posts=posts, pending_sentiment=posts, sentiment_coverage=0.0, semantic_coverage=0.0)
         status["last_ingested_at"] = last.isoformat() if last is not None else None
     quarantine = _glob(lake, platform, "quarantine")
     if quarantine:
-        status["quarantined"] = con.execute(f"SELECT count(*) FROM read_parquet('{quarantine}')").fetchone()[0]
+        status["quarantined"] = con.execute("SELECT count(*) FROM read_parquet(?)", [quarantine]).fetchone()[0]
     entities = _glob(lake, platform, "conservative_entities")
     if entities:
-        status["entities"] = con.execute(f"SELECT count(*) FROM read_parquet('{entities}')").fetchone()[0]
+        status["entities"] = con.execute("SELECT count(*) FROM read_parquet(?)", [entities]).fetchone()[0]
     return status
