@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 
@@ -16,7 +17,7 @@ class ParquetIOManager(UPathIOManager):
     extension = ".parquet"
 
     def dump_to_path(self, context: OutputContext, obj: pd.DataFrame, path: UPath) -> None:
-        table = pa.Table.from_pandas(obj, preserve_index=False)
+        table = portable_pandas_metadata(pa.Table.from_pandas(obj, preserve_index=False))
         if path.protocol in ("", "file", "local"):
             # Readers never see a half-written file: write beside it, then rename over it.
             local = str(path.path) if hasattr(path, "path") else str(path)
@@ -39,7 +40,26 @@ class ParquetIOManager(UPathIOManager):
         # few columns of a wide frame skip the rest (the raw record, the text, list columns).
         columns = (context.definition_metadata or {}).get("columns")
         with path.open("rb") as handle:
-            return pq.read_table(handle, columns=list(columns) if columns else None).to_pandas()
+            table = pq.read_table(handle, columns=list(columns) if columns else None)
+        return table.to_pandas(types_mapper=_arrow_lists)
+
+
+def portable_pandas_metadata(table: pa.Table) -> pa.Table:
+    """Record Arrow-backed list columns as plain object columns in the pandas metadata.
+
+    pandas writes `list<item: string>[pyarrow]` there and cannot read it back (pandas 2.x), so anyone
+    opening the lake with `pd.read_parquet` would fail; as `object` they get the usual arrays per row.
+    """
+    meta = json.loads(table.schema.metadata[b"pandas"])
+    for column in meta["columns"]:
+        if str(column.get("numpy_type", "")).startswith(("list<", "large_list<")):
+            column["numpy_type"] = "object"
+    return table.replace_schema_metadata({**table.schema.metadata, b"pandas": json.dumps(meta).encode()})
+
+
+def _arrow_lists(arrow_type: pa.DataType) -> pd.ArrowDtype | None:
+    """List columns (urls, hashtags, entity ids) stay Arrow-backed: no Python list per row on the way in."""
+    return pd.ArrowDtype(arrow_type) if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type) else None
 
 
 class LakeIOManager(ConfigurableIOManagerFactory):

@@ -23,7 +23,7 @@ from dagster import (
 )
 
 from mlds_assets.assets.metadata import counts_table, preview
-from mlds_assets.core.cleaning import clean_posts
+from mlds_assets.core.cleaning import clean_posts, share_nonempty
 from mlds_assets.core.entities import EntityDictionary, extract_conservative_entities
 from mlds_assets.core.landing import landed
 from mlds_assets.core.mapping import map_batch
@@ -134,18 +134,15 @@ def build_ingestion_lane(platform: PlatformConfig, settings: Settings) -> Lane:
         cleaned = clean_posts(raw_posts, settings.cleaning.near_duplicate_min_chars)
         n = len(cleaned)
 
-        def share(column: str) -> float:
-            return float(cleaned[column].map(len).gt(0).mean()) if n else 0.0
-
         return Output(
             cleaned,
             metadata={
                 "dagster/row_count": n,
                 "near_duplicates": int(cleaned["near_duplicate_of"].notna().sum()),
-                "share_with_url": share("urls"),
-                "share_with_mention": share("mentions"),
-                "share_with_hashtag": share("hashtags"),
-                "share_with_emoji": share("emoji"),
+                "share_with_url": share_nonempty(cleaned["urls"]),
+                "share_with_mention": share_nonempty(cleaned["mentions"]),
+                "share_with_hashtag": share_nonempty(cleaned["hashtags"]),
+                "share_with_emoji": share_nonempty(cleaned["emoji"]),
                 "preview": preview(cleaned, ["clean_text", "mentions", "hashtags", "emoji"]),
             },
         )

@@ -16,6 +16,7 @@ import ahocorasick
 import pandas as pd
 import yaml
 
+from mlds_assets.core.cleaning import feature_lists
 from mlds_assets.settings import ConfidenceSettings, PlatformConfig
 
 ENTITY_COLUMNS = (
@@ -150,8 +151,8 @@ def extract_conservative_entities(
     below = unknown_labels = 0
     has_labels = cleaned["labels"].ne("{}").any() if "labels" in cleaned else False
     columns = zip(
-        cleaned["post_id"].tolist(), cleaned["clean_text"].fillna("").tolist(), cleaned["mentions"].tolist(),
-        cleaned["hashtags"].tolist(), cleaned["labels"].tolist() if has_labels else [None] * len(cleaned),
+        cleaned["post_id"].tolist(), cleaned["clean_text"].fillna("").tolist(), feature_lists(cleaned["mentions"]),
+        feature_lists(cleaned["hashtags"]), cleaned["labels"].tolist() if has_labels else [None] * len(cleaned),
         strict=True,
     )  # fmt: skip
     for post, text, mentions, hashtags, labels in columns:
@@ -161,10 +162,10 @@ def extract_conservative_entities(
             if len(lower) != len(text):  # "İ" lowers to two characters: keep offsets aligned with the text
                 lower = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
             hits.extend(_alias_hits(text, lower, table, confidence))
-        for handle in mentions if len(mentions) else ():
+        for handle in mentions:
             if handle in table.by_handle:
                 hits.append((table.by_handle[handle], "@" + handle, "handle", None, None, confidence.handle))
-        for tag in hashtags if len(hashtags) else ():
+        for tag in hashtags:
             if tag in table.by_hashtag:
                 hits.append((table.by_hashtag[tag], "#" + tag, "hashtag", None, None, confidence.hashtag))
         if labels:

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
+
+from mlds_assets.core.cleaning import feature_lists
 
 # What post_collection reads of cleaned_posts.
 STORE_INPUT_COLUMNS = [
     "post_id", "platform", "batch_id", "native_id", "author", "created_at", "clean_text", "url",
     "likes", "comments", "shares", "views", "hashtags", "ingested_at",
 ]  # fmt: skip
-
-
-def _as_list(value) -> list | np.ndarray:
-    """Lists come back from Parquet as arrays (kept: Arrow converts them as they are); missing becomes []."""
-    return value if isinstance(value, (list, np.ndarray)) else []
 
 
 def store_records(cleaned: pd.DataFrame, entities: pd.DataFrame) -> pd.DataFrame:
@@ -28,7 +24,7 @@ def store_records(cleaned: pd.DataFrame, entities: pd.DataFrame) -> pd.DataFrame
         names.setdefault(post, []).append(name)
     records = cleaned[[c for c in STORE_INPUT_COLUMNS if c in cleaned.columns]].rename(columns={"clean_text": "text"})
     posts = records["post_id"].tolist()
-    records["hashtags"] = [_as_list(tags) for tags in records["hashtags"].tolist()]
+    records["hashtags"] = feature_lists(records["hashtags"])
     records["entities"] = [ids.get(post, []) for post in posts]
     records["entity_names"] = [names.get(post, []) for post in posts]
     records["processing_status"] = "pending_sentiment"

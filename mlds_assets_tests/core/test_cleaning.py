@@ -114,3 +114,19 @@ def test_empty_frame():
     cleaned = clean_posts(posts())
     assert len(cleaned) == 0
     assert set(CLEANED_EXTRA_COLUMNS) <= set(cleaned.columns)
+
+
+def test_unicode_handles_and_hashtags_are_whole_words():
+    # RE2's \w is ASCII only; the patterns spell out Unicode letters so "José" is not cut to "jos".
+    row = clean_one("@José loves #Café and #東京 ❤️ 👍🏽 🇫🇷")
+    assert row["mentions"] == ["josé"]
+    assert row["hashtags"] == ["café", "東京"]
+    assert sorted(row["emoji"]) == sorted(["❤️", "👍🏽", "🇫🇷"])
+
+
+def test_handle_is_cut_at_thirty_characters():
+    assert clean_one("@" + "a" * 40 + " hi")["mentions"] == ["a" * 30]
+
+
+def test_repeated_emoji_listed_once_in_first_seen_order():
+    assert clean_one("🔥 great 👍 🔥🔥")["emoji"] == ["🔥", "👍"]
