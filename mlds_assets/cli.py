@@ -12,7 +12,11 @@ import sys
 from pathlib import Path
 
 from mlds_assets.core.landing import land_file
+from mlds_assets.core.readers import ExportReadError
+from mlds_assets.core.sentiment import SentimentModelError
+from mlds_assets.core.sentiment_training import GoldSetError
 from mlds_assets.core.status import platform_status
+from mlds_assets.sentiment_commands import STAGES, enrich, eval_sentiment, format_eval, read_gold, train_sentiment
 from mlds_assets.settings import ConfigError, Settings, load_settings
 
 QUIET_RUN = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the instance keeps the full log
@@ -36,9 +40,8 @@ def dagster_instance(settings: Settings):
 
 
 def ingest(settings: Settings, path: Path, platform: str, instance=None, mode: str | None = None) -> dict:
-    """Land one file and run the platform's fast path for it; returns the run's outcome."""
-    from mlds_assets.definitions import build_definitions
-    from mlds_assets.sensors import fast_path_job_name
+    """Land one file and run the platform's fast path for it (and phase 2 at once in `full` mode)."""
+    from mlds_assets.sensors import enrich_job_name, fast_path_job_name
 
     partitions = settings.platform(platform).partitions_name
     instance = instance or dagster_instance(settings)
@@ -46,15 +49,28 @@ def ingest(settings: Settings, path: Path, platform: str, instance=None, mode: s
     if instance.has_dynamic_partition(partitions, landed.partition_key):
         return {"platform": platform, "batch": landed.partition_key, "status": "already ingested"}
     instance.add_dynamic_partitions(partitions, [landed.partition_key])
-    job = build_definitions(settings).resolve_job_def(fast_path_job_name(platform))
-    tags = {"mlds/source_file": path.name, "mlds/platform": platform, "mlds/mode": mode or settings.mode_for(platform)}
+    mode = mode or settings.mode_for(platform)
+    tags = {"mlds/source_file": path.name, "mlds/platform": platform, "mlds/mode": mode}
+    outcome = run_job(settings, instance, fast_path_job_name(platform), landed.partition_key, tags)
+    outcome = {"platform": platform, "batch": landed.partition_key, **outcome}
+    if mode == "full" and outcome["status"] == "ok":  # what the automation sensor does in full mode, now
+        sentiment_job = enrich_job_name(platform, "sentiment")
+        outcome["phase2"] = run_job(settings, instance, sentiment_job, landed.partition_key, tags)
+    return outcome
+
+
+def run_job(settings: Settings, instance, job_name: str, partition: str, tags: dict | None = None, defs=None) -> dict:
+    """One partition through one job on the persistent instance: status, checks and errors as a dict."""
+    from mlds_assets.definitions import build_definitions
+
+    job = (defs or build_definitions(settings)).resolve_job_def(job_name)
     result = job.execute_in_process(
-        partition_key=landed.partition_key, instance=instance, raise_on_error=False, tags=tags, run_config=QUIET_RUN
+        partition_key=partition, instance=instance, raise_on_error=False, tags=tags or {}, run_config=QUIET_RUN
     )
     checks = [
         e.asset_check_evaluation_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
     ]
-    outcome = {"platform": platform, "batch": landed.partition_key, "run_id": result.run_id}
+    outcome = {"run_id": result.run_id}
     if not result.success:
         return {**outcome, "status": "failed", "errors": _step_errors(result)}
     failed_checks = [c.check_name for c in checks if not c.passed]
@@ -89,11 +105,14 @@ def status(settings: Settings, instance=None) -> dict:
     store = open_store(settings)
     platforms = {}
     for name in sorted(settings.platforms):
+        posts = store.count({"platform": name})
+        pending = store.count({"platform": name, "processing_status": "pending_sentiment"})
         platforms[name] = {
             "batches": len(instance.get_dynamic_partitions(settings.platform(name).partitions_name)),
             **platform_status(settings.lake_base, name),
-            "posts": store.count({"platform": name}),
-            "pending_sentiment": store.count({"platform": name, "processing_status": "pending_sentiment"}),
+            "posts": posts,
+            "pending_sentiment": pending,
+            "sentiment_coverage": round((posts - pending) / posts, 4) if posts else None,
         }
     return {"platforms": platforms}
 
@@ -119,15 +138,17 @@ def demo(settings: Settings, posts_per_platform: int = 400) -> dict:
     instance = dagster_instance(settings)
     exports = generate_exports(settings.inbox_dir, posts_per_platform=posts_per_platform)
     results = [ingest(settings, e.path, e.platform, instance) for e in exports]
-    return {"ingested": results, **status(settings, instance)}
+    enriched = enrich(settings, "sentiment", instance=instance)  # what the 02:00 schedule would do
+    return {"ingested": results, "enriched": enriched, **status(settings, instance)}
 
 
 def _print_status(report: dict) -> None:
-    header = f"{'platform':<15}{'batches':>8}{'posts':>9}{'quarantined':>13}{'entities':>10}  last ingested"
-    print(header)
+    header = f"{'platform':<15}{'batches':>8}{'posts':>9}{'quarantined':>13}{'entities':>10}{'sentiment':>11}"
+    print(header + "  last ingested")
     for name, s in report["platforms"].items():
         counts = f"{s['batches']:>8}{s['posts']:>9}{s['quarantined']:>13}{s['entities']:>10}"
-        print(f"{name:<15}{counts}  {s['last_ingested_at'] or '-'}")
+        coverage = f"{s['sentiment_coverage']:.0%}" if s["sentiment_coverage"] is not None else "-"
+        print(f"{name:<15}{counts}{coverage:>11}  {s['last_ingested_at'] or '-'}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,9 +168,25 @@ def main(argv: list[str] | None = None) -> int:
     search_cmd.add_argument("query")
     search_cmd.add_argument("--platform")
     search_cmd.add_argument("--entity", help="canonical entity id, e.g. nike")
-    search_cmd.add_argument("--sentiment", choices=["neg", "neu", "pos"])
+    search_cmd.add_argument("--sentiment", choices=["negative", "neutral", "positive"])
     search_cmd.add_argument("--limit", type=int, default=10)
     search_cmd.add_argument("--json", action="store_true")
+    enrich_cmd = commands.add_parser("enrich", help="run a phase-2 stage now over pending posts")
+    enrich_cmd.add_argument("--only", choices=STAGES, default="sentiment")
+    enrich_cmd.add_argument("--platform")
+    for verb, text in (("train", "train a sentiment head on labelled posts"), ("eval", "score an engine on gold")):
+        verb_cmd = commands.add_parser(verb, help=text).add_subparsers(dest="what", required=True)
+        gold_cmd = verb_cmd.add_parser("sentiment", help=text)
+        gold_cmd.add_argument("--gold", type=Path, required=True, help="CSV/JSON/JSONL/Parquet/XLSX with labels")
+        gold_cmd.add_argument("--text-col", required=True)
+        gold_cmd.add_argument("--label-col", required=True)
+        gold_cmd.add_argument("--label-map", help="e.g. 0=negative,2=neutral,4=positive (default: by name)")
+        gold_cmd.add_argument("--no-header", action="store_true", help="columns are then 0, 1, 2, ...")
+        if verb == "train":
+            gold_cmd.add_argument("--out", type=Path, help="model folder (default <home>/models/sentiment/...)")
+        else:
+            gold_cmd.add_argument("--engine", help="default: sentiment.engine from config")
+            gold_cmd.add_argument("--json", action="store_true")
     store_cmd = commands.add_parser("store", help="post store maintenance")
     store_sub = store_cmd.add_subparsers(dest="store_command", required=True)
     rebuild_cmd = store_sub.add_parser("rebuild", help="recreate the post store from the lake")
@@ -162,12 +199,14 @@ def main(argv: list[str] | None = None) -> int:
             report = demo(settings, args.posts)
             for run in report["ingested"]:
                 print(f"{run['platform']:<15} {run['status']:<17} batch {run['batch']}")
+            for run in report["enriched"]:
+                print(f"{run['platform']:<15} {run['status']:<17} sentiment, batch {run['batch']}")
             print()
             _print_status(report)
             print(f"\nLake (Parquet):   {settings.lake_base}")
             print(f"Dagster instance: {settings.dagster_home}")
             print("Open the UI:      make dev   then http://127.0.0.1:3000")
-            return 0 if all(r["status"] != "failed" for r in report["ingested"]) else 1
+            return 0 if all(r["status"] != "failed" for r in report["ingested"] + report["enriched"]) else 1
         if args.command == "ingest":
             if not args.path.is_file():
                 print(f"mlds: {args.path}: no such file", file=sys.stderr)
@@ -191,6 +230,22 @@ def main(argv: list[str] | None = None) -> int:
                 for hit in hits.itertuples():
                     print(f"{hit.platform:<14} {str(hit.created_at)[:16]}  {hit.text[:100]}")
             return 0
+        if args.command == "enrich":
+            outcomes = enrich(settings, args.only, args.platform)
+            for run in outcomes:
+                print(f"{run['platform']:<15} {run['status']:<14} {run['stage']} batch {run['batch']}")
+            if not outcomes:
+                print("no batches ingested yet")
+            return 0 if all(r["status"] == "ok" for r in outcomes) else 1
+        if args.command in ("train", "eval"):
+            gold = read_gold(args.gold, args.text_col, args.label_col, args.label_map, args.no_header)
+            if args.command == "train":
+                folder, meta = train_sentiment(settings, gold, args.out)
+                print(json.dumps({"model": str(folder), **meta}, indent=2, default=str))
+                return 0
+            report = eval_sentiment(settings, gold, args.engine)
+            print(json.dumps(report, indent=2) if args.json else format_eval(report))
+            return 0
         if args.command == "store":
             from mlds_assets.store.rebuild import rebuild_platform
 
@@ -201,6 +256,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
     except ConfigError as exc:
         print(f"mlds: configuration error:\n{exc}", file=sys.stderr)
+        return 2
+    except (SentimentModelError, GoldSetError, ExportReadError) as exc:
+        print(f"mlds: {exc}", file=sys.stderr)
         return 2
     return 1
 

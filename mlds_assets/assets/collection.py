@@ -5,16 +5,43 @@ vectors as later phases add them) and re-syncs eagerly whenever an upstream asse
 """
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, AutomationCondition, MaterializeResult, asset
+from dagster import (
+    AssetCheckResult,
+    AssetChecksDefinition,
+    AssetCheckSeverity,
+    AssetExecutionContext,
+    AssetIn,
+    AssetKey,
+    AssetsDefinition,
+    AssetSelection,
+    AutomationCondition,
+    MaterializeResult,
+    asset,
+    asset_check,
+)
 
 from mlds_assets.assets.ingestion import Lane
 from mlds_assets.assets.metadata import preview
-from mlds_assets.core.store_records import STORE_INPUT_COLUMNS, store_records
+from mlds_assets.core.store_records import SENTIMENT_STORE_COLUMNS, STORE_INPUT_COLUMNS, store_records
+from mlds_assets.io_manager import read_lake_partition
 from mlds_assets.resources import PostStoreResource
+from mlds_assets.settings import Settings
 
 
-def build_post_collection(lane: Lane) -> AssetsDefinition:
+def resync_condition(*optional: AssetKey) -> AutomationCondition:
+    """Eager, except that the `optional` parents (phase-2 results) need not exist yet: the store gets phase
+    1 at once, and re-syncs whenever any parent, optional ones included, updates."""
+    return (
+        (AutomationCondition.newly_missing() | AutomationCondition.any_deps_updated()).since_last_handled()
+        & ~AutomationCondition.any_deps_missing().ignore(AssetSelection.assets(*optional))
+        & ~AutomationCondition.any_deps_in_progress()
+        & ~AutomationCondition.in_progress()
+    ).with_label("eager; phase-2 parents optional")
+
+
+def build_post_collection(lane: Lane, settings: Settings) -> AssetsDefinition:
     name = lane.platform
+    sentiment_key = lane.key("sentiment_scores")
 
     @asset(
         key=[name, "post_collection"],
@@ -22,9 +49,10 @@ def build_post_collection(lane: Lane) -> AssetsDefinition:
             "cleaned_posts": AssetIn(key=[name, "cleaned_posts"], metadata={"columns": STORE_INPUT_COLUMNS}),
             "conservative_entities": AssetIn(key=[name, "conservative_entities"]),
         },
+        deps=[sentiment_key],
         partitions_def=lane.partitions,
         group_name=name,
-        automation_condition=AutomationCondition.eager(),
+        automation_condition=resync_condition(sentiment_key),
         kinds={"lancedb"},
         description=f"{name} posts in the searchable post store (upserted by post_id; later fields pending).",
     )
@@ -35,7 +63,10 @@ def build_post_collection(lane: Lane) -> AssetsDefinition:
         conservative_entities: pd.DataFrame,
     ) -> MaterializeResult:
         store = post_store.get_store()
-        records = store_records(cleaned_posts, conservative_entities)
+        sentiment = read_lake_partition(
+            settings.lake_base, list(sentiment_key.path), context.partition_key, SENTIMENT_STORE_COLUMNS
+        )
+        records = store_records(cleaned_posts, conservative_entities, sentiment)
         written = store.upsert(records)
         store.optimize()  # fold the batch into the indexes; prune old table versions
         context.log.info(f"upserted {written} posts of batch {context.partition_key}")
@@ -44,8 +75,30 @@ def build_post_collection(lane: Lane) -> AssetsDefinition:
                 "upserted": written,
                 "store_posts_platform": store.count({"platform": name}),
                 "store_pending_sentiment": store.count({"platform": name, "processing_status": "pending_sentiment"}),
+                "sentiment_in_batch": int(records["processing_status"].eq("sentiment_complete").sum()),
                 "preview": preview(records, ["post_id", "text", "entity_names", "processing_status"]),
             }
         )
 
     return post_collection
+
+
+def build_backlog_check(lane: Lane, settings: Settings) -> AssetChecksDefinition:
+    limit = settings.sentiment.backlog_warn
+
+    @asset_check(
+        asset=lane.key("post_collection"),
+        name="sentiment_backlog",
+        description=f"WARN when more than {limit:,} {lane.platform} posts in the store are pending sentiment.",
+        partitions_def=lane.partitions,
+    )
+    def sentiment_backlog(post_store: PostStoreResource) -> AssetCheckResult:
+        store = post_store.get_store()
+        pending = store.count({"platform": lane.platform, "processing_status": "pending_sentiment"})
+        return AssetCheckResult(
+            passed=pending <= limit,
+            severity=AssetCheckSeverity.WARN,
+            metadata={"pending_sentiment": pending, "limit": limit},
+        )
+
+    return sentiment_backlog

@@ -13,8 +13,12 @@ STORE_INPUT_COLUMNS = [
 ]  # fmt: skip
 
 
-def store_records(cleaned: pd.DataFrame, entities: pd.DataFrame) -> pd.DataFrame:
-    """One record per post; `entities` lists the canonical ids the conservative pass found."""
+SENTIMENT_STORE_COLUMNS = ["post_id", "sentiment_label", "sentiment_score", "scored_at"]
+
+
+def store_records(cleaned: pd.DataFrame, entities: pd.DataFrame, sentiment: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One record per post; `entities` lists the canonical ids the conservative pass found, and `sentiment`
+    (when the batch has been scored) moves a post from pending_sentiment to sentiment_complete."""
     ids: dict[str, list[str]] = {}
     names: dict[str, list[str]] = {}
     distinct = entities.drop_duplicates(["post_id", "entity_id"])
@@ -28,6 +32,12 @@ def store_records(cleaned: pd.DataFrame, entities: pd.DataFrame) -> pd.DataFrame
     records["entities"] = [ids.get(post, []) for post in posts]
     records["entity_names"] = [names.get(post, []) for post in posts]
     records["processing_status"] = "pending_sentiment"
+    if sentiment is not None and len(sentiment):
+        scores = sentiment.drop_duplicates("post_id").set_index("post_id")
+        records["sentiment_label"] = records["post_id"].map(scores["sentiment_label"]).astype("string")
+        records["sentiment_score"] = records["post_id"].map(scores["sentiment_score"]).astype("float64")
+        records["sentiment_processed_at"] = records["post_id"].map(scores["scored_at"])
+        records.loc[records["sentiment_label"].notna(), "processing_status"] = "sentiment_complete"
     for engagement in ("likes", "comments", "shares", "views"):
         records[engagement] = records[engagement].astype("Int64")
     return records.reset_index(drop=True)

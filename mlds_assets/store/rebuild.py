@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mlds_assets.core.store_records import STORE_INPUT_COLUMNS, store_records
+from mlds_assets.core.store_records import SENTIMENT_STORE_COLUMNS, STORE_INPUT_COLUMNS, store_records
 from mlds_assets.store.base import PostStore
 
 
@@ -26,5 +26,9 @@ def rebuild_platform(store: PostStore, lake: str, platform: str) -> int:
             if entities_file.exists()
             else pd.DataFrame(columns=["post_id", "entity_id", "entity_name"])
         )
-        written += store.upsert(store_records(cleaned, entities))
+        sentiment_file = Path(lake) / platform / "sentiment_scores" / cleaned_file.name
+        sentiment = None
+        if sentiment_file.exists():  # a batch scored in phase 2
+            sentiment = pd.read_parquet(sentiment_file, columns=SENTIMENT_STORE_COLUMNS)
+        written += store.upsert(store_records(cleaned, entities, sentiment))
     return written

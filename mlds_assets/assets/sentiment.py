@@ -1,0 +1,175 @@
+"""Phase 2: sentiment_scores per lane and batch, on the platform's schedule (or right after phase 1 in
+`full` mode). Only pending posts are scored, in checkpointed chunks, so a killed run resumes."""
+
+import json
+from functools import cache
+
+import pandas as pd
+from dagster import (
+    AssetCheckResult,
+    AssetChecksDefinition,
+    AssetCheckSeverity,
+    AssetExecutionContext,
+    AssetIn,
+    AssetsDefinition,
+    AutomationCondition,
+    FreshnessPolicy,
+    Output,
+    asset,
+    asset_check,
+)
+
+from mlds_assets.assets.ingestion import Lane
+from mlds_assets.assets.metadata import counts_table, preview
+from mlds_assets.core.checkpoints import ChunkCheckpoint, run_chunked
+from mlds_assets.core.schedules import schedule_period
+from mlds_assets.core.sentiment import SentimentEngine, load_engine, score_rows, version_tag
+from mlds_assets.io_manager import lake_folder, read_lake_partition
+from mlds_assets.settings import PlatformConfig, SentimentSettings, Settings
+
+SENTIMENT_INPUT_COLUMNS = ["post_id", "clean_text"]
+
+
+@cache
+def _engine(sentiment_json: str, models_dir: str) -> tuple[SentimentEngine, str | None]:
+    """One engine per configuration per process: `mlds enrich` runs many batches in one process."""
+    from pathlib import Path
+
+    return load_engine(SentimentSettings.model_validate_json(sentiment_json), Path(models_dir))
+
+
+def configured_engine(settings: Settings) -> tuple[SentimentEngine, str | None]:
+    return _engine(settings.sentiment.model_dump_json(), str(settings.models_dir))
+
+
+def phase2_condition(platform: PlatformConfig, settings: Settings, stage: str) -> AutomationCondition | None:
+    """`full` mode: eagerly after phase 1. `fast` mode: at the platform's cron tick, every batch that was
+    never done, whose input changed, or whose code version (engine + model version) changed since."""
+    if settings.mode_for(platform.name) == "full":
+        return AutomationCondition.eager()
+    cron = platform.schedules.get(stage)
+    if cron is None:
+        return None  # on demand only: `mlds enrich` or the UI
+    stale = (
+        AutomationCondition.missing()
+        | AutomationCondition.any_deps_updated().since_last_handled()
+        | AutomationCondition.code_version_changed().since_last_handled()
+    )
+    return (
+        AutomationCondition.cron_tick_passed(cron, "UTC")
+        & stale
+        & ~AutomationCondition.any_deps_missing()
+        & ~AutomationCondition.any_deps_in_progress()
+        & ~AutomationCondition.in_progress()
+    ).with_label(f"{stage} at {cron} UTC, pending batches")
+
+
+def phase2_freshness(platform: PlatformConfig, stage: str) -> FreshnessPolicy | None:
+    cron = platform.schedules.get(stage)
+    if cron is None:
+        return None
+    # Fresh when the last materialisation lies within one period before each tick: yesterday's 02:00 run
+    # satisfies today's 02:00 deadline, and a day without a run shows as stale at the next tick.
+    return FreshnessPolicy.cron(deadline_cron=cron, lower_bound_delta=schedule_period(cron))
+
+
+def build_sentiment_scores(lane: Lane, platform: PlatformConfig, settings: Settings) -> AssetsDefinition:
+    name = lane.platform
+    sentiment = settings.sentiment
+
+    @asset(
+        key=[name, "sentiment_scores"],
+        ins={"cleaned_posts": AssetIn(key=[name, "cleaned_posts"], metadata={"columns": SENTIMENT_INPUT_COLUMNS})},
+        partitions_def=lane.partitions,
+        group_name=name,
+        automation_condition=phase2_condition(platform, settings, "sentiment"),
+        freshness_policy=phase2_freshness(platform, "sentiment"),
+        code_version=f"{sentiment.engine}#{sentiment.model_version}",
+        kinds={"pandas", "parquet", "vader" if sentiment.engine == "vader" else "pytorch"},
+        description=(
+            f"{name} sentiment per post (label, score in [-1, 1], class probabilities, engine and model version). "
+            f"Scores only posts pending under the current model version, in checkpointed chunks of "
+            f"processing.batch_size ({settings.processing.batch_size})."
+        ),
+    )
+    def sentiment_scores(context: AssetExecutionContext, cleaned_posts: pd.DataFrame) -> Output[pd.DataFrame]:
+        engine, fell_back = configured_engine(settings)
+        if fell_back:
+            context.log.warning(f"sentiment engine {sentiment.engine!r} unavailable, using {engine.name}: {fell_back}")
+        version = version_tag(engine, sentiment.model_version)
+        partition = context.partition_key
+        previous = read_lake_partition(settings.lake_base, [name, "sentiment_scores"], partition)
+        checkpoints = lake_folder(settings.lake_base, "_checkpoints", name, "sentiment_scores", partition)
+        checkpoint = ChunkCheckpoint(checkpoints)
+        total = {"posts": 0, "seconds": 0.0}
+
+        def progress(k: int, n: int, rows: int, seconds: float) -> None:
+            total["posts"] += rows
+            total["seconds"] += seconds
+            context.log.info(f"sentiment chunk {k} of {n}: {rows} posts in {seconds:.1f}s ({rows / seconds:,.0f}/s)")
+
+        run = run_chunked(
+            cleaned_posts[SENTIMENT_INPUT_COLUMNS],
+            previous,
+            checkpoint,
+            version,
+            settings.processing.batch_size,
+            lambda rows: score_rows(engine, version, rows, context.run_id),
+            context.run_id,
+            progress,
+        )
+        scores = run.results
+        context.log.info(
+            f"{len(scores)} posts scored under {version}: {run.reused} kept from the last run, "
+            f"{run.resumed} resumed from checkpoints, {run.computed} scored now in {run.chunks} chunks"
+        )
+        labels = scores["sentiment_label"].value_counts() if len(scores) else pd.Series(dtype="int64")
+        return Output(
+            scores,
+            metadata={
+                "dagster/row_count": len(scores),
+                "engine": engine.name,
+                "engine_configured": sentiment.engine,
+                "model_version": version,
+                "coverage": len(scores) / len(cleaned_posts) if len(cleaned_posts) else 1.0,
+                "scored_this_run": run.computed,
+                "kept_from_last_run": run.reused,
+                "resumed_from_checkpoint": run.resumed,
+                "chunks_this_run": run.chunks,
+                "posts_per_second": total["posts"] / total["seconds"] if total["seconds"] else 0.0,
+                "mean_score": float(scores["sentiment_score"].mean()) if len(scores) else 0.0,
+                "labels": counts_table(labels, "label", "posts"),
+                "preview": preview(scores, ["post_id", "sentiment_label", "sentiment_score", "engine"]),
+            },
+        )
+
+    return sentiment_scores
+
+
+def build_sentiment_checks(lane: Lane, settings: Settings) -> list[AssetChecksDefinition]:
+    threshold = settings.sentiment.coverage_threshold
+
+    @asset_check(
+        asset=lane.key("sentiment_scores"),
+        name="sentiment_coverage",
+        description=f"More than {threshold:.0%} of the batch's posts have a sentiment score.",
+        additional_ins={"cleaned_posts": AssetIn(key=lane.key("cleaned_posts"), metadata={"columns": ["post_id"]})},
+        partitions_def=lane.partitions,
+        blocking=True,
+    )
+    def sentiment_coverage(sentiment_scores: pd.DataFrame, cleaned_posts: pd.DataFrame) -> AssetCheckResult:
+        posts = set(cleaned_posts["post_id"])
+        scored = set(sentiment_scores.loc[sentiment_scores["sentiment_label"].notna(), "post_id"]) & posts
+        coverage = len(scored) / len(posts) if posts else 1.0
+        return AssetCheckResult(
+            passed=coverage > threshold or not posts,
+            severity=AssetCheckSeverity.ERROR,
+            metadata={
+                "coverage": coverage,
+                "posts": len(posts),
+                "scored": len(scored),
+                "missing_examples": json.dumps(sorted(posts - scored)[:5]),
+            },
+        )
+
+    return [sentiment_coverage]

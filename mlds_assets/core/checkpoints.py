@@ -1,0 +1,137 @@
+"""Chunked, checkpointed work over a batch of posts: a run killed at any point resumes where it stopped.
+
+Each finished chunk is one Parquet file, written beside its final name and renamed into place, so a chunk
+is either wholly there or not at all. A re-run reads what is there, works only on what is not, and ends
+with every post done exactly once. Chunks already folded into the asset's output are removed by the next
+run (never by the run that wrote them: its output is stored only after it returns).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from upath import UPath
+
+
+class ChunkCheckpoint:
+    def __init__(self, folder: str | UPath) -> None:
+        self.folder = UPath(folder)
+
+    def files(self) -> list[UPath]:
+        if not self.folder.exists():
+            return []
+        return sorted(p for p in self.folder.iterdir() if p.name.startswith("chunk-") and p.suffix == ".parquet")
+
+    def load(self) -> pd.DataFrame | None:
+        frames = [_read(path) for path in self.files()]
+        return pd.concat(frames, ignore_index=True) if frames else None
+
+    def write(self, run_id: str, index: int, rows: pd.DataFrame) -> UPath:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        final = self.folder / f"chunk-{run_id[:8]}-{index:05d}.parquet"
+        table = pa.Table.from_pandas(rows, preserve_index=False)
+        if final.protocol in ("", "file", "local"):
+            tmp = self.folder / f".{final.name}.{uuid.uuid4().hex}.tmp"
+            pq.write_table(table, str(tmp.path))
+            tmp.rename(final)
+        else:  # object stores publish a PUT atomically
+            with final.open("wb") as handle:
+                pq.write_table(table, handle)
+        return final
+
+    def prune(self, done_ids: set[str]) -> int:
+        """Remove chunk files whose every post is in `done_ids` (already in the stored output)."""
+        removed = 0
+        for path in self.files():
+            if set(_read(path)["post_id"]) <= done_ids:
+                path.unlink()
+                removed += 1
+        return removed
+
+
+def _read(path: UPath) -> pd.DataFrame:
+    with path.open("rb") as handle:
+        return pq.read_table(handle).to_pandas()
+
+
+def pending_rows(posts: pd.DataFrame, done: pd.DataFrame | None, version: str) -> pd.DataFrame:
+    """Posts with no result under `version`: never scored, or scored by another model version."""
+    if done is None or not len(done):
+        return posts
+    current = set(done.loc[done["model_version"] == version, "post_id"])
+    return posts[~posts["post_id"].isin(current)]
+
+
+def current_results(posts: pd.DataFrame, *sources: pd.DataFrame | None, version: str) -> pd.DataFrame | None:
+    """Results under `version` for posts still in the batch, one per post (later sources win)."""
+    frames = [f for f in sources if f is not None and len(f)]
+    if not frames:
+        return None
+    results = pd.concat(frames, ignore_index=True)
+    results = results[(results["model_version"] == version) & results["post_id"].isin(set(posts["post_id"]))]
+    return results.drop_duplicates("post_id", keep="last")
+
+
+def chunks(frame: pd.DataFrame, size: int) -> Iterator[tuple[int, int, pd.DataFrame]]:
+    """(k, n, rows) for k = 1..n, in a stable order so a re-run cuts the same chunks."""
+    n = max(1, -(-len(frame) // size)) if len(frame) else 0
+    for k in range(n):
+        yield k + 1, n, frame.iloc[k * size : (k + 1) * size]
+
+
+@dataclass
+class ChunkedRun:
+    results: pd.DataFrame  # one row per post of the batch, in the batch's order
+    reused: int  # posts whose result was already in the stored output
+    resumed: int  # posts whose result came from the chunks of an interrupted run
+    computed: int  # posts worked on by this run
+    chunks: int  # chunks this run worked through
+    pruned: int  # chunk files removed because the stored output already holds them
+
+
+def run_chunked(
+    posts: pd.DataFrame,
+    previous: pd.DataFrame | None,
+    checkpoint: ChunkCheckpoint,
+    version: str,
+    chunk_size: int,
+    work: Callable[[pd.DataFrame], pd.DataFrame],
+    run_id: str,
+    progress: Callable[[int, int, int, float], None] | None = None,
+) -> ChunkedRun:
+    """Results under `version` for every post: reused, resumed from checkpoint chunks, or computed now in
+    chunks of `chunk_size`, each checkpointed as it finishes. `work(rows)` returns one row per post with
+    `post_id` and `model_version`; `progress(k, n, rows, seconds)` is called after each chunk."""
+    stored = current_results(posts, previous, version=version)
+    pruned = checkpoint.prune(set(stored["post_id"])) if stored is not None else 0
+    done = current_results(posts, previous, checkpoint.load(), version=version)
+    todo = pending_rows(posts, done, version)
+    computed = []
+    for k, n, rows in chunks(todo, chunk_size):
+        started = time.perf_counter()
+        result = work(rows)
+        checkpoint.write(run_id, k, result)
+        computed.append(result)
+        if progress:
+            progress(k, n, len(rows), time.perf_counter() - started)
+    frames = [f for f in (done, *computed) if f is not None and len(f)]
+    if frames:
+        results = pd.concat(frames, ignore_index=True)
+        results = posts[["post_id"]].merge(results, on="post_id", how="inner", validate="one_to_one")
+    else:  # nothing to score and nothing stored: an empty batch
+        results = pd.DataFrame({"post_id": pd.Series([], dtype="string")})
+    reused = len(stored) if stored is not None else 0
+    return ChunkedRun(
+        results=results,
+        reused=reused,
+        resumed=(len(done) if done is not None else 0) - reused,
+        computed=len(todo),
+        chunks=len(computed),
+        pruned=pruned,
+    )

