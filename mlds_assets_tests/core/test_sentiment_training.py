@@ -73,8 +73,10 @@ def _toy_gold() -> pd.DataFrame:
         "fantastic quality",
         "so good, recommend",
     ]
-    negative = ["I hate this phone", "terrible service, never again", "awful, so angry", "worst purchase ever",
-                "rude staff and slow delivery", "really disappointed", "broken on arrival", "so bad, avoid"]  # fmt: skip
+    negative = [
+        "I hate this phone", "terrible service, never again", "awful, so angry", "worst purchase ever",
+        "rude staff and slow delivery", "really disappointed", "broken on arrival", "so bad, avoid",
+    ]  # fmt: skip
     return pd.DataFrame({"text": positive * 3 + negative * 3, "label": ["positive"] * 24 + ["negative"] * 24})
 
 
