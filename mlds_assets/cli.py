@@ -73,12 +73,14 @@ def run_job(settings: Settings, instance, job_name: str, partition: str, tags: d
     outcome = {"run_id": result.run_id}
     if not result.success:
         return {**outcome, "status": "failed", "errors": _step_errors(result)}
-    failed_checks = [c.check_name for c in checks if not c.passed]
+    failed = [c for c in checks if not c.passed]
+    errors = [c.check_name for c in failed if c.severity.value == "ERROR"]
     return {
         **outcome,
-        "status": "checks failed" if failed_checks else "ok",
-        "checks_passed": len(checks) - len(failed_checks),
-        "checks_failed": failed_checks,
+        "status": "checks failed" if errors else "ok",
+        "checks_passed": len(checks) - len(failed),
+        "checks_failed": errors,
+        "checks_warned": [c.check_name for c in failed if c.severity.value != "ERROR"],  # e.g. a sentiment backlog
     }
 
 

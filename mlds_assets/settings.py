@@ -112,6 +112,12 @@ class SentimentSettings(_Strict):
     backlog_warn: int = Field(10_000, ge=0)  # WARN when a platform has more posts than this pending sentiment
     transformers: TransformersSentimentSettings = TransformersSentimentSettings()
 
+    @field_validator("model_version", mode="before")
+    @classmethod
+    def _version_text(cls, value: Any) -> Any:
+        """`model_version: 2` in YAML or MLDS__SENTIMENT__MODEL_VERSION=2 mean the version "2"."""
+        return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
 
 class ReadOptions(_Strict):
     """How to read an export. Every value is read as text first; typing happens in the mapper."""

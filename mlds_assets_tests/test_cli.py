@@ -94,3 +94,61 @@ def test_store_rebuild_and_search_from_the_command_line(home, capsys):
     assert sorted(hit["post_id"] for hit in json.loads(capsys.readouterr().out)) == before
     assert main(["search", "flight", "--platform", "tiktok", "--json"]) == 0
     assert {hit["platform"] for hit in json.loads(capsys.readouterr().out)} <= {"tiktok"}
+
+
+GOLD = """I love this phone,Positive emotion
+"great service, thank you",Positive emotion
+"amazing, so happy",Positive emotion
+best purchase ever,Positive emotion
+I hate this phone,Negative emotion
+"terrible service, never again",Negative emotion
+"awful, so angry",Negative emotion
+worst purchase ever,Negative emotion
+the shop opens at nine,No emotion toward brand or product
+what is this,I can't tell
+"""
+
+
+@pytest.fixture
+def gold(tmp_path) -> Path:
+    path = tmp_path / "gold.csv"
+    path.write_text("text,label\n" + GOLD * 3)
+    return path
+
+
+def test_eval_sentiment_prints_accuracy_and_macro_f1(home, gold, capsys):
+    assert main(["eval", "sentiment", "--gold", str(gold), "--text-col", "text", "--label-col", "label"]) == 0
+    printed = capsys.readouterr().out
+    assert "engine: vader" in printed
+    macro = [line for line in printed.splitlines() if line.startswith("macro_f1: ")]
+    assert len(macro) == 1 and 0.0 < float(macro[0].split(": ")[1]) <= 1.0
+    assert "I can't tell 3" in printed  # skipped rows are reported, not lost
+
+    assert main(["eval", "sentiment", "--gold", str(gold), "--text-col", "text", "--label-col", "label", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["rows"] == 27 and report["skipped"] == 3 and 0 <= report["accuracy"] <= 1
+
+
+def test_train_then_eval_the_embedding_classifier(home, gold, capsys):
+    args = ["--gold", str(gold), "--text-col", "text", "--label-col", "label"]
+    assert main(["train", "sentiment", *args]) == 0
+    trained = json.loads(capsys.readouterr().out)
+    assert Path(trained["model"]).parent == home / "models" / "sentiment"
+    assert trained["training_data_sha256"] and "holdout_macro_f1" in trained
+    assert trained["skipped_rows"] == {"I can't tell": 3}
+
+    assert main(["eval", "sentiment", "--engine", "embedding-classifier", *args, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["engine"] == "embedding-classifier" and report["model_version"] == trained["version"]
+
+
+def test_eval_with_a_wrong_column_names_the_file_and_column(home, gold, capsys):
+    assert main(["eval", "sentiment", "--gold", str(gold), "--text-col", "tweet", "--label-col", "label"]) == 2
+    assert "gold.csv: no column 'tweet'" in capsys.readouterr().err
+
+
+def test_unloadable_transformers_model_fails_fast_with_its_name(home, gold, capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("MLDS__SENTIMENT__TRANSFORMERS__MODEL", str(tmp_path / "no-such-model"))
+    args = ["eval", "sentiment", "--engine", "transformers", "--gold", str(gold), "--text-col", "text"]
+    assert main([*args, "--label-col", "label"]) == 2
+    assert "no-such-model" in capsys.readouterr().err

@@ -158,18 +158,22 @@ def build_sentiment_checks(lane: Lane, settings: Settings) -> list[AssetChecksDe
         blocking=True,
     )
     def sentiment_coverage(sentiment_scores: pd.DataFrame, cleaned_posts: pd.DataFrame) -> AssetCheckResult:
-        posts = set(cleaned_posts["post_id"])
-        scored = set(sentiment_scores.loc[sentiment_scores["sentiment_label"].notna(), "post_id"]) & posts
-        coverage = len(scored) / len(posts) if posts else 1.0
-        return AssetCheckResult(
-            passed=coverage > threshold or not posts,
-            severity=AssetCheckSeverity.ERROR,
-            metadata={
-                "coverage": coverage,
-                "posts": len(posts),
-                "scored": len(scored),
-                "missing_examples": json.dumps(sorted(posts - scored)[:5]),
-            },
-        )
+        return coverage_result(sentiment_scores, cleaned_posts, threshold)
 
     return [sentiment_coverage]
+
+
+def coverage_result(scores: pd.DataFrame, cleaned_posts: pd.DataFrame, threshold: float) -> AssetCheckResult:
+    posts = set(cleaned_posts["post_id"])
+    scored = set(scores.loc[scores["sentiment_label"].notna(), "post_id"]) & posts if len(scores) else set()
+    coverage = len(scored) / len(posts) if posts else 1.0
+    return AssetCheckResult(
+        passed=coverage > threshold or not posts,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={
+            "coverage": coverage,
+            "posts": len(posts),
+            "scored": len(scored),
+            "missing_examples": json.dumps(sorted(posts - scored)[:5]),
+        },
+    )

@@ -1,0 +1,185 @@
+"""sentiment_scores through Dagster: pending posts only, resumable after kill -9, versioned, scheduled."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from dagster import AssetKey, evaluate_automation_conditions
+
+from mlds_assets.cli import ingest, open_store, status
+from mlds_assets.core.demo_data import generate_facebook_csv
+from mlds_assets.core.landing import land_file
+from mlds_assets.definitions import build_definitions
+from mlds_assets.sentiment_commands import enrich
+from mlds_assets.settings import load_settings
+
+SENTIMENT = AssetKey(["facebook", "sentiment_scores"])
+
+
+@pytest.fixture
+def export(tmp_path: Path) -> Path:
+    return generate_facebook_csv(tmp_path / "facebook_export.csv", 120, dirty=False).path
+
+
+def latest_metadata(instance, key: AssetKey) -> dict:
+    event = instance.get_latest_materialization_event(key)
+    return {k: v.value for k, v in event.asset_materialization.metadata.items()}
+
+
+def lake(settings, asset: str, batch: str) -> pd.DataFrame:
+    return pd.read_parquet(Path(settings.lake_base) / "facebook" / asset / f"{batch}.parquet")
+
+
+def test_enrich_scores_every_post_and_the_store_and_status_pick_it_up(settings, instance, export):
+    batch = ingest(settings, export, "facebook", instance)["batch"]
+    assert status(settings, instance)["platforms"]["facebook"]["pending_sentiment"] == 120
+
+    [outcome] = enrich(settings, "sentiment", "facebook", instance)
+    assert outcome["status"] == "ok", outcome
+    assert "sentiment_coverage" not in outcome["checks_failed"]
+
+    scores = lake(settings, "sentiment_scores", batch)
+    assert len(scores) == 120 and scores["post_id"].is_unique
+    assert set(scores["post_id"]) == set(lake(settings, "cleaned_posts", batch)["post_id"])
+    assert scores["sentiment_score"].between(-1, 1).all()
+    assert set(scores["engine"]) == {"vader"}
+    meta = latest_metadata(instance, SENTIMENT)
+    assert meta["engine"] == "vader" and meta["coverage"] == 1.0 and meta["scored_this_run"] == 120
+
+    store = open_store(settings)
+    assert store.count({"platform": "facebook", "processing_status": "sentiment_complete"}) == 120
+    negative = store.count({"platform": "facebook", "sentiment_label": "negative"})
+    assert negative == int((scores["sentiment_label"] == "negative").sum())
+    report = status(settings, instance)["platforms"]["facebook"]
+    assert report["pending_sentiment"] == 0 and report["sentiment_coverage"] == 1.0
+
+
+def test_changing_the_model_version_requeues_exactly_the_affected_posts(settings, config_dir, instance, export):
+    ingest(settings, export, "facebook", instance)
+    enrich(settings, "sentiment", "facebook", instance)
+    enrich(settings, "sentiment", "facebook", instance)
+    assert latest_metadata(instance, SENTIMENT)["scored_this_run"] == 0  # nothing pending: nothing scored
+
+    bumped = load_settings(config_dir, env={"MLDS_HOME": str(settings.home), "MLDS__SENTIMENT__MODEL_VERSION": "2"})
+    [outcome] = enrich(bumped, "sentiment", "facebook", instance)
+    assert outcome["status"] == "ok"
+    meta = latest_metadata(instance, SENTIMENT)
+    assert meta["scored_this_run"] == 120 and meta["kept_from_last_run"] == 0
+    assert meta["model_version"].endswith("#2")
+
+
+def _mlds(args: list[str], env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "mlds_assets.cli", *args], env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_kill_9_during_the_third_chunk_then_rerun_scores_every_post_exactly_once(tmp_path, config_dir, export):
+    env = {
+        **os.environ,
+        "MLDS_HOME": str(tmp_path / "home"),
+        "MLDS_CONFIG": str(config_dir),
+        "MLDS__PROCESSING__BATCH_SIZE": "25",  # 120 posts: chunks of 25, 25, 25, 25, 20
+        "HF_HUB_OFFLINE": "1",
+    }
+    assert _mlds(["ingest", str(export), "--platform", "facebook"], env).returncode == 0
+
+    killer = {**env, "MLDS__SENTIMENT__ENGINE": "mlds_assets_tests.sentiment_fixtures:KillDuringThirdChunk"}
+    killed = _mlds(["enrich", "--only", "sentiment", "--platform", "facebook"], killer)
+    assert killed.returncode == -9, killed.stderr[-2000:]
+
+    settings = load_settings(config_dir, env={"MLDS_HOME": env["MLDS_HOME"]})
+    [batch_dir] = (Path(settings.lake_base) / "_checkpoints" / "facebook" / "sentiment_scores").iterdir()
+    assert len(list(batch_dir.glob("chunk-*.parquet"))) == 2  # chunks 1 and 2 finished; 3 died mid-way
+    assert not (Path(settings.lake_base) / "facebook" / "sentiment_scores").exists()
+
+    rerun = _mlds(["enrich", "--only", "sentiment", "--platform", "facebook"], env)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr[-2000:]
+
+    chunks = pd.concat([pd.read_parquet(p) for p in sorted(batch_dir.glob("chunk-*.parquet"))])
+    assert len(chunks) == 120 and chunks["post_id"].is_unique  # the checkpoint: each post scored once
+    assert chunks["run_id"].nunique() == 2  # 50 by the killed run, 70 by the re-run
+    scores = lake(settings, "sentiment_scores", batch_dir.name)
+    assert len(scores) == 120 and scores["post_id"].is_unique  # coverage 100%, no duplicates
+    store = open_store(settings)
+    assert store.count({"platform": "facebook"}) == 120
+    assert store.count({"platform": "facebook", "processing_status": "sentiment_complete"}) == 120
+
+    from mlds_assets.cli import dagster_instance
+
+    meta = latest_metadata(dagster_instance(settings), SENTIMENT)
+    assert (meta["resumed_from_checkpoint"], meta["scored_this_run"]) == (50, 70)
+
+
+def _evaluate(defs, instance, when: datetime, cursor=None):
+    return evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=when, cursor=cursor)
+
+
+def test_fast_mode_scores_pending_batches_at_the_platform_schedule(settings, instance, export):
+    batch = ingest(settings, export, "facebook", instance)["batch"]
+    defs = build_definitions(settings)  # facebook sentiment at "0 2 * * *" UTC
+    before = _evaluate(defs, instance, datetime(2026, 11, 28, 1, 0, tzinfo=timezone.utc))
+    assert before.get_requested_partitions(SENTIMENT) == set()
+    at_tick = _evaluate(defs, instance, datetime(2026, 11, 28, 2, 1, tzinfo=timezone.utc), before.cursor)
+    assert at_tick.get_requested_partitions(SENTIMENT) == {batch}
+    later = _evaluate(defs, instance, datetime(2026, 11, 28, 2, 2, tzinfo=timezone.utc), at_tick.cursor)
+    assert later.get_requested_partitions(SENTIMENT) == set()  # once per tick
+
+
+def test_full_mode_scores_right_after_phase_1(config_dir, tmp_path, instance, export):
+    settings = load_settings(
+        config_dir, env={"MLDS_HOME": str(tmp_path / "home"), "MLDS__PLATFORMS__FACEBOOK__PROCESSING_MODE": "full"}
+    )
+    defs = build_definitions(settings)
+    before = _evaluate(defs, instance, datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc))
+    landed, _ = land_file(export, settings.landing_dir, "facebook")
+    instance.add_dynamic_partitions(settings.platform("facebook").partitions_name, [landed.partition_key])
+    phase1 = defs.resolve_job_def("facebook_fast_path")
+    assert phase1.execute_in_process(partition_key=landed.partition_key, instance=instance).success
+    after = _evaluate(defs, instance, datetime(2026, 11, 28, 12, 1, tzinfo=timezone.utc), before.cursor)
+    assert after.get_requested_partitions(SENTIMENT) == {landed.partition_key}
+
+
+def test_mlds_ingest_in_full_mode_runs_sentiment_too(settings, instance, export):
+    outcome = ingest(settings, export, "facebook", instance, mode="full")
+    assert outcome["phase2"]["status"] == "ok"
+    assert len(lake(settings, "sentiment_scores", outcome["batch"])) == 120
+
+
+def test_sentiment_asset_shows_its_schedule_and_freshness_in_the_ui(settings):
+    defs = build_definitions(settings)
+    spec = defs.resolve_assets_def(SENTIMENT).specs_by_key[SENTIMENT]
+    assert "0 2 * * *" in spec.automation_condition.get_label()
+    assert spec.freshness_policy.deadline_cron == "0 2 * * *"
+    checks = {c.name for c in defs.resolve_asset_graph().asset_check_keys if c.asset_key == SENTIMENT}
+    assert checks == {"sentiment_coverage"}
+
+
+def test_coverage_gate_fails_at_or_below_the_threshold():
+    from mlds_assets.assets.sentiment import coverage_result
+
+    posts = pd.DataFrame({"post_id": [f"p{i}" for i in range(100)]})
+    scores = pd.DataFrame({"post_id": [f"p{i}" for i in range(96)], "sentiment_label": "neutral"})
+    assert coverage_result(scores, posts, 0.95).passed
+    short = scores.iloc[:95]
+    result = coverage_result(short, posts, 0.95)
+    assert not result.passed and result.severity.value == "ERROR"
+    assert result.metadata["coverage"].value == 0.95
+    assert coverage_result(scores.iloc[:0], posts.iloc[:0], 0.95).passed  # an empty batch has nothing to miss
+
+
+def test_backlog_warns_without_failing_ingestion(config_dir, tmp_path, instance, export):
+    settings = load_settings(
+        config_dir, env={"MLDS_HOME": str(tmp_path / "home"), "MLDS__SENTIMENT__BACKLOG_WARN": "100"}
+    )
+    outcome = ingest(settings, export, "facebook", instance)
+    assert outcome["status"] == "ok" and outcome["checks_warned"] == ["sentiment_backlog"]
+    [after] = enrich(settings, "sentiment", "facebook", instance)
+    assert after["status"] == "ok" and after["checks_warned"] == []  # the store re-synced: no backlog left
+    assert status(settings, instance)["platforms"]["facebook"]["pending_sentiment"] == 0
