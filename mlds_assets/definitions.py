@@ -59,8 +59,8 @@ def build_definitions(settings: Settings, post_store: PostStoreResource | None =
         jobs.append(
             define_asset_job(
                 enrich_job_name(platform.name, "sentiment"),
-                selection=AssetSelection.assets(sentiment, lane.key("post_collection")),
-                description=f"Sentiment for one {platform.name} batch now (pending posts only), then the post store.",
+                selection=AssetSelection.assets(sentiment, lane.key("post_collection"), lane.key("basic_metrics")),
+                description=f"Sentiment for one {platform.name} batch now (pending posts only), then store, metrics.",
             )
         )
     automation = AutomationConditionSensorDefinition(

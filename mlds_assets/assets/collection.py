@@ -11,32 +11,19 @@ from dagster import (
     AssetCheckSeverity,
     AssetExecutionContext,
     AssetIn,
-    AssetKey,
     AssetsDefinition,
-    AssetSelection,
-    AutomationCondition,
     MaterializeResult,
     asset,
     asset_check,
 )
 
+from mlds_assets.assets.automation import resync_condition
 from mlds_assets.assets.ingestion import Lane
 from mlds_assets.assets.metadata import preview
 from mlds_assets.core.store_records import SENTIMENT_STORE_COLUMNS, STORE_INPUT_COLUMNS, store_records
 from mlds_assets.io_manager import read_lake_partition
 from mlds_assets.resources import PostStoreResource
 from mlds_assets.settings import Settings
-
-
-def resync_condition(*optional: AssetKey) -> AutomationCondition:
-    """Eager, except that the `optional` parents (phase-2 results) need not exist yet: the store gets phase
-    1 at once, and re-syncs whenever any parent, optional ones included, updates."""
-    return (
-        (AutomationCondition.newly_missing() | AutomationCondition.any_deps_updated()).since_last_handled()
-        & ~AutomationCondition.any_deps_missing().ignore(AssetSelection.assets(*optional))
-        & ~AutomationCondition.any_deps_in_progress()
-        & ~AutomationCondition.in_progress()
-    ).with_label("eager; phase-2 parents optional")
 
 
 def build_post_collection(lane: Lane, settings: Settings) -> AssetsDefinition:

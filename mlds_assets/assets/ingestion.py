@@ -22,6 +22,7 @@ from dagster import (
     multi_asset,
 )
 
+from mlds_assets.assets.automation import resync_condition
 from mlds_assets.assets.metadata import counts_table, preview
 from mlds_assets.core.cleaning import clean_posts, share_nonempty
 from mlds_assets.core.entities import EntityDictionary, extract_conservative_entities
@@ -31,6 +32,7 @@ from mlds_assets.core.metrics import basic_metrics as compute_basic_metrics
 from mlds_assets.core.metrics import metric_value
 from mlds_assets.core.readers import detect_format, read_export
 from mlds_assets.core.schema import ENGAGEMENT_COLUMNS, POST_COLUMNS, schema_markdown
+from mlds_assets.io_manager import read_lake_partition
 from mlds_assets.settings import PlatformConfig, Settings
 from mlds_assets.types import CanonicalPosts, QuarantineRows
 
@@ -38,6 +40,7 @@ from mlds_assets.types import CanonicalPosts, QuarantineRows
 CLEANING_INPUT_COLUMNS = [c for c in POST_COLUMNS if c != "raw_record"]  # cleaned_posts drops it anyway
 ENTITY_INPUT_COLUMNS = ["post_id", "platform", "batch_id", "clean_text", "mentions", "hashtags", "labels"]
 METRIC_INPUT_COLUMNS = ["post_id", "author", "created_at", "parent_id", "near_duplicate_of", *ENGAGEMENT_COLUMNS]
+SENTIMENT_METRIC_COLUMNS = ["post_id", "sentiment_label", "sentiment_score"]
 PHASE1 = ("raw_posts", "quarantine", "cleaned_posts", "conservative_entities", "basic_metrics", "post_collection")
 
 
@@ -190,9 +193,13 @@ def build_ingestion_lane(platform: PlatformConfig, settings: Settings) -> Lane:
             "conservative_entities": AssetIn(key=[name, "conservative_entities"]),
             "quarantine": AssetIn(key=[name, "quarantine"], metadata={"columns": ["source_row"]}),
         },
-        automation_condition=eager,
+        deps=[AssetKey([name, "sentiment_scores"])],
+        automation_condition=resync_condition(AssetKey([name, "sentiment_scores"])),
         kinds={"pandas", "parquet"},
-        description=f"{label} batch metrics from phase 1 alone (processing_level: basic).",
+        description=(
+            f"{label} batch metrics: phase 1 at once (processing_level: basic), recomputed with sentiment once the "
+            "batch is scored (processing_level: sentiment)."
+        ),
         **common,
     )
     def basic_metrics(
@@ -201,6 +208,9 @@ def build_ingestion_lane(platform: PlatformConfig, settings: Settings) -> Lane:
         conservative_entities: pd.DataFrame,
         quarantine: pd.DataFrame,
     ) -> Output[pd.DataFrame]:
+        sentiment = read_lake_partition(
+            settings.lake_base, [name, "sentiment_scores"], context.partition_key, SENTIMENT_METRIC_COLUMNS
+        )
         metrics = compute_basic_metrics(
             cleaned_posts,
             conservative_entities,
@@ -208,13 +218,16 @@ def build_ingestion_lane(platform: PlatformConfig, settings: Settings) -> Lane:
             name,
             context.partition_key,
             settings.metrics.top_entities,
+            sentiment=sentiment,
         )
         top = metrics[metrics["metric"] == "top_entity_posts"].set_index("key")["value"].astype(int)
         daily = metrics[metrics["metric"] == "volume_daily"].set_index("key")["value"].astype(int)
         return Output(
             metrics,
             metadata={
-                "processing_level": "basic",
+                "processing_level": str(metrics["processing_level"].iloc[0]) if len(metrics) else "basic",
+                "sentiment_coverage": metric_value(metrics, "sentiment_coverage") or 0.0,
+                "sentiment_mean": metric_value(metrics, "sentiment_mean") or 0.0,
                 "posts": int(metric_value(metrics, "posts") or 0),
                 "quarantine_rate": metric_value(metrics, "quarantine_rate") or 0.0,
                 "engagement_per_post": metric_value(metrics, "engagement_per_post") or 0.0,

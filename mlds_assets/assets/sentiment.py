@@ -12,13 +12,13 @@ from dagster import (
     AssetExecutionContext,
     AssetIn,
     AssetsDefinition,
-    AutomationCondition,
     FreshnessPolicy,
     Output,
     asset,
     asset_check,
 )
 
+from mlds_assets.assets.automation import phase2_condition
 from mlds_assets.assets.ingestion import Lane
 from mlds_assets.assets.metadata import counts_table, preview
 from mlds_assets.core.checkpoints import ChunkCheckpoint, run_chunked
@@ -40,28 +40,6 @@ def _engine(sentiment_json: str, models_dir: str) -> tuple[SentimentEngine, str 
 
 def configured_engine(settings: Settings) -> tuple[SentimentEngine, str | None]:
     return _engine(settings.sentiment.model_dump_json(), str(settings.models_dir))
-
-
-def phase2_condition(platform: PlatformConfig, settings: Settings, stage: str) -> AutomationCondition | None:
-    """`full` mode: eagerly after phase 1. `fast` mode: at the platform's cron tick, every batch that was
-    never done, whose input changed, or whose code version (engine + model version) changed since."""
-    if settings.mode_for(platform.name) == "full":
-        return AutomationCondition.eager()
-    cron = platform.schedules.get(stage)
-    if cron is None:
-        return None  # on demand only: `mlds enrich` or the UI
-    stale = (
-        AutomationCondition.missing()
-        | AutomationCondition.any_deps_updated().since_last_handled()
-        | AutomationCondition.code_version_changed().since_last_handled()
-    )
-    return (
-        AutomationCondition.cron_tick_passed(cron, "UTC")
-        & stale
-        & ~AutomationCondition.any_deps_missing()
-        & ~AutomationCondition.any_deps_in_progress()
-        & ~AutomationCondition.in_progress()
-    ).with_label(f"{stage} at {cron} UTC, pending batches")
 
 
 def phase2_freshness(platform: PlatformConfig, stage: str) -> FreshnessPolicy | None:

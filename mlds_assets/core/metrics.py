@@ -1,7 +1,8 @@
 """Basic metrics for one batch, in a long (metric, key, value) table that stacks across batches.
 
-`processing_level` says what the numbers rest on: phase 1 alone gives `basic`; later phases
-recompute at higher levels, so early numbers are never mistaken for final ones.
+`processing_level` says what the numbers rest on: phase 1 alone gives `basic`; once the batch's
+sentiment is scored the metrics are recomputed with it at `sentiment`, so early numbers are never mistaken
+for final ones.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ def basic_metrics(
     batch_id: str,
     top_n: int = 10,
     now: pd.Timestamp | None = None,
+    sentiment: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     rows: list[tuple[str, str, float]] = []
     posts = len(cleaned)
@@ -50,10 +52,30 @@ def basic_metrics(
         top = mentioned.groupby("entity_name").size().sort_values(ascending=False, kind="stable").head(top_n)
         rows += [("top_entity_posts", name, int(n)) for name, n in top.items()]
         rows.append(("entity_coverage", "", mentioned["post_id"].nunique() / posts if posts else 0.0))
+    level = "basic"
+    if sentiment is not None and len(sentiment) and posts:
+        rows += _sentiment_rows(cleaned, sentiment)
+        level = "sentiment"
     frame = pd.DataFrame(rows, columns=["metric", "key", "value"]).astype({"value": "float64"})
     return frame.assign(
-        platform=platform, batch_id=batch_id, processing_level="basic", computed_at=now or pd.Timestamp.now(tz="UTC")
+        platform=platform, batch_id=batch_id, processing_level=level, computed_at=now or pd.Timestamp.now(tz="UTC")
     )[list(METRIC_COLUMNS)]
+
+
+def _sentiment_rows(cleaned: pd.DataFrame, sentiment: pd.DataFrame) -> list[tuple[str, str, float]]:
+    scored = cleaned[["post_id", "created_at"]].merge(
+        sentiment[["post_id", "sentiment_label", "sentiment_score"]], on="post_id", how="inner"
+    )
+    rows = [
+        ("sentiment_coverage", "", len(scored) / len(cleaned)),
+        ("sentiment_mean", "", float(scored["sentiment_score"].mean())),
+    ]
+    shares = scored["sentiment_label"].value_counts(normalize=True)
+    rows += [("sentiment_share", label, float(shares.get(label, 0.0))) for label in ("negative", "neutral", "positive")]
+    if scored["created_at"].notna().any():
+        daily = scored.groupby(scored["created_at"].dt.floor("D"))["sentiment_score"].mean()
+        rows += [("sentiment_daily_mean", f"{d:%Y-%m-%d}", float(v)) for d, v in daily.items()]
+    return rows
 
 
 def metric_value(metrics: pd.DataFrame, name: str, key: str = "") -> float | None:

@@ -52,6 +52,10 @@ def test_enrich_scores_every_post_and_the_store_and_status_pick_it_up(settings, 
     meta = latest_metadata(instance, SENTIMENT)
     assert meta["engine"] == "vader" and meta["coverage"] == 1.0 and meta["scored_this_run"] == 120
 
+    metrics = lake(settings, "basic_metrics", batch)
+    assert set(metrics["processing_level"]) == {"sentiment"}  # recomputed with the scores
+    assert metrics.loc[metrics["metric"] == "sentiment_coverage", "value"].tolist() == [1.0]
+
     store = open_store(settings)
     assert store.count({"platform": "facebook", "processing_status": "sentiment_complete"}) == 120
     negative = store.count({"platform": "facebook", "sentiment_label": "negative"})

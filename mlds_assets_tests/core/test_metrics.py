@@ -134,3 +134,23 @@ def test_empty_batch():
     assert metric_value(metrics, "quarantine_rate") == 0.0
     assert metrics[metrics["metric"] == "volume_daily"].empty
     assert metric_value(metrics, "nope") is None
+
+
+def test_sentiment_raises_the_level_and_adds_its_numbers(batch):
+    mapped, cleaned, entities, _ = batch
+    ids = cleaned["post_id"].tolist()
+    sentiment = pd.DataFrame(
+        {
+            "post_id": ids[:3],  # the fourth post is not scored yet
+            "sentiment_label": ["positive", "positive", "negative"],
+            "sentiment_score": [0.8, 0.6, -0.5],
+        }
+    )
+    metrics = basic_metrics(cleaned, entities, len(mapped.quarantine), "demo", "b1", now=NOW, sentiment=sentiment)
+    assert set(metrics["processing_level"]) == {"sentiment"}
+    assert metric_value(metrics, "sentiment_coverage") == 0.75
+    assert metric_value(metrics, "sentiment_mean") == pytest.approx(0.3)
+    assert metric_value(metrics, "sentiment_share", "positive") == pytest.approx(2 / 3)
+    assert metric_value(metrics, "sentiment_share", "neutral") == 0.0
+    daily = metrics[metrics["metric"] == "sentiment_daily_mean"].set_index("key")["value"]
+    assert daily.to_dict() == pytest.approx({"2024-01-01": 0.7, "2024-01-02": -0.5})
