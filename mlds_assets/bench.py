@@ -4,7 +4,7 @@ Each size runs in a fresh process so that peak memory (max RSS) belongs to that 
 ratios against floors measured in the same run: pandas' C CSV reader for loading, a bare Aho-Corasick
 pass for entities, a pyarrow Parquet write of the same frames for the lake.
 
-    python -m mlds_assets.bench [--sizes 100000 1000000] [--out var/bench]
+    python -m mlds_assets.bench [--sizes 100000 1000000] [--sentiment-posts 100000] [--out var/bench]
 """
 
 from __future__ import annotations
@@ -137,12 +137,12 @@ def _bench_size(rows: int, workdir: str, queue) -> None:
     queue.put(out)
 
 
-def run_size(rows: int) -> dict:
+def run_size(rows: int, target=None) -> dict:
     workdir = tempfile.mkdtemp(prefix="mlds-bench-")
     try:
         ctx = multiprocessing.get_context("spawn")
         queue = ctx.Queue()
-        process = ctx.Process(target=_bench_size, args=(rows, workdir, queue))
+        process = ctx.Process(target=target or _bench_size, args=(rows, workdir, queue))
         process.start()
         while True:  # a child that dies (memory, a bug) must not leave the parent waiting forever
             try:
@@ -220,15 +220,27 @@ def markdown(results: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000], help="fast-path sizes")
+    parser.add_argument("--sentiment-posts", type=int, default=100_000, help="0 skips the sentiment bench")
     parser.add_argument("--out", type=Path, default=Path("var/bench"))
     args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.sentiment_posts:
+        from mlds_assets.bench_sentiment import bench_sentiment
+        from mlds_assets.bench_sentiment import markdown as sentiment_markdown
+
+        print(f"sentiment at {args.sentiment_posts:,} posts ...", flush=True)
+        sentiment = run_size(args.sentiment_posts, bench_sentiment)
+        (args.out / "sentiment.md").write_text(sentiment_markdown(sentiment))
+        (args.out / "sentiment.json").write_text(json.dumps(sentiment, indent=1))
+        print(sentiment_markdown(sentiment))
     results = []
     for rows in args.sizes:
         print(f"fast path at {rows:,} posts ...", flush=True)
         results.append(summarise(run_size(rows)))
+    if not results:
+        return 0
     table = markdown(results)
-    args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "fast_path.md").write_text(table)
     (args.out / "fast_path.json").write_text(json.dumps(results, indent=1))
     print(table)

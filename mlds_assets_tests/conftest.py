@@ -53,6 +53,6 @@ def write_platform(config_dir: Path, name: str, body: str) -> None:
 
 @pytest.fixture(scope="session")
 def tiny_transformer(tmp_path_factory) -> Path:
-    from mlds_assets_tests.sentiment_fixtures import build_tiny_transformer
+    from mlds_assets.core.tiny_models import build_tiny_transformer
 
     return build_tiny_transformer(tmp_path_factory.mktemp("tiny-sentiment-model"))

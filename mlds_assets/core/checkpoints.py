@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pandas as pd
@@ -113,13 +114,21 @@ def run_chunked(
     done = current_results(posts, previous, checkpoint.load(), version=version)
     todo = pending_rows(posts, done, version)
     computed = []
-    for k, n, rows in chunks(todo, chunk_size):
-        started = time.perf_counter()
-        result = work(rows)
-        checkpoint.write(run_id, k, result)
-        computed.append(result)
-        if progress:
-            progress(k, n, len(rows), time.perf_counter() - started)
+    # Chunk k is written on a second thread while chunk k+1 is worked on; at most one write is in flight,
+    # and the run returns only once every write has landed. A kill loses at most the unwritten chunks.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint") as writer:
+        pending: Future | None = None
+        for k, n, rows in chunks(todo, chunk_size):
+            started = time.perf_counter()
+            result = work(rows)
+            if pending is not None:
+                pending.result()  # raises a failed write here, before more work is done
+            pending = writer.submit(checkpoint.write, run_id, k, result)
+            computed.append(result)
+            if progress:
+                progress(k, n, len(rows), time.perf_counter() - started)
+        if pending is not None:
+            pending.result()
     frames = [f for f in (done, *computed) if f is not None and len(f)]
     if frames:
         results = pd.concat(frames, ignore_index=True)

@@ -40,16 +40,16 @@ class SentimentEngine(Protocol):
         """One row per text, in order, with SCORE_COLUMNS."""
 
 
-def scores_frame(probabilities: np.ndarray) -> pd.DataFrame:
-    """Rows of (p_negative, p_neutral, p_positive) as score rows: the label is the likeliest class and the
-    score is p_positive - p_negative, so it lies in [-1, 1] whatever the engine."""
+def scores_frame(probabilities: np.ndarray, score: np.ndarray | None = None, labels=None) -> pd.DataFrame:
+    """Rows of (p_negative, p_neutral, p_positive) as score rows. By default the label is the likeliest class
+    and the score is p_positive - p_negative, so it lies in [-1, 1] whatever the engine."""
     probabilities = np.asarray(probabilities, dtype="float64").reshape(-1, 3)
+    if labels is None:
+        labels = np.array(LABELS, dtype=object)[probabilities.argmax(axis=1)] if len(probabilities) else []
     return pd.DataFrame(
         {
-            "sentiment_label": pd.array(np.array(LABELS, dtype=object)[probabilities.argmax(axis=1)], dtype="string")
-            if len(probabilities)
-            else pd.array([], dtype="string"),
-            "sentiment_score": probabilities[:, 2] - probabilities[:, 0],
+            "sentiment_label": np.asarray(labels, dtype=object),
+            "sentiment_score": probabilities[:, 2] - probabilities[:, 0] if score is None else score,
             "prob_negative": probabilities[:, 0],
             "prob_neutral": probabilities[:, 1],
             "prob_positive": probabilities[:, 2],
@@ -70,14 +70,14 @@ class VaderEngine:
         self.version = "vader:" + importlib.metadata.version("vaderSentiment")
 
     def score(self, texts: list[str]) -> pd.DataFrame:
-        polarity = [self._analyzer.polarity_scores(text or "") for text in texts]
-        compound = np.array([p["compound"] for p in polarity], dtype="float64")
-        frame = scores_frame(np.array([[p["neg"], p["neu"], p["pos"]] for p in polarity]).reshape(-1, 3))
-        frame["sentiment_label"] = pd.array(
-            np.where(compound >= 0.05, "positive", np.where(compound <= -0.05, "negative", "neutral")), dtype="string"
-        )
-        frame["sentiment_score"] = compound
-        return frame
+        polarity = self._analyzer.polarity_scores
+        values = np.array(
+            [(p["neg"], p["neu"], p["pos"], p["compound"]) for p in map(polarity, (t or "" for t in texts))],
+            dtype="float64",
+        ).reshape(-1, 4)
+        compound = values[:, 3]
+        labels = np.where(compound >= 0.05, "positive", np.where(compound <= -0.05, "negative", "neutral"))
+        return scores_frame(values[:, :3], score=compound, labels=labels)
 
 
 def label_for(name: str, n_labels: int, index: int) -> str | None:
