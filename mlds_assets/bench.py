@@ -4,7 +4,7 @@ Each size runs in a fresh process so that peak memory (max RSS) belongs to that 
 ratios against floors measured in the same run: pandas' C CSV reader for loading, a bare Aho-Corasick
 pass for entities, a pyarrow Parquet write of the same frames for the lake.
 
-    python -m mlds_assets.bench [--sizes 100000 1000000] [--sentiment-posts 100000] [--out var/bench]
+    python -m mlds_assets.bench [--sizes 100000 1000000] [--sentiment-posts 200000] [--out var/bench]
 """
 
 from __future__ import annotations
@@ -221,7 +221,7 @@ def markdown(results: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000], help="fast-path sizes")
-    parser.add_argument("--sentiment-posts", type=int, default=100_000, help="0 skips the sentiment bench")
+    parser.add_argument("--sentiment-posts", type=int, default=200_000, help="0 skips the sentiment bench")
     parser.add_argument("--out", type=Path, default=Path("var/bench"))
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)

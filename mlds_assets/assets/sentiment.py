@@ -21,7 +21,7 @@ from dagster import (
 from mlds_assets.assets.automation import phase2_condition
 from mlds_assets.assets.ingestion import Lane
 from mlds_assets.assets.metadata import counts_table, preview
-from mlds_assets.core.checkpoints import ChunkCheckpoint, run_chunked
+from mlds_assets.core.checkpoints import ChunkCheckpoint, ChunkProgress, run_chunked
 from mlds_assets.core.schedules import schedule_period
 from mlds_assets.core.sentiment import SentimentEngine, load_engine, score_rows, version_tag
 from mlds_assets.io_manager import lake_folder, read_lake_partition
@@ -79,13 +79,7 @@ def build_sentiment_scores(lane: Lane, platform: PlatformConfig, settings: Setti
         previous = read_lake_partition(settings.lake_base, [name, "sentiment_scores"], partition)
         checkpoints = lake_folder(settings.lake_base, "_checkpoints", name, "sentiment_scores", partition)
         checkpoint = ChunkCheckpoint(checkpoints)
-        total = {"posts": 0, "seconds": 0.0}
-
-        def progress(k: int, n: int, rows: int, seconds: float) -> None:
-            total["posts"] += rows
-            total["seconds"] += seconds
-            context.log.info(f"sentiment chunk {k} of {n}: {rows} posts in {seconds:.1f}s ({rows / seconds:,.0f}/s)")
-
+        progress = ChunkProgress(context.log.info, "sentiment")
         run = run_chunked(
             cleaned_posts[SENTIMENT_INPUT_COLUMNS],
             previous,
@@ -114,7 +108,7 @@ def build_sentiment_scores(lane: Lane, platform: PlatformConfig, settings: Setti
                 "kept_from_last_run": run.reused,
                 "resumed_from_checkpoint": run.resumed,
                 "chunks_this_run": run.chunks,
-                "posts_per_second": total["posts"] / total["seconds"] if total["seconds"] else 0.0,
+                "posts_per_second": progress.rate,
                 "mean_score": float(scores["sentiment_score"].mean()) if len(scores) else 0.0,
                 "labels": counts_table(labels, "label", "posts"),
                 "preview": preview(scores, ["post_id", "sentiment_label", "sentiment_score", "engine"]),

@@ -52,7 +52,7 @@ def test_crash_in_third_chunk_resumes_without_redoing_finished_chunks(tmp_path):
     assert sorted(everything) == posts(50)["post_id"].tolist()  # each post worked exactly once
     stored = checkpoint.load()
     assert stored["post_id"].is_unique and len(stored) == 50
-    assert run.results["post_id"].is_unique and len(run.results) == 50
+    assert run.results["post_id"].tolist() == posts(50)["post_id"].tolist()  # one each, in the batch order
 
 
 def test_next_run_prunes_chunks_that_the_stored_output_holds(tmp_path):
@@ -91,3 +91,20 @@ def test_posts_gone_from_the_batch_are_not_kept(tmp_path):
 def test_empty_batch(tmp_path):
     run = run_chunked(posts(0), None, ChunkCheckpoint(tmp_path / "ck"), "v1", 5, Work("v1"), "run-a")
     assert len(run.results) == 0 and run.chunks == 0
+
+
+def test_progress_lines_first_last_and_throttled_between():
+    from mlds_assets.core.checkpoints import ChunkProgress
+
+    lines: list[str] = []
+    progress = ChunkProgress(lines.append, "sentiment", every_seconds=3600)
+    for k in range(1, 6):
+        progress(k, 5, 100, 0.5)
+    assert lines == [
+        "sentiment chunk 1 of 5: 100 posts done, 200 posts/s",
+        "sentiment chunk 5 of 5: 500 posts done, 200 posts/s",
+    ]
+    every = ChunkProgress(lines.append, "sentiment", every_seconds=0)
+    for k in range(1, 4):
+        every(k, 3, 10, 1.0)
+    assert len(lines) == 5  # with no throttle, every chunk
