@@ -14,9 +14,10 @@ from pathlib import Path
 
 import ahocorasick
 import pandas as pd
+import pyarrow.compute as pc
 import yaml
 
-from mlds_assets.core.cleaning import feature_lists
+from mlds_assets.core.cleaning import feature_arrow
 from mlds_assets.settings import ConfidenceSettings, PlatformConfig
 
 ENTITY_COLUMNS = (
@@ -138,6 +139,30 @@ def _alias_hits(text: str, lower: str, table: EntityDictionary, conf: Confidence
     return hits
 
 
+def _feature_hits(
+    cleaned: pd.DataFrame, column: str, lookup: dict[str, str], method: str, confidence: float
+) -> pd.DataFrame:
+    """@handles or #hashtags of every post found in the dictionary, in one pass over the flattened lists."""
+    prefix = "@" if method == "handle" else "#"
+    values = feature_arrow(cleaned[column])
+    flat = pd.Series(pc.list_flatten(values).to_numpy(zero_copy_only=False), dtype=object)
+    entity = flat.map(lookup)
+    known = entity.notna().to_numpy()
+    rows = pc.list_parent_indices(values).to_numpy()[known]
+    found = pd.DataFrame(
+        {
+            "post_id": cleaned["post_id"].to_numpy()[rows],
+            "entity_id": entity[known].to_numpy(),
+            "surface": (prefix + flat[known]).to_numpy(),
+            "method": method,
+            "start": pd.array([None] * len(rows), dtype="Int64"),
+            "end": pd.array([None] * len(rows), dtype="Int64"),
+            "confidence": confidence,
+        }
+    )
+    return found
+
+
 def extract_conservative_entities(
     cleaned: pd.DataFrame,
     table: EntityDictionary,
@@ -151,23 +176,17 @@ def extract_conservative_entities(
     below = unknown_labels = 0
     has_labels = cleaned["labels"].ne("{}").any() if "labels" in cleaned else False
     columns = zip(
-        cleaned["post_id"].tolist(), cleaned["clean_text"].fillna("").tolist(), feature_lists(cleaned["mentions"]),
-        feature_lists(cleaned["hashtags"]), cleaned["labels"].tolist() if has_labels else [None] * len(cleaned),
+        cleaned["post_id"].tolist(), cleaned["clean_text"].fillna("").tolist(),
+        cleaned["labels"].tolist() if has_labels else [None] * len(cleaned),
         strict=True,
     )  # fmt: skip
-    for post, text, mentions, hashtags, labels in columns:
+    for post, text, labels in columns:
         hits: list[tuple] = []
         if table.automaton is not None and text:
             lower = text.lower()
             if len(lower) != len(text):  # "İ" lowers to two characters: keep offsets aligned with the text
                 lower = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
             hits.extend(_alias_hits(text, lower, table, confidence))
-        for handle in mentions:
-            if handle in table.by_handle:
-                hits.append((table.by_handle[handle], "@" + handle, "handle", None, None, confidence.handle))
-        for tag in hashtags:
-            if tag in table.by_hashtag:
-                hits.append((table.by_hashtag[tag], "#" + tag, "hashtag", None, None, confidence.hashtag))
         if labels:
             for column, value in json.loads(labels).items():
                 entity_id = table.by_name.get(value.lower().lstrip("@"))
@@ -183,6 +202,16 @@ def extract_conservative_entities(
             else:
                 below += 1
     hits = pd.DataFrame(rows, columns=["post_id", "entity_id", "surface", "method", "start", "end", "confidence"])
+    hits = hits.astype({"start": "Int64", "end": "Int64"})
+    found = [hits] if len(hits) else []
+    for column, lookup, method in (("mentions", table.by_handle, "handle"), ("hashtags", table.by_hashtag, "hashtag")):
+        feature = _feature_hits(cleaned, column, lookup, method, getattr(confidence, method))
+        if getattr(confidence, method) < threshold:
+            below += len(feature)
+        elif len(feature):
+            found.append(feature)
+    if found:
+        hits = pd.concat(found, ignore_index=True) if len(found) > 1 else found[0]
     meta = cleaned.set_index("post_id")[["platform", "batch_id"]]
     hits = hits.join(meta, on="post_id")
     hits["entity_name"] = hits["entity_id"].map({e.id: e.name for e in table.entities.values()}).fillna(hits["surface"])

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from mlds_assets.core.cleaning import feature_lists
+from mlds_assets.core.cleaning import FEATURE_LIST_TYPE, as_feature_column
 
 # What post_collection reads of cleaned_posts.
 STORE_INPUT_COLUMNS = [
@@ -16,21 +18,28 @@ STORE_INPUT_COLUMNS = [
 SENTIMENT_STORE_COLUMNS = ["post_id", "sentiment_label", "sentiment_score", "scored_at"]
 
 
+def _lists_per_post(posts: pd.Series, owners: pd.Series, values: pd.Series) -> pd.Series:
+    """`values` gathered into one list per post (in `posts`' order; [] for none), built as one Arrow list
+    array from offsets instead of a Python list per post."""
+    position = pd.Series(np.arange(len(posts)), index=posts.to_numpy())
+    rows = position.reindex(owners.to_numpy()).to_numpy()
+    known = ~np.isnan(rows)
+    rows = rows[known].astype(np.int64)
+    order = np.argsort(rows, kind="stable")
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=len(posts)))]).astype(np.int32)
+    flat = pa.array(values.to_numpy(dtype=object)[known][order], pa.string())
+    return pd.Series(pa.ListArray.from_arrays(pa.array(offsets), flat), dtype=FEATURE_LIST_TYPE)
+
+
 def store_records(cleaned: pd.DataFrame, entities: pd.DataFrame, sentiment: pd.DataFrame | None = None) -> pd.DataFrame:
     """One record per post; `entities` lists the canonical ids the conservative pass found, and `sentiment`
     (when the batch has been scored) moves a post from pending_sentiment to sentiment_complete."""
-    ids: dict[str, list[str]] = {}
-    names: dict[str, list[str]] = {}
-    distinct = entities.drop_duplicates(["post_id", "entity_id"])
-    columns = (distinct["post_id"].tolist(), distinct["entity_id"].tolist(), distinct["entity_name"].tolist())
-    for post, entity, name in zip(*columns, strict=True):
-        ids.setdefault(post, []).append(entity)
-        names.setdefault(post, []).append(name)
     records = cleaned[[c for c in STORE_INPUT_COLUMNS if c in cleaned.columns]].rename(columns={"clean_text": "text"})
-    posts = records["post_id"].tolist()
-    records["hashtags"] = feature_lists(records["hashtags"])
-    records["entities"] = [ids.get(post, []) for post in posts]
-    records["entity_names"] = [names.get(post, []) for post in posts]
+    records = records.reset_index(drop=True)
+    records["hashtags"] = as_feature_column(records["hashtags"])
+    distinct = entities.drop_duplicates(["post_id", "entity_id"])
+    records["entities"] = _lists_per_post(records["post_id"], distinct["post_id"], distinct["entity_id"])
+    records["entity_names"] = _lists_per_post(records["post_id"], distinct["post_id"], distinct["entity_name"])
     records["processing_status"] = "pending_sentiment"
     if sentiment is not None and len(sentiment):
         scores = sentiment.drop_duplicates("post_id").set_index("post_id")
