@@ -13,6 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 
+# Best of three for the fast engine, whose ratio a noisy neighbour moves by several percent; one run of the
+# slow one, whose minute-long runs average the noise out.
+REPEATS = {"vader": 3, "tiny transformer": 1}
+
 
 def _timed(fn, *args, **kwargs) -> float:
     """Seconds for one call; its result is dropped and garbage collected first, so neither side of a
@@ -54,25 +58,44 @@ def bench_sentiment(rows: int, workdir: str, queue) -> None:
             },
         }
         for label, env in engines.items():
-            engine_settings = load_settings(env={**base_env, **env})
-            configured_engine(engine_settings)  # loaded (and cached) before the clock starts
-            bare = _bare(label, model, engine_settings)
-            out[f"{label}_bare"] = _timed(bare, texts)
-            defs = build_definitions(engine_settings)
-            job = defs.resolve_job_def(
-                "facebook_sentiment"
-            ).get_subset(  # the asset's step; its gate is a step of its own
-                asset_selection={AssetKey(["facebook", "sentiment_scores"])}, asset_check_selection=set()
-            )
-
-            def asset_run(job=job, label=label) -> None:
-                result = job.execute_in_process(
-                    partition_key=batch, instance=instance, run_config=QUIET_RUN, raise_on_error=False
+            bare_times, asset_times, step_times = [], [], []
+            for repeat in range(REPEATS[label]):  # alternate the two sides; keep each side's best run
+                # A new model version per repeat leaves every post pending again, as after a model change.
+                version = {"MLDS__SENTIMENT__MODEL_VERSION": f"bench-{repeat}"}
+                engine_settings = load_settings(env={**base_env, **env, **version})
+                configured_engine(engine_settings)  # loaded (and cached) before the clock starts
+                bare_times.append(_timed(_bare(label, model, engine_settings), texts))
+                job = (
+                    build_definitions(engine_settings)
+                    .resolve_job_def("facebook_sentiment")
+                    .get_subset(  # the asset's own step; its gate is a step of its own
+                        asset_selection={AssetKey(["facebook", "sentiment_scores"])}, asset_check_selection=set()
+                    )
                 )
-                out[f"{label}_ok"] = result.success
 
-            out[f"{label}_asset"] = _timed(asset_run)
+                def asset_run(job=job, label=label, step_times=step_times) -> None:
+                    result = job.execute_in_process(
+                        partition_key=batch, instance=instance, run_config=QUIET_RUN, raise_on_error=False
+                    )
+                    out[f"{label}_ok"] = result.success
+                    step_times.append(_step_seconds(instance, result.run_id))
+
+                asset_times.append(_timed(asset_run))
+            out[f"{label}_bare"], out[f"{label}_asset"] = min(bare_times), min(asset_times)
+            out[f"{label}_step"] = min(step_times)
+            out[f"{label}_repeats"] = REPEATS[label]
     queue.put(out)
+
+
+def _step_seconds(instance, run_id: str) -> float:
+    """The asset step alone, STEP_START to STEP_SUCCESS: input read, chunks, checkpoints, output write;
+    not the run's own launch and bookkeeping."""
+    times = {
+        entry.dagster_event.event_type_value: entry.timestamp
+        for entry in instance.all_logs(run_id)
+        if entry.dagster_event and entry.dagster_event.event_type_value in ("STEP_START", "STEP_SUCCESS")
+    }
+    return times["STEP_SUCCESS"] - times["STEP_START"]
 
 
 def _bare(label: str, model: Path, settings):
@@ -91,12 +114,16 @@ def _bare(label: str, model: Path, settings):
 
 def markdown(result: dict) -> str:
     lines = [
-        f"Sentiment, {result['posts']:,} posts of one batch (chunks of processing.batch_size):",
+        f"Sentiment, {result['posts']:,} posts of one batch (chunks of processing.batch_size); best of "
+        f"{result['vader_repeats']} runs for VADER:",
         "",
-        "| engine | bare library (s) | sentiment_scores through Dagster (s) | asset / bare | posts/s (asset) |",
-        "|---|---:|---:|---:|---:|",
+        "| engine | bare library (s) | asset step (s) | step / bare | whole run (s) | run / bare | posts/s (step) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for label in ("vader", "tiny transformer"):
-        bare, asset = result[f"{label}_bare"], result[f"{label}_asset"]
-        lines.append(f"| {label} | {bare:.2f} | {asset:.2f} | {asset / bare:.2f}x | {result['posts'] / asset:,.0f} |")
+        bare, step, run = result[f"{label}_bare"], result[f"{label}_step"], result[f"{label}_asset"]
+        lines.append(
+            f"| {label} | {bare:.2f} | {step:.2f} | {step / bare:.2f}x | {run:.2f} | {run / bare:.2f}x | "
+            f"{result['posts'] / step:,.0f} |"
+        )
     return "\n".join(lines) + "\n"

@@ -8,10 +8,10 @@ run (never by the run that wrote them: its output is stored only after it return
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +24,8 @@ from upath import UPath
 class ChunkCheckpoint:
     def __init__(self, folder: str | UPath) -> None:
         self.folder = UPath(folder)
+        self._local = self.folder.protocol in ("", "file", "local")
+        self._made = False
 
     def files(self) -> list[UPath]:
         if not self.folder.exists():
@@ -34,18 +36,21 @@ class ChunkCheckpoint:
         frames = [_read(path) for path in self.files()]
         return pd.concat(frames, ignore_index=True) if frames else None
 
-    def write(self, run_id: str, index: int, rows: pd.DataFrame) -> UPath:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        final = self.folder / f"chunk-{run_id[:8]}-{index:05d}.parquet"
+    def write(self, run_id: str, index: int, rows: pd.DataFrame) -> str:
+        if not self._made:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._made = True
+        name = f"chunk-{run_id[:8]}-{index:05d}.parquet"
         table = pa.Table.from_pandas(rows, preserve_index=False)
-        if final.protocol in ("", "file", "local"):
-            tmp = self.folder / f".{final.name}.{uuid.uuid4().hex}.tmp"
-            pq.write_table(table, str(tmp.path))
-            tmp.rename(final)
-        else:  # object stores publish a PUT atomically
-            with final.open("wb") as handle:
-                pq.write_table(table, handle)
-        return final
+        if self._local:  # plain os calls: this runs once per chunk, and UPath's path handling costs as much
+            folder = str(self.folder.path)
+            final, tmp = os.path.join(folder, name), os.path.join(folder, f".{name}.{uuid.uuid4().hex}.tmp")
+            pq.write_table(table, tmp)
+            os.replace(tmp, final)
+            return final
+        with (self.folder / name).open("wb") as handle:  # object stores publish a PUT atomically
+            pq.write_table(table, handle)
+        return str(self.folder / name)
 
     def prune(self, done_ids: set[str]) -> int:
         """Remove chunk files whose every post is in `done_ids` (already in the stored output)."""
@@ -115,21 +120,13 @@ def run_chunked(
     done = current_results(posts, previous, checkpoint.load(), version=version)
     todo = pending_rows(posts, done, version)
     computed = []
-    # Chunk k is written on a second thread while chunk k+1 is worked on; at most one write is in flight,
-    # and the run returns only once every write has landed. A kill loses at most the unwritten chunks.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint") as writer:
-        pending: Future | None = None
-        for k, n, rows in chunks(todo, chunk_size):
-            started = time.perf_counter()
-            result = work(rows)
-            if pending is not None:
-                pending.result()  # raises a failed write here, before more work is done
-            pending = writer.submit(checkpoint.write, run_id, k, result)
-            computed.append(result)
-            if progress:
-                progress(k, n, len(rows), time.perf_counter() - started)
-        if pending is not None:
-            pending.result()
+    for k, n, rows in chunks(todo, chunk_size):
+        started = time.perf_counter()
+        result = work(rows)
+        checkpoint.write(run_id, k, result)  # before the next chunk starts: a kill loses only unfinished work
+        computed.append(result)
+        if progress:
+            progress(k, n, len(rows), time.perf_counter() - started)
     frames = [f for f in (done, *computed) if f is not None and len(f)]
     if not frames:  # nothing to work on and nothing stored: an empty batch
         results = pd.DataFrame({"post_id": pd.Series([], dtype="string")})

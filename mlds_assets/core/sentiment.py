@@ -311,6 +311,15 @@ def version_tag(engine: SentimentEngine, configured_version: str) -> str:
 def score_rows(engine: SentimentEngine, version: str, rows: pd.DataFrame, run_id: str) -> pd.DataFrame:
     """Score rows (post_id, clean_text): what a sentiment_scores row holds, with the engine actually used."""
     scores = engine.score(rows["clean_text"].fillna("").astype(str).tolist())
+    n = len(scores)
+
+    def constant(value: str) -> pd.Categorical:  # one dictionary entry, not a string per row, in Parquet too
+        return pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=[value])
+
+    scores["sentiment_label"] = pd.Categorical(scores["sentiment_label"], categories=LABELS)
     return pd.concat([rows[["post_id"]].reset_index(drop=True), scores], axis=1).assign(
-        engine=engine.name, model_version=version, scored_at=pd.Timestamp.now(tz="UTC"), run_id=run_id
+        engine=constant(engine.name),
+        model_version=constant(version),
+        scored_at=pd.Timestamp.now(tz="UTC"),
+        run_id=constant(run_id),
     )
