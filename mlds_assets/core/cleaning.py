@@ -143,11 +143,6 @@ def normalise(texts: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
     return pa.chunked_array([pc.utf8_trim(texts, " ")])
 
 
-def normalise_text(text: pd.Series) -> pd.Series:
-    values = pa.array(text.astype(object).where(text.notna(), None).tolist(), pa.string())
-    return pd.Series(normalise(values).to_pylist(), index=text.index, dtype=object)
-
-
 def clean_posts(posts: pd.DataFrame, near_duplicate_min_chars: int = 20) -> pd.DataFrame:
     """Canonical posts (without their raw record) plus cleaned text and features; one row per post_id.
 

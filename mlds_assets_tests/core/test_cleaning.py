@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from mlds_assets.core.cleaning import CLEANED_EXTRA_COLUMNS, clean_posts, normalise_text
+from mlds_assets.core.cleaning import CLEANED_EXTRA_COLUMNS, clean_posts
 
 
 def posts(*texts: str) -> pd.DataFrame:
@@ -47,11 +47,12 @@ def test_adds_feature_columns_and_drops_raw_record():
 )
 def test_normalised_text(raw, clean):
     assert clean_one(raw)["clean_text"] == clean
-    assert normalise_text(pd.Series([raw])).tolist() == [clean]
 
 
-def test_normalise_text_handles_missing_values():
-    assert normalise_text(pd.Series(["x", None])).tolist() == ["x", ""]
+def test_missing_text_is_empty_clean_text():
+    frame = posts("x", "y")
+    frame.loc[1, "text"] = None
+    assert clean_posts(frame)["clean_text"].tolist() == ["x", ""]
 
 
 def test_urls_mentions_hashtags_emoji_extracted():
