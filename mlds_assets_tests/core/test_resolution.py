@@ -1,0 +1,141 @@
+"""The resolver's conflict rules: merge on one match, review on several or on a weak unmatched mention,
+discovery on a confident one, people's decisions first."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from mlds_assets.core.entities import Entity, EntityDictionary
+from mlds_assets.core.resolution import Decision, Matcher, conflict_id, normalise_name, resolve
+
+TABLE = EntityDictionary.from_entities(
+    [
+        Entity("nike", "Nike", aliases=("Nike",), handles=("nike",), hashtags=("nike", "justdoit")),
+        Entity("apple", "Apple", aliases=("Apple", "Apple Inc"), handles=("apple",)),
+        Entity("apple_music", "Apple Music", aliases=("Apple Music",)),
+        Entity("delta", "Delta", type="ORG", aliases=("Delta Air Lines",), handles=("delta",)),
+        Entity("delta_faucet", "Delta Faucet", aliases=("Delta",)),  # "Delta" is ambiguous on purpose
+    ]
+)
+
+
+def enhanced(*rows: tuple) -> pd.DataFrame:
+    """(post_id, platform, surface, label, confidence[, entity_id])"""
+    records = [
+        {"post_id": r[0], "platform": r[1], "surface": r[2], "label": r[3], "confidence": r[4],
+         "entity_id": r[5] if len(r) > 5 else None, "method": "ner", "model_version": "spacy:sm-3.8.0"}
+        for r in rows
+    ]  # fmt: skip
+    return pd.DataFrame(records)
+
+
+CONSERVATIVE = pd.DataFrame(
+    {
+        "post_id": ["p1", "p2"],
+        "platform": ["facebook", "tiktok"],
+        "entity_id": ["nike", "apple"],
+        "surface": ["#nike", "@apple"],
+        "method": ["hashtag", "handle"],
+        "confidence": [0.9, 0.95],
+        "entity_type": ["ORG", "ORG"],
+    }
+)
+
+
+NO_CONSERVATIVE = CONSERVATIVE.iloc[:0]
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [("Nike", "nike"), ("@nike", "nike"), ("#Nike", "nike"), ("Nike Inc.", "nike"), ("Apple, Inc", "apple"),
+     ("Delta Air Lines", "delta air lines"), ("Co", "co")],
+)  # fmt: skip
+def test_normalised_names(raw, key):
+    assert normalise_name(raw) == key
+
+
+def test_one_match_merges_and_the_new_spelling_becomes_an_alias():
+    result = resolve(CONSERVATIVE, enhanced(("p3", "instagram", "NIKE Inc", "ORG", 0.7)), TABLE)
+    mention = result.mentions[result.mentions["post_id"] == "p3"].iloc[0]
+    assert (mention["canonical_id"], mention["link"]) == ("nike", "exact")
+    assert mention["method"] == "ner" and mention["confidence"] == 0.7  # the mention keeps its own
+    nike = result.canonical.set_index("entity_id").loc["nike"]
+    assert nike["primary_name"] == "Nike"  # the canonical name stays primary
+    assert "NIKE Inc" in nike["aliases"]
+    assert nike["platforms"] == ["facebook", "instagram"] and nike["mentions"] == 2
+    assert result.review.empty
+
+
+def test_fuzzy_match_above_the_threshold_merges():
+    result = resolve(NO_CONSERVATIVE, enhanced(("p4", "facebook", "Nikee", "ORG", 0.6)), TABLE, fuzzy_threshold=80)
+    assert result.mentions.iloc[0][["canonical_id", "link"]].tolist() == ["nike", "fuzzy"]
+    strict = resolve(NO_CONSERVATIVE, enhanced(("p4", "facebook", "Nikee", "ORG", 0.6)), TABLE, fuzzy_threshold=95)
+    assert strict.mentions.iloc[0]["canonical_id"] is None  # no match and not confident: review
+    assert len(strict.review) == 1
+
+
+def test_several_matches_go_to_review_with_candidates_and_evidence():
+    result = resolve(
+        NO_CONSERVATIVE,
+        enhanced(("p5", "twitter", "Delta", "ORG", 0.9), ("p6", "facebook", "delta", "ORG", 0.7)),
+        TABLE,
+    )
+    [conflict] = result.review.to_dict("records")
+    assert set(conflict["candidates"]) == {"delta", "delta_faucet"}
+    assert conflict["mentions"] == 2 and conflict["examples"] == ["p5", "p6"]
+    assert "matches 2 entities" in conflict["reason"]
+    assert result.mentions["canonical_id"].isna().all()
+
+
+def test_unmatched_mentions_are_discoveries_only_when_confident():
+    result = resolve(
+        NO_CONSERVATIVE,
+        enhanced(("p7", "tiktok", "Patagonia", "ORG", 0.85), ("p8", "tiktok", "Zorblax", "ORG", 0.6)),
+        TABLE,
+    )
+    linked = result.mentions.set_index("post_id")["canonical_id"]
+    assert linked["p7"] == "discovered:patagonia"
+    assert pd.isna(linked["p8"])
+    assert result.review["surface"].tolist() == ["Zorblax"]
+    discovered = result.canonical.set_index("entity_id").loc["discovered:patagonia"]
+    assert discovered["origin"] == "discovered" and discovered["primary_name"] == "Patagonia"
+
+
+def test_entity_ruler_matches_link_directly():
+    result = resolve(NO_CONSERVATIVE, enhanced(("p9", "facebook", "Apple Music", "ORG", 0.95, "apple_music")), TABLE)
+    assert result.mentions.iloc[0][["canonical_id", "link"]].tolist() == ["apple_music", "ruler"]
+
+
+def test_decisions_come_first_and_a_decided_conflict_never_returns():
+    mentions = enhanced(("p5", "twitter", "Delta", "ORG", 0.9))
+    cid = conflict_id("Delta", "ORG")
+    assert not resolve(NO_CONSERVATIVE, mentions, TABLE).review.empty
+
+    merged = resolve(NO_CONSERVATIVE, mentions, TABLE, {cid: Decision("merge", "delta")})
+    assert merged.review.empty
+    assert merged.mentions.iloc[0][["canonical_id", "link"]].tolist() == ["delta", "decision"]
+
+    new = resolve(NO_CONSERVATIVE, mentions, TABLE, {cid: Decision("new")})
+    assert new.mentions.iloc[0]["canonical_id"] == "discovered:delta"
+
+    rejected = resolve(NO_CONSERVATIVE, mentions, TABLE, {cid: Decision("reject")})
+    assert rejected.review.empty and rejected.mentions.iloc[0]["link"] == "rejected"
+
+
+def test_conflict_ids_are_stable_across_spellings_and_platforms():
+    assert conflict_id("Delta", "ORG") == conflict_id("@delta", "ORG") == conflict_id("DELTA", "ORG")
+    assert conflict_id("Delta", "ORG") != conflict_id("Delta", "GPE")
+
+
+def test_every_mention_is_accounted_for():
+    rows = enhanced(("a", "x", "Nike", "ORG", 0.9), ("b", "x", "Delta", "ORG", 0.9), ("c", "x", "Foo", "ORG", 0.1))
+    result = resolve(CONSERVATIVE, rows, TABLE)
+    assert len(result.mentions) == len(CONSERVATIVE) + len(rows)  # nothing dropped silently
+    assert set(result.mentions["resolver_version"]) == {"resolver:1"}
+
+
+def test_matcher_finds_handles_and_hashtags():
+    matcher = Matcher(TABLE)
+    assert [c.entity_id for c in matcher.candidates("#JustDoIt")] == ["nike"]
+    assert matcher.candidates("") == []
