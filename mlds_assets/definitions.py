@@ -11,6 +11,7 @@ from dagster import (
 )
 
 from mlds_assets.assets.collection import build_backlog_check, build_post_collection
+from mlds_assets.assets.enhanced_entities import build_enhanced_entities
 from mlds_assets.assets.ingestion import build_ingestion_lane
 from mlds_assets.assets.sentiment import build_sentiment_checks, build_sentiment_scores
 from mlds_assets.checks import build_lane_checks
@@ -46,7 +47,8 @@ def build_definitions(settings: Settings, post_store: PostStoreResource | None =
         lane = build_ingestion_lane(platform, settings)
         lane.assets.append(build_post_collection(lane, settings))
         sentiment = build_sentiment_scores(lane, platform, settings)
-        assets += [*lane.assets, sentiment]
+        enhanced = build_enhanced_entities(lane, platform, settings)
+        assets += [*lane.assets, sentiment, enhanced]
         checks += [*build_lane_checks(lane, platform, settings), *build_sentiment_checks(lane, settings)]
         checks.append(build_backlog_check(lane, settings))
         jobs.append(
@@ -61,6 +63,13 @@ def build_definitions(settings: Settings, post_store: PostStoreResource | None =
                 enrich_job_name(platform.name, "sentiment"),
                 selection=AssetSelection.assets(sentiment, lane.key("post_collection"), lane.key("basic_metrics")),
                 description=f"Sentiment for one {platform.name} batch now (pending posts only), then store, metrics.",
+            )
+        )
+        jobs.append(
+            define_asset_job(
+                enrich_job_name(platform.name, "entities"),
+                selection=AssetSelection.assets(enhanced),
+                description=f"spaCy NER + entity ruler for one {platform.name} batch now, pending posts only.",
             )
         )
     automation = AutomationConditionSensorDefinition(

@@ -9,7 +9,7 @@ from mlds_assets.core.sentiment import build_engine, default_embedding_model, lo
 from mlds_assets.core.sentiment_training import GoldSet, evaluate, gold_set, parse_label_map, train_head
 from mlds_assets.settings import ReadOptions, Settings
 
-STAGES = ("sentiment",)  # later issues add entities, embeddings, topics
+STAGES = ("sentiment", "entities")  # later issues add embeddings, topics
 
 
 def enrich(settings: Settings, only: str = "sentiment", platform: str | None = None, instance=None) -> list[dict]:

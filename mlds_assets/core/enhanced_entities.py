@@ -79,3 +79,31 @@ def extract_enhanced_entities(
                 )
             )  # fmt: skip
     return pd.DataFrame(rows, columns=ENHANCED_COLUMNS).astype({"start": "int64", "end": "int64"})
+
+
+ENTITY_STRUCT_FIELDS = ["entity_id", "surface", "label", "start", "end", "method", "confidence"]
+
+
+def entities_per_post(posts: pd.DataFrame, found: pd.DataFrame, version: str, run_id: str) -> pd.DataFrame:
+    """One row per post with the list of its entities (empty when none): a post that was processed and
+    had nothing to find is recorded as such, so it is not processed again."""
+    grouped = found.groupby("post_id")[ENTITY_STRUCT_FIELDS].apply(lambda g: g.to_dict("records"))
+    entities = posts["post_id"].map(grouped)
+    return pd.DataFrame(
+        {
+            "post_id": posts["post_id"].to_numpy(),
+            "entities": [e if isinstance(e, list) else [] for e in entities],
+            "model_version": version,
+            "processed_at": pd.Timestamp.now(tz="UTC"),
+            "run_id": run_id,
+        }
+    )
+
+
+def flatten(per_post: pd.DataFrame) -> pd.DataFrame:
+    """The per-post lists as one row per entity (what the resolver and people read)."""
+    exploded = per_post[["post_id", "entities", "model_version"]].explode("entities").dropna(subset=["entities"])
+    if exploded.empty:
+        return pd.DataFrame(columns=["post_id", *ENTITY_STRUCT_FIELDS, "model_version"])
+    fields = pd.DataFrame(exploded["entities"].tolist(), index=exploded.index)
+    return pd.concat([exploded[["post_id"]], fields, exploded[["model_version"]]], axis=1).reset_index(drop=True)

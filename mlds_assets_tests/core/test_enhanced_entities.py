@@ -65,3 +65,16 @@ def test_a_dictionary_change_is_a_new_version(nlp):
 def test_missing_model_fails_naming_it():
     with pytest.raises(EntityModelError, match="no_such_spacy_model"):
         load_ner("no_such_spacy_model", TABLE)
+
+
+def test_per_post_lists_record_posts_without_entities_and_flatten_back(nlp):
+    from mlds_assets.core.enhanced_entities import entities_per_post, flatten
+
+    posts = pd.DataFrame({"post_id": ["p1", "p2"], "clean_text": ["my Nike shoes", "nothing to see"]})
+    version = model_version(nlp, TABLE)
+    found = extract_enhanced_entities(posts, nlp, version)
+    per_post = entities_per_post(posts, found, version, "run-1")
+    assert per_post["post_id"].tolist() == ["p1", "p2"]
+    assert per_post["entities"].tolist()[1] == []  # processed, nothing found: still recorded
+    flat = flatten(per_post)
+    assert flat[["post_id", "entity_id", "surface", "method"]].values.tolist() == [["p1", "nike", "Nike", "ruler"]]
