@@ -16,6 +16,7 @@ from mlds_assets.core.readers import ExportReadError
 from mlds_assets.core.sentiment import SentimentModelError
 from mlds_assets.core.sentiment_training import GoldSetError
 from mlds_assets.core.status import platform_status
+from mlds_assets.review_commands import ReviewError, decide, review_queue
 from mlds_assets.sentiment_commands import STAGES, enrich, eval_sentiment, format_eval, read_gold, train_sentiment
 from mlds_assets.settings import ConfigError, Settings, load_settings
 
@@ -59,8 +60,11 @@ def ingest(settings: Settings, path: Path, platform: str, instance=None, mode: s
     return outcome
 
 
-def run_job(settings: Settings, instance, job_name: str, partition: str, tags: dict | None = None, defs=None) -> dict:
-    """One partition through one job on the persistent instance: status, checks and errors as a dict."""
+def run_job(
+    settings: Settings, instance, job_name: str, partition: str | None, tags: dict | None = None, defs=None
+) -> dict:
+    """One partition (None: an unpartitioned job) through one job on the persistent instance: status,
+    checks and errors as a dict."""
     from mlds_assets.definitions import build_definitions
 
     job = (defs or build_definitions(settings)).resolve_job_def(job_name)
@@ -189,6 +193,17 @@ def main(argv: list[str] | None = None) -> int:
         else:
             gold_cmd.add_argument("--engine", help="default: sentiment.engine from config")
             gold_cmd.add_argument("--json", action="store_true")
+    review_cmd = commands.add_parser("review", help="the entity review queue").add_subparsers(
+        dest="what", required=True
+    )
+    review_list = review_cmd.add_parser("list", help="open conflicts with their candidates")
+    review_list.add_argument("--json", action="store_true")
+    review_decide = review_cmd.add_parser("decide", help="decide a conflict (written to entity_decisions.yaml)")
+    review_decide.add_argument("conflict")
+    choice = review_decide.add_mutually_exclusive_group(required=True)
+    choice.add_argument("--merge-into", metavar="CANONICAL")
+    choice.add_argument("--new", action="store_true", help="a new canonical entity")
+    choice.add_argument("--reject", action="store_true", help="not an entity")
     store_cmd = commands.add_parser("store", help="post store maintenance")
     store_sub = store_cmd.add_subparsers(dest="store_command", required=True)
     rebuild_cmd = store_sub.add_parser("rebuild", help="recreate the post store from the lake")
@@ -248,6 +263,22 @@ def main(argv: list[str] | None = None) -> int:
             report = eval_sentiment(settings, gold, args.engine)
             print(json.dumps(report, indent=2) if args.json else format_eval(report))
             return 0
+        if args.command == "review":
+            if args.what == "list":
+                queue = review_queue(settings)
+                if args.json:
+                    print(queue.to_json(orient="records", force_ascii=False))
+                else:
+                    for row in queue.itertuples():
+                        print(
+                            f"{row.conflict_id}  {row.surface!r} ({row.label}, {row.mentions} mentions): {row.reason}"
+                        )
+                    print(f"{len(queue)} open conflicts")
+                return 0
+            decision = decide(settings, args.conflict, args.merge_into, args.new, args.reject)
+            print(f"{args.conflict}: {decision.action} {decision.target or ''} -> {settings.entity_decisions_path}")
+            print("applied at the next resolution: `mlds enrich --only entities`, or materialise resolved_entities")
+            return 0
         if args.command == "store":
             from mlds_assets.store.rebuild import rebuild_platform
 
@@ -259,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"mlds: configuration error:\n{exc}", file=sys.stderr)
         return 2
-    except (SentimentModelError, GoldSetError, ExportReadError) as exc:
+    except (SentimentModelError, GoldSetError, ExportReadError, ReviewError) as exc:
         print(f"mlds: {exc}", file=sys.stderr)
         return 2
     return 1

@@ -13,6 +13,7 @@ from dagster import (
 from mlds_assets.assets.collection import build_backlog_check, build_post_collection
 from mlds_assets.assets.enhanced_entities import build_enhanced_entities
 from mlds_assets.assets.ingestion import build_ingestion_lane
+from mlds_assets.assets.resolution import build_resolution, build_review_check
 from mlds_assets.assets.sentiment import build_sentiment_checks, build_sentiment_scores
 from mlds_assets.checks import build_lane_checks
 from mlds_assets.io_manager import LakeIOManager
@@ -72,6 +73,16 @@ def build_definitions(settings: Settings, post_store: PostStoreResource | None =
                 description=f"spaCy NER + entity ruler for one {platform.name} batch now, pending posts only.",
             )
         )
+    resolution = build_resolution(settings)
+    assets.append(resolution)
+    jobs.append(
+        define_asset_job(
+            "resolve_entities",
+            selection=AssetSelection.assets(resolution),
+            description="Cross-platform entity resolution now, with the decisions in entity_decisions.yaml.",
+        )
+    )
+    checks.append(build_review_check(settings))
     automation = AutomationConditionSensorDefinition(
         "mlds_automation", target=AssetSelection.all(), default_status=DefaultSensorStatus.RUNNING
     )

@@ -85,3 +85,16 @@ def read_lake_partition(
 
 def lake_folder(base_path: str, *parts: str) -> UPath:
     return UPath(base_path).joinpath(*parts)
+
+
+def read_lake_asset(base_path: str, key_path: list[str], columns: list[str] | None = None) -> pd.DataFrame | None:
+    """Every stored partition of an asset, stacked, with its partition key as `batch_id`: for
+    cross-platform assets that read whole lanes. None when nothing is stored yet."""
+    folder = UPath(base_path).joinpath(*key_path)
+    files = sorted(folder.glob("*.parquet")) if folder.exists() else []
+    frames = []
+    for path in files:
+        with path.open("rb") as handle:
+            frame = pq.read_table(handle, columns=columns).to_pandas(types_mapper=_arrow_lists)
+        frames.append(frame.assign(batch_id=path.stem) if "batch_id" not in frame.columns else frame)
+    return pd.concat(frames, ignore_index=True) if frames else None

@@ -10,6 +10,7 @@ from mlds_assets.core.sentiment_training import GoldSet, evaluate, gold_set, par
 from mlds_assets.settings import ReadOptions, Settings
 
 STAGES = ("sentiment", "entities")  # later issues add embeddings, topics
+RESOLVE_JOB = "resolve_entities"
 
 
 def enrich(settings: Settings, only: str = "sentiment", platform: str | None = None, instance=None) -> list[dict]:
@@ -26,6 +27,9 @@ def enrich(settings: Settings, only: str = "sentiment", platform: str | None = N
             tags = {"mlds/platform": name, "mlds/stage": only, "mlds/trigger": "mlds enrich"}
             outcome = run_job(settings, instance, enrich_job_name(name, only), batch, tags, defs)
             outcomes.append({"platform": name, "batch": batch, "stage": only, **outcome})
+    if only == "entities" and outcomes:  # then resolve across platforms, once
+        outcome = run_job(settings, instance, RESOLVE_JOB, None, {"mlds/trigger": "mlds enrich"}, defs)
+        outcomes.append({"platform": "cross_platform", "batch": "-", "stage": "resolution", **outcome})
     return outcomes
 
 

@@ -67,11 +67,19 @@ class EnhancedEntitySettings(_Strict):
     ner_confidence: float = Field(0.75, ge=0, le=1)  # an NER entity (the small model gives no probability)
 
 
+class ResolutionSettings(_Strict):
+    fuzzy_threshold: float = Field(90, ge=0, le=100)  # rapidfuzz ratio for a fuzzy name match
+    discovery_confidence: float = Field(0.8, ge=0, le=1)  # an unmatched mention above it is a discovery
+    decisions: str = "entity_decisions.yaml"  # relative to the config directory; written by `mlds review decide`
+    review_warn: int = Field(200, ge=0)  # WARN when the review queue holds more open conflicts than this
+
+
 class EntitySettings(_Strict):
     dictionary: str = "entities.yaml"
     confidence_threshold: float = Field(0.8, ge=0, le=1)
     confidence: ConfidenceSettings = ConfidenceSettings()
     enhanced: EnhancedEntitySettings = EnhancedEntitySettings()
+    resolution: ResolutionSettings = ResolutionSettings()
 
 
 class CleaningSettings(_Strict):
@@ -255,6 +263,11 @@ class Settings(_Strict):
     @property
     def reports_dir(self) -> Path:
         return self.home / "reports"
+
+    @property
+    def entity_decisions_path(self) -> Path:
+        path = Path(self.entities.resolution.decisions)
+        return path if path.is_absolute() else self.config_dir / path
 
     @property
     def models_dir(self) -> Path:

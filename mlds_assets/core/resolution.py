@@ -14,9 +14,11 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import pandas as pd
+import yaml
 from rapidfuzz import fuzz, process
 
 from mlds_assets.core.entities import EntityDictionary
@@ -208,3 +210,32 @@ def _canonical_table(table, mentions, discovered, added) -> pd.DataFrame:
     frame["platforms"] = frame["entity_id"].map(platforms).apply(lambda p: p if isinstance(p, list) else [])
     frame["mentions"] = frame["entity_id"].map(counts).fillna(0).astype("int64")
     return frame
+
+
+def load_decisions(path: Path) -> dict[str, Decision]:
+    """People's decisions, from a YAML file kept in git beside the dictionary (absent = none yet)."""
+    if not path.exists():
+        return {}
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    decisions = {}
+    for cid, item in (data.get("decisions") or {}).items():
+        action = item.get("action") if isinstance(item, dict) else None
+        if action not in ("merge", "new", "reject") or (action == "merge" and not item.get("target")):
+            raise ValueError(f"{path}: decisions.{cid}: needs action merge (with target), new or reject")
+        decisions[str(cid)] = Decision(action, item.get("target"))
+    return decisions
+
+
+def record_decision(path: Path, cid: str, decision: Decision, surface: str, decided_at: str) -> None:
+    """Add or replace one decision, keeping the others; the file stays readable in a review."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None
+    data = data or {}
+    entry = {"action": decision.action, "surface": surface, "decided_at": decided_at}
+    if decision.target:
+        entry["target"] = decision.target
+    data.setdefault("decisions", {})[cid] = entry
+    path.write_text(
+        "# Entity-resolution decisions, written by `mlds review decide`; applied at the next materialisation.\n"
+        + yaml.safe_dump(data, sort_keys=True, allow_unicode=True),
+        encoding="utf-8",
+    )

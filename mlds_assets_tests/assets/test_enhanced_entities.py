@@ -30,8 +30,8 @@ def lake(settings, asset: str, batch: str) -> pd.DataFrame:
 
 def test_enrich_entities_records_every_post_and_resumes_nothing_twice(settings, instance, export):
     batch = ingest(settings, export, "facebook", instance)["batch"]
-    [outcome] = enrich(settings, "entities", "facebook", instance)
-    assert outcome["status"] == "ok", outcome
+    outcome, resolution = enrich(settings, "entities", "facebook", instance)
+    assert outcome["status"] == "ok" and resolution["stage"] == "resolution", (outcome, resolution)
     per_post = lake(settings, "enhanced_entities", batch)
     assert len(per_post) == 120 and per_post["post_id"].is_unique  # posts with no entity are recorded too
     flat = flatten(per_post)
@@ -41,3 +41,35 @@ def test_enrich_entities_records_every_post_and_resumes_nothing_twice(settings, 
     assert latest_metadata(instance, key)["processed_this_run"] == 120
     enrich(settings, "entities", "facebook", instance)
     assert latest_metadata(instance, key)["processed_this_run"] == 0  # nothing pending, nothing redone
+
+
+def test_resolution_across_platforms_and_a_decision_that_survives_rematerialisation(
+    settings, config_dir, instance, tmp_path, capsys, monkeypatch
+):
+    from mlds_assets.cli import main
+    from mlds_assets.core.resolution import load_decisions
+    from mlds_assets.review_commands import review_queue
+
+    ingest(settings, generate_facebook_csv(tmp_path / "fb.csv", 120, dirty=False).path, "facebook", instance)
+    outcomes = enrich(settings, "entities", "facebook", instance)
+    assert outcomes[-1]["stage"] == "resolution" and outcomes[-1]["status"] == "ok", outcomes[-1]
+
+    base = Path(settings.lake_base) / "cross_platform"
+    canonical = pd.read_parquet(base / "resolved_entities.parquet").set_index("entity_id")
+    mentions = pd.read_parquet(base / "entity_mentions.parquet")
+    assert "nike" in canonical.index and canonical.loc["nike", "mentions"] > 0
+    assert mentions["resolver_version"].eq("resolver:1").all()
+    assert {"conservative", "ruler"} <= set(mentions["link"])
+    queue = review_queue(settings)
+    assert not queue.empty  # the generated posts name people and places NER finds at low confidence
+    conflict = queue.iloc[0]
+    monkeypatch.setenv("MLDS_HOME", str(settings.home))
+    monkeypatch.setenv("MLDS_CONFIG", str(config_dir))
+    assert main(["review", "decide", conflict["conflict_id"], "--merge-into", "nike"]) == 0
+    assert load_decisions(settings.entity_decisions_path)[conflict["conflict_id"]].target == "nike"
+
+    outcomes = enrich(settings, "entities", "facebook", instance)  # re-materialise
+    assert conflict["conflict_id"] not in set(review_queue(settings)["conflict_id"])  # never returns
+    mentions = pd.read_parquet(base / "entity_mentions.parquet")
+    decided = mentions[mentions["conflict_id"] == conflict["conflict_id"]]
+    assert len(decided) and set(decided["canonical_id"]) == {"nike"} and set(decided["link"]) == {"decision"}
