@@ -4,7 +4,7 @@ Each size runs in a fresh process so that peak memory (max RSS) belongs to that 
 ratios against floors measured in the same run: pandas' C CSV reader for loading, a bare Aho-Corasick
 pass for entities, a pyarrow Parquet write of the same frames for the lake.
 
-    python -m mlds_assets.bench [--sizes 100000 1000000] [--sentiment-posts 200000] [--out var/bench]
+    python -m mlds_assets.bench [--sizes 100000 1000000] [--phase2-posts 200000] [--out var/bench]
 """
 
 from __future__ import annotations
@@ -221,19 +221,19 @@ def markdown(results: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000], help="fast-path sizes")
-    parser.add_argument("--sentiment-posts", type=int, default=200_000, help="0 skips the sentiment bench")
+    parser.add_argument("--phase2-posts", type=int, default=200_000, help="0 skips the phase-2 bench")
     parser.add_argument("--out", type=Path, default=Path("var/bench"))
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    if args.sentiment_posts:
-        from mlds_assets.bench_sentiment import bench_sentiment
-        from mlds_assets.bench_sentiment import markdown as sentiment_markdown
+    if args.phase2_posts:
+        from mlds_assets.bench_phase2 import bench_phase2
+        from mlds_assets.bench_phase2 import markdown as phase2_markdown
 
-        print(f"sentiment at {args.sentiment_posts:,} posts ...", flush=True)
-        sentiment = run_size(args.sentiment_posts, bench_sentiment)
-        (args.out / "sentiment.md").write_text(sentiment_markdown(sentiment))
-        (args.out / "sentiment.json").write_text(json.dumps(sentiment, indent=1))
-        print(sentiment_markdown(sentiment))
+        print(f"phase 2 (sentiment, entities) at {args.phase2_posts:,} posts ...", flush=True)
+        phase2 = run_size(args.phase2_posts, bench_phase2)
+        (args.out / "phase2.md").write_text(phase2_markdown(phase2))
+        (args.out / "phase2.json").write_text(json.dumps(phase2, indent=1))
+        print(phase2_markdown(phase2))
     results = []
     for rows in args.sizes:
         print(f"fast path at {rows:,} posts ...", flush=True)

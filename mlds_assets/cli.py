@@ -11,13 +11,22 @@ import os
 import sys
 from pathlib import Path
 
+from mlds_assets.core.enhanced_entities import EntityModelError
 from mlds_assets.core.landing import land_file
 from mlds_assets.core.readers import ExportReadError
 from mlds_assets.core.sentiment import SentimentModelError
 from mlds_assets.core.sentiment_training import GoldSetError
 from mlds_assets.core.status import platform_status
 from mlds_assets.review_commands import ReviewError, decide, review_queue
-from mlds_assets.sentiment_commands import STAGES, enrich, eval_sentiment, format_eval, read_gold, train_sentiment
+from mlds_assets.sentiment_commands import (
+    STAGES,
+    enrich,
+    eval_entities,
+    eval_sentiment,
+    format_eval,
+    read_gold,
+    train_sentiment,
+)
 from mlds_assets.settings import ConfigError, Settings, load_settings
 
 QUIET_RUN = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the instance keeps the full log
@@ -180,8 +189,10 @@ def main(argv: list[str] | None = None) -> int:
     enrich_cmd = commands.add_parser("enrich", help="run a phase-2 stage now over pending posts")
     enrich_cmd.add_argument("--only", choices=STAGES, default="sentiment")
     enrich_cmd.add_argument("--platform")
-    for verb, text in (("train", "train a sentiment head on labelled posts"), ("eval", "score an engine on gold")):
+    eval_parsers = {}
+    for verb, text in (("train", "train a sentiment head on labelled posts"), ("eval", "measure against gold")):
         verb_cmd = commands.add_parser(verb, help=text).add_subparsers(dest="what", required=True)
+        eval_parsers[verb] = verb_cmd
         gold_cmd = verb_cmd.add_parser("sentiment", help=text)
         gold_cmd.add_argument("--gold", type=Path, required=True, help="CSV/JSON/JSONL/Parquet/XLSX with labels")
         gold_cmd.add_argument("--text-col", required=True)
@@ -193,6 +204,14 @@ def main(argv: list[str] | None = None) -> int:
         else:
             gold_cmd.add_argument("--engine", help="default: sentiment.engine from config")
             gold_cmd.add_argument("--json", action="store_true")
+    eval_entities_cmd = eval_parsers["eval"].add_parser("entities", help="extraction and resolution on gold targets")
+    eval_entities_cmd.add_argument("--gold", type=Path, required=True)
+    eval_entities_cmd.add_argument("--text-col", required=True)
+    eval_entities_cmd.add_argument("--target-col", required=True, help="the entity each post is about (empty: none)")
+    eval_entities_cmd.add_argument("--target-map", help="target=id[|id],... where a target is not a dictionary name")
+    eval_entities_cmd.add_argument("--dictionary", type=Path, help="entity dictionary (default: entities.dictionary)")
+    eval_entities_cmd.add_argument("--no-header", action="store_true")
+    eval_entities_cmd.add_argument("--json", action="store_true")
     review_cmd = commands.add_parser("review", help="the entity review queue").add_subparsers(
         dest="what", required=True
     )
@@ -254,6 +273,12 @@ def main(argv: list[str] | None = None) -> int:
             if not outcomes:
                 print("no batches ingested yet")
             return 0 if all(r["status"] == "ok" for r in outcomes) else 1
+        if args.command == "eval" and args.what == "entities":
+            report = eval_entities(
+                settings, args.gold, args.text_col, args.target_col, args.target_map, args.no_header, args.dictionary
+            )
+            print(json.dumps(report, indent=2) if args.json else "\n".join(f"{k}: {v}" for k, v in report.items()))
+            return 0
         if args.command in ("train", "eval"):
             gold = read_gold(args.gold, args.text_col, args.label_col, args.label_map, args.no_header)
             if args.command == "train":
@@ -290,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"mlds: configuration error:\n{exc}", file=sys.stderr)
         return 2
-    except (SentimentModelError, GoldSetError, ExportReadError, ReviewError) as exc:
+    except (SentimentModelError, GoldSetError, ExportReadError, ReviewError, EntityModelError) as exc:
         print(f"mlds: {exc}", file=sys.stderr)
         return 2
     return 1

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from mlds_assets.core.readers import read_export
 from mlds_assets.core.sentiment import build_engine, default_embedding_model, load_sentence_encoder
-from mlds_assets.core.sentiment_training import GoldSet, evaluate, gold_set, parse_label_map, train_head
+from mlds_assets.core.sentiment_training import GoldSet, GoldSetError, evaluate, gold_set, parse_label_map, train_head
 from mlds_assets.settings import ReadOptions, Settings
 
 STAGES = ("sentiment", "entities")  # later issues add embeddings, topics
@@ -60,3 +60,26 @@ def format_eval(report: dict) -> str:
     for key in ("gold_labels", "skipped_labels"):
         lines.append(f"{key}: " + (", ".join(f"{k} {v}" for k, v in report[key].items()) or "none"))
     return "\n".join(lines)
+
+
+def eval_entities(
+    settings: Settings, path: Path, text_col: str, target_col: str, target_map: str | None, no_header: bool,
+    dictionary: Path | None = None,
+) -> dict:  # fmt: skip
+    """Extraction and resolution against a file naming each post's target entity (empty = none named)."""
+    from mlds_assets.core.enhanced_entities import load_ner, model_version
+    from mlds_assets.core.entities import EntityDictionary
+    from mlds_assets.core.entity_eval import evaluate_entities, parse_target_map
+
+    read = read_export(path, options=ReadOptions(header=not no_header))
+    for column in (text_col, target_col):
+        if column not in read.records.columns:
+            raise GoldSetError(f"{path.name}: no column {column!r} (columns: {list(read.records.columns)[:20]})")
+    table = EntityDictionary.load(dictionary or settings.entity_dictionary_path)
+    nlp = load_ner(settings.entities.enhanced.model, table)
+    targets = read.records[target_col].replace("", None)
+    report = evaluate_entities(
+        read.records[text_col], targets, table, nlp, model_version(nlp, table), settings.entities,
+        parse_target_map(target_map),
+    )  # fmt: skip
+    return {"gold": path.name, "model_version": model_version(nlp, table), **report}

@@ -152,3 +152,25 @@ def test_unloadable_transformers_model_fails_fast_with_its_name(home, gold, caps
     args = ["eval", "sentiment", "--engine", "transformers", "--gold", str(gold), "--text-col", "text"]
     assert main([*args, "--label-col", "label"]) == 2
     assert "no-such-model" in capsys.readouterr().err
+
+
+ENTITY_GOLD = """text,target
+Loving my new iPad 2 already,iPad
+the google maps app is great,Other Google product or service
+nothing about brands here,
+Steve Jobs on stage again,Apple
+"""
+
+
+def test_eval_entities_reports_resolution_accuracy_and_each_step(home, tmp_path, capsys):
+    gold = tmp_path / "targets.csv"
+    gold.write_text(ENTITY_GOLD)
+    dictionary = REPO / "mlds_assets_tests" / "fixtures" / "brand_emotion_entities.yaml"
+    args = ["eval", "entities", "--gold", str(gold), "--text-col", "text", "--target-col", "target"]
+    args += ["--dictionary", str(dictionary), "--target-map", "Other Google product or service=google", "--json"]
+    assert main(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["posts"] == 4 and report["posts_with_target"] == 3
+    assert report["resolution_accuracy"] == 1.0  # iPad 2 -> ipad, google maps -> google, Steve Jobs -> apple
+    assert report["conservative_recall"] < report["resolved_recall"]  # lower-case "google" needs the ruler
+    assert {"enhanced_precision", "enhanced_recall", "review_queue"} <= set(report)

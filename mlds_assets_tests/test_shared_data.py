@@ -104,3 +104,24 @@ def test_vader_on_the_sentiment140_gold_set(shared_data):
     report = evaluate(VaderEngine(), gold)
     assert report["rows"] == 498 and report["gold_labels"] == {"negative": 177, "neutral": 139, "positive": 182}
     assert 0.65 <= report["macro_f1"] <= 0.8  # 0.718 when measured; far from chance (0.33)
+
+
+BRAND_TARGETS = (
+    "iPad or iPhone App=ipad|iphone,Other Google product or service=google,"
+    "Other Apple product or service=apple,Android App=android"
+)
+
+
+def test_entity_resolution_on_brand_emotion_targets(shared_data):
+    """Issue 5's acceptance figure: resolution accuracy on the posts whose target is named."""
+    from mlds_assets.sentiment_commands import eval_entities
+    from mlds_assets.settings import load_settings
+
+    dictionary = Path(__file__).parent / "fixtures" / "brand_emotion_entities.yaml"
+    report = eval_entities(
+        load_settings(), shared_data / FILES["brand_emotion"][0], "tweet_text", "emotion_in_tweet_is_directed_at",
+        BRAND_TARGETS, False, dictionary,
+    )  # fmt: skip
+    assert report["posts"] == 9093 and report["posts_with_target"] == 3291
+    assert report["resolution_accuracy"] > 0.9  # 0.98 when measured
+    assert report["resolved_recall"] >= report["conservative_recall"]

@@ -1,7 +1,8 @@
-"""`make bench`, phase 2: sentiment_scores through Dagster beside the bare engine on the same texts.
+"""`make bench`, phase 2: sentiment_scores and enhanced_entities through Dagster beside the bare library
+on the same texts (VADER, a transformers pipeline, spaCy's `nlp.pipe` with the same components).
 
 The asset's time covers what a scheduled run does: reading the batch's cleaned posts, finding what is
-pending, scoring in checkpointed chunks, writing the output. The engine is loaded before the clock starts
+pending, working in checkpointed chunks, writing the output. Models are loaded before the clock starts
 on both sides, so the ratio is the asset's overhead over the raw library.
 """
 
@@ -27,7 +28,7 @@ def _timed(fn, *args, **kwargs) -> float:
     return time.perf_counter() - started
 
 
-def bench_sentiment(rows: int, workdir: str, queue) -> None:
+def bench_phase2(rows: int, workdir: str, queue) -> None:
     from dagster import AssetKey, instance_for_test
 
     from mlds_assets.assets.sentiment import configured_engine
@@ -114,14 +115,16 @@ def _bare(label: str, model: Path, settings):
 
 def markdown(result: dict) -> str:
     lines = [
-        f"Sentiment, {result['posts']:,} posts of one batch (chunks of processing.batch_size); best of "
+        f"Phase 2, {result['posts']:,} posts of one batch (chunks of processing.batch_size); best of "
         f"{result['vader_repeats']} runs for VADER:",
         "",
-        "| engine | bare library (s) | asset step (s) | step / bare | whole run (s) | run / bare | posts/s (step) |",
+        "| asset, engine | bare library (s) | asset step (s) | step / bare | whole run (s) | run / bare "
+        "| posts/s (step) |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for label in ("vader", "tiny transformer"):
+    for label in ("vader", "tiny transformer", "spacy"):
         bare, step, run = result[f"{label}_bare"], result[f"{label}_step"], result[f"{label}_asset"]
+        label = "spaCy NER + ruler (enhanced_entities)" if label == "spacy" else label
         lines.append(
             f"| {label} | {bare:.2f} | {step:.2f} | {step / bare:.2f}x | {run:.2f} | {run / bare:.2f}x | "
             f"{result['posts'] / step:,.0f} |"
