@@ -13,7 +13,7 @@ from dagster import (
 from mlds_assets.assets.collection import build_backlog_check, build_post_collection
 from mlds_assets.assets.enhanced_entities import build_enhanced_entities
 from mlds_assets.assets.ingestion import build_ingestion_lane
-from mlds_assets.assets.resolution import build_resolution, build_review_check
+from mlds_assets.assets.resolution import build_accuracy_check, build_resolution, build_review_check
 from mlds_assets.assets.sentiment import build_sentiment_checks, build_sentiment_scores
 from mlds_assets.checks import build_lane_checks
 from mlds_assets.io_manager import LakeIOManager
@@ -83,6 +83,9 @@ def build_definitions(settings: Settings, post_store: PostStoreResource | None =
         )
     )
     checks.append(build_review_check(settings))
+    accuracy = build_accuracy_check(settings)
+    if accuracy is not None:
+        checks.append(accuracy)
     automation = AutomationConditionSensorDefinition(
         "mlds_automation", target=AssetSelection.all(), default_status=DefaultSensorStatus.RUNNING
     )

@@ -2,6 +2,8 @@
 canonical entities, a mention -> canonical id mapping, and the review queue. Unpartitioned and
 cross-platform; re-resolved whenever a batch's entities change, with people's decisions applied first."""
 
+from pathlib import Path
+
 import pandas as pd
 from dagster import (
     AssetCheckResult,
@@ -21,7 +23,7 @@ from dagster import (
 from mlds_assets.assets.metadata import counts_table
 from mlds_assets.core.enhanced_entities import flatten
 from mlds_assets.core.entities import EntityDictionary
-from mlds_assets.core.resolution import load_decisions, resolve
+from mlds_assets.core.resolution import gold_accuracy, load_decisions, resolve
 from mlds_assets.io_manager import read_lake_asset
 from mlds_assets.settings import Settings
 
@@ -139,3 +141,26 @@ def build_review_check(settings: Settings) -> AssetChecksDefinition:
         )
 
     return review_queue_size
+
+
+def build_accuracy_check(settings: Settings) -> AssetChecksDefinition | None:
+    """Only where a gold mapping is configured: a check with nothing to compare against could not fail."""
+    resolution = settings.entities.resolution
+    if not resolution.gold:
+        return None
+    path = Path(resolution.gold) if Path(resolution.gold).is_absolute() else settings.config_dir / resolution.gold
+
+    @asset_check(
+        asset=MENTIONS,
+        name="resolution_accuracy",
+        description=f"More than {resolution.gold_accuracy:.0%} of the gold surfaces in {path.name} resolve right.",
+    )
+    def resolution_accuracy(entity_mentions: pd.DataFrame) -> AssetCheckResult:
+        found = gold_accuracy(entity_mentions, pd.read_csv(path, dtype=str))
+        return AssetCheckResult(
+            passed=found["seen"] > 0 and found["accuracy"] > resolution.gold_accuracy,
+            severity=AssetCheckSeverity.ERROR,
+            metadata={**{k: v for k, v in found.items() if k != "wrong"}, "wrong": ", ".join(found["wrong"]) or "-"},
+        )
+
+    return resolution_accuracy

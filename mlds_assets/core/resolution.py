@@ -239,3 +239,21 @@ def record_decision(path: Path, cid: str, decision: Decision, surface: str, deci
         + yaml.safe_dump(data, sort_keys=True, allow_unicode=True),
         encoding="utf-8",
     )
+
+
+def gold_accuracy(mentions: pd.DataFrame, gold: pd.DataFrame) -> dict:
+    """Each gold surface form against what its mentions resolved to (their most common canonical id).
+    Surfaces never mentioned are counted apart: they say nothing about resolution."""
+    keyed = mentions.assign(_key=mentions["surface"].map(normalise_name))
+    resolved = keyed.dropna(subset=["canonical_id"]).groupby("_key")["canonical_id"].agg(lambda s: s.mode().iloc[0])
+    seen = keyed["_key"].unique()
+    expected = gold.assign(_key=gold["surface"].map(normalise_name))
+    present = expected[expected["_key"].isin(seen)]
+    right = present["_key"].map(resolved).eq(present["canonical_id"])
+    wrong = present.loc[~right, "surface"].tolist()
+    return {
+        "gold_surfaces": len(expected),
+        "seen": len(present),
+        "accuracy": float(right.mean()) if len(present) else 0.0,
+        "wrong": wrong[:10],
+    }

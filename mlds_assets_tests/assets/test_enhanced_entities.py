@@ -73,3 +73,20 @@ def test_resolution_across_platforms_and_a_decision_that_survives_rematerialisat
     mentions = pd.read_parquet(base / "entity_mentions.parquet")
     decided = mentions[mentions["conflict_id"] == conflict["conflict_id"]]
     assert len(decided) and set(decided["canonical_id"]) == {"nike"} and set(decided["link"]) == {"decision"}
+
+
+def test_resolution_accuracy_check_runs_when_a_gold_mapping_is_configured(config_dir, tmp_path, instance):
+    from mlds_assets.settings import load_settings
+
+    (config_dir / "entity_gold.csv").write_text("surface,canonical_id\nNike,nike\nApple,apple\nTesla,tesla\n")
+    settings = load_settings(
+        config_dir, env={"MLDS_HOME": str(tmp_path / "home"), "MLDS__ENTITIES__RESOLUTION__GOLD": "entity_gold.csv"}
+    )
+    ingest(settings, generate_facebook_csv(tmp_path / "fb.csv", 120, dirty=False).path, "facebook", instance)
+    resolution = enrich(settings, "entities", "facebook", instance)[-1]
+    assert resolution["status"] == "ok" and resolution["checks_failed"] == [], resolution
+    assert resolution["checks_passed"] + len(resolution["checks_warned"]) == 2  # the queue size and the accuracy
+
+    (config_dir / "entity_gold.csv").write_text("surface,canonical_id\nNike,adidas\nApple,tesla\n")  # all wrong
+    failed = enrich(settings, "entities", "facebook", instance)[-1]
+    assert failed["checks_failed"] == ["resolution_accuracy"]

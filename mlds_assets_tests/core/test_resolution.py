@@ -139,3 +139,21 @@ def test_matcher_finds_handles_and_hashtags():
     matcher = Matcher(TABLE)
     assert [c.entity_id for c in matcher.candidates("#JustDoIt")] == ["nike"]
     assert matcher.candidates("") == []
+
+
+def test_gold_accuracy_by_surface_form():
+    from mlds_assets.core.resolution import gold_accuracy
+
+    mentions = pd.DataFrame(
+        {
+            "surface": ["Nike", "@nike", "NIKE Inc", "Delta", "delta", "Delta", "Apple"],
+            "canonical_id": ["nike", "nike", "nike", "delta_faucet", "delta_faucet", "delta", "apple_music"],
+        }
+    )
+    gold = pd.DataFrame(
+        {"surface": ["Nike", "Delta", "Apple", "Adidas"], "canonical_id": ["nike", "delta", "apple", "adidas"]}
+    )
+    found = gold_accuracy(mentions, gold)
+    assert (found["gold_surfaces"], found["seen"]) == (4, 3)  # Adidas was never mentioned
+    assert found["accuracy"] == pytest.approx(1 / 3)  # Nike right; Delta mostly the faucet; Apple wrong
+    assert found["wrong"] == ["Delta", "Apple"]
