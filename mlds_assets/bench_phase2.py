@@ -85,6 +85,7 @@ def bench_phase2(rows: int, workdir: str, queue) -> None:
             out[f"{label}_bare"], out[f"{label}_asset"] = min(bare_times), min(asset_times)
             out[f"{label}_step"] = min(step_times)
             out[f"{label}_repeats"] = REPEATS[label]
+        _bench_entities(settings, instance, batch, texts, out)
     queue.put(out)
 
 
@@ -130,3 +131,30 @@ def markdown(result: dict) -> str:
             f"{result['posts'] / step:,.0f} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _bench_entities(settings, instance, batch: str, texts: list[str], out: dict) -> None:
+    """enhanced_entities' step beside `nlp.pipe` over the same texts with the same pipeline (ruler + ner),
+    batch size and processes, reading every entity as the asset does."""
+    from mlds_assets.assets.enhanced_entities import _pipeline
+    from mlds_assets.cli import QUIET_RUN
+    from mlds_assets.definitions import build_definitions
+
+    enhanced = settings.entities.enhanced
+    nlp, _ = _pipeline(enhanced.model, str(settings.entity_dictionary_path))  # loaded before the clock
+
+    def bare(texts: list[str]) -> None:
+        docs = nlp.pipe(texts, batch_size=enhanced.batch_size, n_process=enhanced.n_process)
+        found = [(e.text, e.label_, e.start_char, e.end_char, e.ent_id_) for doc in docs for e in doc.ents]
+        del found
+
+    out["spacy_bare"] = _timed(bare, texts)
+    job = build_definitions(settings).resolve_job_def("facebook_entities")
+    step_times: list[float] = []
+
+    def asset_run() -> None:
+        result = job.execute_in_process(partition_key=batch, instance=instance, run_config=QUIET_RUN)
+        step_times.append(_step_seconds(instance, result.run_id))
+
+    out["spacy_asset"] = _timed(asset_run)
+    out["spacy_step"] = step_times[0]
