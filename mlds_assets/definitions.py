@@ -68,6 +68,13 @@ def build_definitions(settings: Settings, post_store: PostStoreResource | None =
         )
         jobs.append(
             define_asset_job(
+                enrich_job_name(platform.name, "store_sync"),
+                selection=AssetSelection.assets(lane.key("post_collection")),
+                description=f"Re-sync one {platform.name} batch into the post store with what is known now.",
+            )
+        )
+        jobs.append(
+            define_asset_job(
                 enrich_job_name(platform.name, "entities"),
                 selection=AssetSelection.assets(enhanced),
                 description=f"spaCy NER + entity ruler for one {platform.name} batch now, pending posts only.",

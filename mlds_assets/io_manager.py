@@ -72,11 +72,15 @@ class LakeIOManager(ConfigurableIOManagerFactory):
 
 
 def read_lake_partition(
-    base_path: str, key_path: list[str], partition: str, columns: list[str] | None = None
+    base_path: str, key_path: list[str], partition: str | None, columns: list[str] | None = None
 ) -> pd.DataFrame | None:
-    """An asset partition's stored value, or None when it has none yet: for assets that use another
-    asset's output when it exists (the store picks up sentiment once scored) without waiting for it."""
-    path = UPath(base_path).joinpath(*key_path, f"{partition}.parquet")
+    """An asset partition's stored value (partition None: an unpartitioned asset's), or None when it has
+    none yet: for assets that use another asset's output when it exists (the store picks up sentiment once
+    scored) without waiting for it."""
+    if partition is None:
+        path = UPath(base_path).joinpath(*key_path[:-1], f"{key_path[-1]}.parquet")
+    else:
+        path = UPath(base_path).joinpath(*key_path, f"{partition}.parquet")
     if not path.exists():
         return None
     with path.open("rb") as handle:

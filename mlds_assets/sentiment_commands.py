@@ -27,9 +27,16 @@ def enrich(settings: Settings, only: str = "sentiment", platform: str | None = N
             tags = {"mlds/platform": name, "mlds/stage": only, "mlds/trigger": "mlds enrich"}
             outcome = run_job(settings, instance, enrich_job_name(name, only), batch, tags, defs)
             outcomes.append({"platform": name, "batch": batch, "stage": only, **outcome})
-    if only == "entities" and outcomes:  # then resolve across platforms, once
-        outcome = run_job(settings, instance, RESOLVE_JOB, None, {"mlds/trigger": "mlds enrich"}, defs)
+    if only == "entities" and outcomes:  # then resolve across platforms once, and carry the ids to the store
+        tags = {"mlds/trigger": "mlds enrich"}
+        outcome = run_job(settings, instance, RESOLVE_JOB, None, tags, defs)
         outcomes.append({"platform": "cross_platform", "batch": "-", "stage": "resolution", **outcome})
+        for run in [o for o in outcomes if o["stage"] == "entities"]:
+            synced = run_job(
+                settings, instance, enrich_job_name(run["platform"], "store_sync"), run["batch"], tags, defs
+            )
+            if synced["status"] != "ok":
+                outcomes.append({"platform": run["platform"], "batch": run["batch"], "stage": "store", **synced})
     return outcomes
 
 

@@ -31,13 +31,40 @@ def _lists_per_post(posts: pd.Series, owners: pd.Series, values: pd.Series) -> p
     return pd.Series(pa.ListArray.from_arrays(pa.array(offsets), flat), dtype=FEATURE_LIST_TYPE)
 
 
-def store_records(cleaned: pd.DataFrame, entities: pd.DataFrame, sentiment: pd.DataFrame | None = None) -> pd.DataFrame:
+def canonical_links(mentions: pd.DataFrame, canonical: pd.DataFrame, post_ids: pd.Series) -> pd.DataFrame:
+    """(post_id, entity_id, entity_name) for the batch's posts that resolution linked beyond what the
+    conservative pass already gave: enhanced mentions merged into, or discovered as, canonical entities."""
+    linked = mentions[
+        mentions["post_id"].isin(set(post_ids))
+        & mentions["canonical_id"].notna()
+        & ~mentions["link"].isin(["conservative", "rejected"])
+    ]
+    names = canonical.set_index("entity_id")["primary_name"]
+    return pd.DataFrame(
+        {
+            "post_id": linked["post_id"].to_numpy(),
+            "entity_id": linked["canonical_id"].to_numpy(),
+            "entity_name": linked["canonical_id"].map(names).fillna(linked["canonical_id"]).to_numpy(),
+        }
+    )
+
+
+def store_records(
+    cleaned: pd.DataFrame,
+    entities: pd.DataFrame,
+    sentiment: pd.DataFrame | None = None,
+    resolved: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """One record per post; `entities` lists the canonical ids the conservative pass found, and `sentiment`
-    (when the batch has been scored) moves a post from pending_sentiment to sentiment_complete."""
+    (when the batch has been scored) moves a post from pending_sentiment to sentiment_complete; `resolved`
+    (from `canonical_links`) adds the canonical entities resolution found beyond the conservative pass."""
     records = cleaned[[c for c in STORE_INPUT_COLUMNS if c in cleaned.columns]].rename(columns={"clean_text": "text"})
     records = records.reset_index(drop=True)
     records["hashtags"] = as_feature_column(records["hashtags"])
-    distinct = entities.drop_duplicates(["post_id", "entity_id"])
+    found = entities[["post_id", "entity_id", "entity_name"]]
+    if resolved is not None and len(resolved):
+        found = pd.concat([found, resolved], ignore_index=True)
+    distinct = found.drop_duplicates(["post_id", "entity_id"])
     records["entities"] = _lists_per_post(records["post_id"], distinct["post_id"], distinct["entity_id"])
     records["entity_names"] = _lists_per_post(records["post_id"], distinct["post_id"], distinct["entity_name"])
     records["processing_status"] = "pending_sentiment"

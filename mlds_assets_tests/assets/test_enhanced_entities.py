@@ -90,3 +90,22 @@ def test_resolution_accuracy_check_runs_when_a_gold_mapping_is_configured(config
     (config_dir / "entity_gold.csv").write_text("surface,canonical_id\nNike,adidas\nApple,tesla\n")  # all wrong
     failed = enrich(settings, "entities", "facebook", instance)[-1]
     assert failed["checks_failed"] == ["resolution_accuracy"]
+
+
+def test_the_store_picks_up_canonical_ids_that_only_resolution_found(settings, instance, tmp_path):
+    from mlds_assets.cli import open_store
+
+    export = tmp_path / "lower_case.csv"
+    export.write_text(
+        "status_id,status_message,link_name,status_published,num_likes,num_comments,num_shares\n"
+        "1_1,i love my apple watch,,2024-03-01 10:00:00,1,0,0\n"  # lower case: below the conservative threshold
+        "1_2,Nike shoes again,,2024-03-01 11:00:00,1,0,0\n"
+    )
+    batch = ingest(settings, export, "facebook", instance)["batch"]
+    assert "apple" not in set(lake(settings, "conservative_entities", batch)["entity_id"])
+    enrich(settings, "entities", "facebook", instance)
+    store = open_store(settings)
+    records = store.fetch({"platform": "facebook"}, limit=10).set_index("native_id")
+    assert list(records.loc["1_1", "entities"]) == ["apple"]  # the entity ruler found it; resolution linked it
+    assert "Apple" in list(records.loc["1_1", "entity_names"])
+    assert list(records.loc["1_2", "entities"]) == ["nike"]
