@@ -68,9 +68,9 @@ def build_definitions(settings: Settings, post_store: PostStoreResource | None =
         )
         jobs.append(
             define_asset_job(
-                enrich_job_name(platform.name, "store_sync"),
-                selection=AssetSelection.assets(lane.key("post_collection")),
-                description=f"Re-sync one {platform.name} batch into the post store with what is known now.",
+                enrich_job_name(platform.name, "resync"),
+                selection=AssetSelection.assets(lane.key("post_collection"), lane.key("basic_metrics")),
+                description=f"Re-sync one {platform.name} batch's store records and metrics with what is known now.",
             )
         )
         jobs.append(

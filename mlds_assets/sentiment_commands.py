@@ -33,10 +33,10 @@ def enrich(settings: Settings, only: str = "sentiment", platform: str | None = N
         outcomes.append({"platform": "cross_platform", "batch": "-", "stage": "resolution", **outcome})
         for run in [o for o in outcomes if o["stage"] == "entities"]:
             synced = run_job(
-                settings, instance, enrich_job_name(run["platform"], "store_sync"), run["batch"], tags, defs
+                settings, instance, enrich_job_name(run["platform"], "resync"), run["batch"], tags, defs
             )
             if synced["status"] != "ok":
-                outcomes.append({"platform": run["platform"], "batch": run["batch"], "stage": "store", **synced})
+                outcomes.append({"platform": run["platform"], "batch": run["batch"], "stage": "resync", **synced})
     return outcomes
 
 

@@ -20,8 +20,8 @@ from dagster import (
 from mlds_assets.assets.automation import resync_condition
 from mlds_assets.assets.ingestion import Lane
 from mlds_assets.assets.metadata import preview
-from mlds_assets.assets.resolution import CANONICAL, MENTIONS
-from mlds_assets.core.store_records import SENTIMENT_STORE_COLUMNS, STORE_INPUT_COLUMNS, canonical_links, store_records
+from mlds_assets.assets.resolution import CANONICAL, MENTIONS, resolved_links
+from mlds_assets.core.store_records import SENTIMENT_STORE_COLUMNS, STORE_INPUT_COLUMNS, store_records
 from mlds_assets.io_manager import read_lake_partition
 from mlds_assets.resources import PostStoreResource
 from mlds_assets.settings import Settings
@@ -30,16 +30,6 @@ from mlds_assets.settings import Settings
 def build_post_collection(lane: Lane, settings: Settings) -> AssetsDefinition:
     name = lane.platform
     sentiment_key = lane.key("sentiment_scores")
-
-    def _resolved(post_ids: pd.Series) -> pd.DataFrame | None:
-        """Canonical entities resolution linked to this batch's posts, once resolution has run."""
-        mentions = read_lake_partition(
-            settings.lake_base, list(MENTIONS.path), None, ["post_id", "canonical_id", "link"]
-        )
-        canonical = read_lake_partition(settings.lake_base, list(CANONICAL.path), None, ["entity_id", "primary_name"])
-        if mentions is None or canonical is None:
-            return None
-        return canonical_links(mentions, canonical, post_ids)
 
     @asset(
         key=[name, "post_collection"],
@@ -64,7 +54,9 @@ def build_post_collection(lane: Lane, settings: Settings) -> AssetsDefinition:
         sentiment = read_lake_partition(
             settings.lake_base, list(sentiment_key.path), context.partition_key, SENTIMENT_STORE_COLUMNS
         )
-        records = store_records(cleaned_posts, conservative_entities, sentiment, _resolved(cleaned_posts["post_id"]))
+        records = store_records(
+            cleaned_posts, conservative_entities, sentiment, resolved_links(settings, cleaned_posts["post_id"])
+        )
         written = store.upsert(records)
         store.optimize()  # fold the batch into the indexes; prune old table versions
         context.log.info(f"upserted {written} posts of batch {context.partition_key}")

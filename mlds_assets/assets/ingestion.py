@@ -24,6 +24,7 @@ from dagster import (
 
 from mlds_assets.assets.automation import resync_condition
 from mlds_assets.assets.metadata import counts_table, preview
+from mlds_assets.assets.resolution import CANONICAL, MENTIONS, resolved_links
 from mlds_assets.core.cleaning import clean_posts, share_nonempty
 from mlds_assets.core.entities import EntityDictionary, extract_conservative_entities
 from mlds_assets.core.landing import landed
@@ -193,8 +194,8 @@ def build_ingestion_lane(platform: PlatformConfig, settings: Settings) -> Lane:
             "conservative_entities": AssetIn(key=[name, "conservative_entities"]),
             "quarantine": AssetIn(key=[name, "quarantine"], metadata={"columns": ["source_row"]}),
         },
-        deps=[AssetKey([name, "sentiment_scores"])],
-        automation_condition=resync_condition(AssetKey([name, "sentiment_scores"])),
+        deps=[AssetKey([name, "sentiment_scores"]), MENTIONS],
+        automation_condition=resync_condition(AssetKey([name, "sentiment_scores"]), MENTIONS, CANONICAL),
         kinds={"pandas", "parquet"},
         description=(
             f"{label} batch metrics: phase 1 at once (processing_level: basic), recomputed with sentiment once the "
@@ -211,6 +212,9 @@ def build_ingestion_lane(platform: PlatformConfig, settings: Settings) -> Lane:
         sentiment = read_lake_partition(
             settings.lake_base, [name, "sentiment_scores"], context.partition_key, SENTIMENT_METRIC_COLUMNS
         )
+        resolved = resolved_links(settings, cleaned_posts["post_id"])  # canonical ids beyond the conservative pass
+        if resolved is not None and len(resolved):
+            conservative_entities = pd.concat([conservative_entities, resolved], ignore_index=True)
         metrics = compute_basic_metrics(
             cleaned_posts,
             conservative_entities,

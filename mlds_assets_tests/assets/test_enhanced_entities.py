@@ -92,7 +92,7 @@ def test_resolution_accuracy_check_runs_when_a_gold_mapping_is_configured(config
     assert failed["checks_failed"] == ["resolution_accuracy"]
 
 
-def test_the_store_picks_up_canonical_ids_that_only_resolution_found(settings, instance, tmp_path):
+def test_store_and_metrics_pick_up_canonical_ids_that_only_resolution_found(settings, instance, tmp_path):
     from mlds_assets.cli import open_store
 
     export = tmp_path / "lower_case.csv"
@@ -109,3 +109,6 @@ def test_the_store_picks_up_canonical_ids_that_only_resolution_found(settings, i
     assert list(records.loc["1_1", "entities"]) == ["apple"]  # the entity ruler found it; resolution linked it
     assert "Apple" in list(records.loc["1_1", "entity_names"])
     assert list(records.loc["1_2", "entities"]) == ["nike"]
+    metrics = lake(settings, "basic_metrics", batch)
+    top = metrics[metrics["metric"] == "top_entity_posts"].set_index("key")["value"]
+    assert top.to_dict() == {"Apple": 1.0, "Nike": 1.0}  # the metrics count the resolved entity too
