@@ -32,9 +32,7 @@ def enrich(settings: Settings, only: str = "sentiment", platform: str | None = N
         outcome = run_job(settings, instance, RESOLVE_JOB, None, tags, defs)
         outcomes.append({"platform": "cross_platform", "batch": "-", "stage": "resolution", **outcome})
         for run in [o for o in outcomes if o["stage"] == "entities"]:
-            synced = run_job(
-                settings, instance, enrich_job_name(run["platform"], "resync"), run["batch"], tags, defs
-            )
+            synced = run_job(settings, instance, enrich_job_name(run["platform"], "resync"), run["batch"], tags, defs)
             if synced["status"] != "ok":
                 outcomes.append({"platform": run["platform"], "batch": run["batch"], "stage": "resync", **synced})
     return outcomes

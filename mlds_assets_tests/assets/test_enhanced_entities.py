@@ -73,6 +73,9 @@ def test_resolution_across_platforms_and_a_decision_that_survives_rematerialisat
     mentions = pd.read_parquet(base / "entity_mentions.parquet")
     decided = mentions[mentions["conflict_id"] == conflict["conflict_id"]]
     assert len(decided) and set(decided["canonical_id"]) == {"nike"} and set(decided["link"]) == {"decision"}
+    after = pd.read_parquet(base / "resolved_entities.parquet").set_index("entity_id").loc["nike"]
+    assert conflict["surface"] in list(after["aliases"])  # the canonical table changed as decided
+    assert after["mentions"] == canonical.loc["nike", "mentions"] + len(decided)
 
 
 def test_resolution_accuracy_check_runs_when_a_gold_mapping_is_configured(config_dir, tmp_path, instance):
