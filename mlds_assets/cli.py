@@ -153,7 +153,8 @@ def demo(settings: Settings, posts_per_platform: int = 400) -> dict:
     instance = dagster_instance(settings)
     exports = generate_exports(settings.inbox_dir, posts_per_platform=posts_per_platform)
     results = [ingest(settings, e.path, e.platform, instance) for e in exports]
-    enriched = enrich(settings, "sentiment", instance=instance)  # what the 02:00 schedule would do
+    enriched = enrich(settings, "sentiment", instance=instance)  # what the nightly schedules would do
+    enriched += enrich(settings, "entities", instance=instance)
     return {"ingested": results, "enriched": enriched, **status(settings, instance)}
 
 
@@ -236,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
             for run in report["ingested"]:
                 print(f"{run['platform']:<15} {run['status']:<17} batch {run['batch']}")
             for run in report["enriched"]:
-                print(f"{run['platform']:<15} {run['status']:<17} sentiment, batch {run['batch']}")
+                print(f"{run['platform']:<15} {run['status']:<17} {run['stage']}, batch {run['batch']}")
             print()
             _print_status(report)
             print(f"\nLake (Parquet):   {settings.lake_base}")

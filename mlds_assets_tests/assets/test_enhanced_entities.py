@@ -5,27 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-import pytest
 from dagster import AssetKey
 
 from mlds_assets.cli import ingest
 from mlds_assets.core.demo_data import generate_facebook_csv
 from mlds_assets.core.enhanced_entities import flatten
 from mlds_assets.sentiment_commands import enrich
-
-
-@pytest.fixture
-def export(tmp_path: Path) -> Path:
-    return generate_facebook_csv(tmp_path / "facebook_export.csv", 120, dirty=False).path
-
-
-def latest_metadata(instance, key: AssetKey) -> dict:
-    event = instance.get_latest_materialization_event(key)
-    return {k: v.value for k, v in event.asset_materialization.metadata.items()}
-
-
-def lake(settings, asset: str, batch: str) -> pd.DataFrame:
-    return pd.read_parquet(Path(settings.lake_base) / "facebook" / asset / f"{batch}.parquet")
+from mlds_assets_tests.lake_reading import lake, latest_metadata
 
 
 def test_enrich_entities_records_every_post_and_resumes_nothing_twice(settings, instance, export):

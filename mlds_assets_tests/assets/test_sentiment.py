@@ -9,31 +9,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
-import pytest
 from dagster import AssetKey, evaluate_automation_conditions
 
 from mlds_assets.cli import ingest, open_store, status
-from mlds_assets.core.demo_data import generate_facebook_csv
 from mlds_assets.core.landing import land_file
 from mlds_assets.definitions import build_definitions
 from mlds_assets.sentiment_commands import enrich
 from mlds_assets.settings import load_settings
+from mlds_assets_tests.lake_reading import lake, latest_metadata
 
 SENTIMENT = AssetKey(["facebook", "sentiment_scores"])
-
-
-@pytest.fixture
-def export(tmp_path: Path) -> Path:
-    return generate_facebook_csv(tmp_path / "facebook_export.csv", 120, dirty=False).path
-
-
-def latest_metadata(instance, key: AssetKey) -> dict:
-    event = instance.get_latest_materialization_event(key)
-    return {k: v.value for k, v in event.asset_materialization.metadata.items()}
-
-
-def lake(settings, asset: str, batch: str) -> pd.DataFrame:
-    return pd.read_parquet(Path(settings.lake_base) / "facebook" / asset / f"{batch}.parquet")
 
 
 def test_enrich_scores_every_post_and_the_store_and_status_pick_it_up(settings, instance, export):
