@@ -17,8 +17,7 @@ from mlds_assets.core.readers import ExportReadError
 from mlds_assets.core.sentiment import SentimentModelError
 from mlds_assets.core.sentiment_training import GoldSetError
 from mlds_assets.core.status import platform_status
-from mlds_assets.review_commands import ReviewError, decide, review_queue
-from mlds_assets.sentiment_commands import (
+from mlds_assets.phase2_commands import (
     STAGES,
     enrich,
     eval_entities,
@@ -27,6 +26,7 @@ from mlds_assets.sentiment_commands import (
     read_gold,
     train_sentiment,
 )
+from mlds_assets.review_commands import ReviewError, decide, review_queue
 from mlds_assets.settings import ConfigError, Settings, load_settings
 
 QUIET_RUN = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the instance keeps the full log

@@ -14,7 +14,7 @@ from dagster import AssetKey, evaluate_automation_conditions
 from mlds_assets.cli import ingest, open_store, status
 from mlds_assets.core.landing import land_file
 from mlds_assets.definitions import build_definitions
-from mlds_assets.sentiment_commands import enrich
+from mlds_assets.phase2_commands import enrich
 from mlds_assets.settings import load_settings
 from mlds_assets_tests.lake_reading import lake, latest_metadata
 

@@ -1,4 +1,4 @@
-"""`mlds enrich`, `mlds train sentiment` and `mlds eval sentiment`: phase 2 on demand, and its quality."""
+"""`mlds enrich`, `mlds train|eval sentiment` and `mlds eval entities`: phase 2 on demand, and its quality."""
 
 from __future__ import annotations
 
