@@ -87,10 +87,6 @@ def read_lake_partition(
         return pq.read_table(handle, columns=columns).to_pandas(types_mapper=_arrow_lists)
 
 
-def lake_folder(base_path: str, *parts: str) -> UPath:
-    return UPath(base_path).joinpath(*parts)
-
-
 def read_lake_asset(base_path: str, key_path: list[str], columns: list[str] | None = None) -> pd.DataFrame | None:
     """Every stored partition of an asset, stacked, with its partition key as `batch_id`: for
     cross-platform assets that read whole lanes. None when nothing is stored yet."""

@@ -1,8 +1,9 @@
-"""Automation conditions shared by the lanes: when phase-2 stages run, and how the store and metrics
-re-sync as phase-2 results arrive."""
+"""Automation conditions and freshness policies shared by the lanes: when phase-2 stages run, how stale
+they may get, and how the store and metrics re-sync as phase-2 results arrive."""
 
-from dagster import AssetKey, AssetSelection, AutomationCondition
+from dagster import AssetKey, AssetSelection, AutomationCondition, FreshnessPolicy
 
+from mlds_assets.core.schedules import schedule_period
 from mlds_assets.settings import PlatformConfig, Settings
 
 
@@ -37,3 +38,12 @@ def phase2_condition(platform: PlatformConfig, settings: Settings, stage: str) -
         & ~AutomationCondition.any_deps_in_progress()
         & ~AutomationCondition.in_progress()
     ).with_label(f"{stage} at {cron} UTC, pending batches")
+
+
+def phase2_freshness(platform: PlatformConfig, stage: str) -> FreshnessPolicy | None:
+    cron = platform.schedules.get(stage)
+    if cron is None:
+        return None
+    # Fresh when the last materialisation lies within one period before each tick: yesterday's 02:00 run
+    # satisfies today's 02:00 deadline, and a day without a run shows as stale at the next tick.
+    return FreshnessPolicy.cron(deadline_cron=cron, lower_bound_delta=schedule_period(cron))

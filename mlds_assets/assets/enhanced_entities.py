@@ -7,15 +7,13 @@ from functools import cache
 import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, Output, asset
 
-from mlds_assets.assets.automation import phase2_condition
+from mlds_assets.assets.automation import phase2_condition, phase2_freshness
 from mlds_assets.assets.ingestion import Lane
 from mlds_assets.assets.metadata import counts_table, preview
-from mlds_assets.assets.sentiment import phase2_freshness
-from mlds_assets.core.checkpoints import ChunkCheckpoint, ChunkProgress, run_chunked
+from mlds_assets.assets.pending import run_pending_chunks
 from mlds_assets.core.enhanced_entities import entities_per_post, extract_enhanced_entities, flatten, load_ner
 from mlds_assets.core.enhanced_entities import model_version as ner_version
 from mlds_assets.core.entities import EntityDictionary
-from mlds_assets.io_manager import lake_folder, read_lake_partition
 from mlds_assets.settings import PlatformConfig, Settings
 
 ENHANCED_INPUT_COLUMNS = ["post_id", "clean_text"]
@@ -49,11 +47,6 @@ def build_enhanced_entities(lane: Lane, platform: PlatformConfig, settings: Sett
     )
     def enhanced_entities(context: AssetExecutionContext, cleaned_posts: pd.DataFrame) -> Output[pd.DataFrame]:
         nlp, version = _pipeline(enhanced.model, str(settings.entity_dictionary_path))
-        partition = context.partition_key
-        previous = read_lake_partition(settings.lake_base, [name, "enhanced_entities"], partition)
-        checkpoints = lake_folder(settings.lake_base, "_checkpoints", name, "enhanced_entities", partition)
-        checkpoint = ChunkCheckpoint(checkpoints)
-        progress = ChunkProgress(context.log.info, "entities")
 
         def work(rows: pd.DataFrame) -> pd.DataFrame:
             found = extract_enhanced_entities(
@@ -62,15 +55,15 @@ def build_enhanced_entities(lane: Lane, platform: PlatformConfig, settings: Sett
             )  # fmt: skip
             return entities_per_post(rows, found, version, context.run_id)
 
-        run = run_chunked(
+        run, rate = run_pending_chunks(
+            context,
+            settings,
+            name,
+            "enhanced_entities",
             cleaned_posts[ENHANCED_INPUT_COLUMNS],
-            previous,
-            checkpoint,
             version,
-            settings.processing.batch_size,
             work,
-            context.run_id,
-            progress,
+            "entities",
         )
         flat = flatten(run.results)
         none = pd.Series(dtype="int64")
@@ -84,7 +77,7 @@ def build_enhanced_entities(lane: Lane, platform: PlatformConfig, settings: Sett
                 "processed_this_run": run.computed,
                 "kept_from_last_run": run.reused,
                 "resumed_from_checkpoint": run.resumed,
-                "posts_per_second": progress.rate,
+                "posts_per_second": rate,
                 "by_method": counts_table(flat["method"].value_counts() if len(flat) else none, "method", "entities"),
                 "by_label": counts_table(flat["label"].value_counts() if len(flat) else none, "label", "entities"),
                 "preview": preview(flat, ["surface", "label", "method", "entity_id", "confidence"], rows=10),

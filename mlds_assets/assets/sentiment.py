@@ -12,19 +12,16 @@ from dagster import (
     AssetExecutionContext,
     AssetIn,
     AssetsDefinition,
-    FreshnessPolicy,
     Output,
     asset,
     asset_check,
 )
 
-from mlds_assets.assets.automation import phase2_condition
+from mlds_assets.assets.automation import phase2_condition, phase2_freshness
 from mlds_assets.assets.ingestion import Lane
 from mlds_assets.assets.metadata import counts_table, preview
-from mlds_assets.core.checkpoints import ChunkCheckpoint, ChunkProgress, run_chunked
-from mlds_assets.core.schedules import schedule_period
+from mlds_assets.assets.pending import run_pending_chunks
 from mlds_assets.core.sentiment import SentimentEngine, load_engine, score_rows, version_tag
-from mlds_assets.io_manager import lake_folder, read_lake_partition
 from mlds_assets.settings import PlatformConfig, SentimentSettings, Settings
 
 SENTIMENT_INPUT_COLUMNS = ["post_id", "clean_text"]
@@ -40,15 +37,6 @@ def _engine(sentiment_json: str, models_dir: str) -> tuple[SentimentEngine, str 
 
 def configured_engine(settings: Settings) -> tuple[SentimentEngine, str | None]:
     return _engine(settings.sentiment.model_dump_json(), str(settings.models_dir))
-
-
-def phase2_freshness(platform: PlatformConfig, stage: str) -> FreshnessPolicy | None:
-    cron = platform.schedules.get(stage)
-    if cron is None:
-        return None
-    # Fresh when the last materialisation lies within one period before each tick: yesterday's 02:00 run
-    # satisfies today's 02:00 deadline, and a day without a run shows as stale at the next tick.
-    return FreshnessPolicy.cron(deadline_cron=cron, lower_bound_delta=schedule_period(cron))
 
 
 def build_sentiment_scores(lane: Lane, platform: PlatformConfig, settings: Settings) -> AssetsDefinition:
@@ -75,20 +63,15 @@ def build_sentiment_scores(lane: Lane, platform: PlatformConfig, settings: Setti
         if fell_back:
             context.log.warning(f"sentiment engine {sentiment.engine!r} unavailable, using {engine.name}: {fell_back}")
         version = version_tag(engine, sentiment.model_version)
-        partition = context.partition_key
-        previous = read_lake_partition(settings.lake_base, [name, "sentiment_scores"], partition)
-        checkpoints = lake_folder(settings.lake_base, "_checkpoints", name, "sentiment_scores", partition)
-        checkpoint = ChunkCheckpoint(checkpoints)
-        progress = ChunkProgress(context.log.info, "sentiment")
-        run = run_chunked(
+        run, rate = run_pending_chunks(
+            context,
+            settings,
+            name,
+            "sentiment_scores",
             cleaned_posts[SENTIMENT_INPUT_COLUMNS],
-            previous,
-            checkpoint,
             version,
-            settings.processing.batch_size,
             lambda rows: score_rows(engine, version, rows, context.run_id),
-            context.run_id,
-            progress,
+            "sentiment",
         )
         scores = run.results
         context.log.info(
@@ -108,7 +91,7 @@ def build_sentiment_scores(lane: Lane, platform: PlatformConfig, settings: Setti
                 "kept_from_last_run": run.reused,
                 "resumed_from_checkpoint": run.resumed,
                 "chunks_this_run": run.chunks,
-                "posts_per_second": progress.rate,
+                "posts_per_second": rate,
                 "mean_score": float(scores["sentiment_score"].mean()) if len(scores) else 0.0,
                 "labels": counts_table(labels, "label", "posts"),
                 "preview": preview(scores, ["post_id", "sentiment_label", "sentiment_score", "engine"]),
