@@ -16,7 +16,7 @@ from dagster import (
 )
 
 from mlds_assets.assets.ingestion import Lane
-from mlds_assets.io_manager import read_lake_partition
+from mlds_assets.lake import read_lake_partition
 from mlds_assets.settings import PlatformConfig, Settings
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import uuid
 
@@ -11,6 +10,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from dagster import ConfigurableIOManagerFactory, InputContext, OutputContext, UPathIOManager
 from upath import UPath
+
+from mlds_assets.lake import arrow_lists, portable_pandas_metadata
 
 
 class ParquetIOManager(UPathIOManager):
@@ -41,25 +42,7 @@ class ParquetIOManager(UPathIOManager):
         columns = (context.definition_metadata or {}).get("columns")
         with path.open("rb") as handle:
             table = pq.read_table(handle, columns=list(columns) if columns else None)
-        return table.to_pandas(types_mapper=_arrow_lists)
-
-
-def portable_pandas_metadata(table: pa.Table) -> pa.Table:
-    """Record Arrow-backed list columns as plain object columns in the pandas metadata.
-
-    pandas writes `list<item: string>[pyarrow]` there and cannot read it back (pandas 2.x), so anyone
-    opening the lake with `pd.read_parquet` would fail; as `object` they get the usual arrays per row.
-    """
-    meta = json.loads(table.schema.metadata[b"pandas"])
-    for column in meta["columns"]:
-        if str(column.get("numpy_type", "")).startswith(("list<", "large_list<")):
-            column["numpy_type"] = "object"
-    return table.replace_schema_metadata({**table.schema.metadata, b"pandas": json.dumps(meta).encode()})
-
-
-def _arrow_lists(arrow_type: pa.DataType) -> pd.ArrowDtype | None:
-    """List columns (urls, hashtags, entity ids) stay Arrow-backed: no Python list per row on the way in."""
-    return pd.ArrowDtype(arrow_type) if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type) else None
+        return table.to_pandas(types_mapper=arrow_lists)
 
 
 class LakeIOManager(ConfigurableIOManagerFactory):
@@ -69,32 +52,3 @@ class LakeIOManager(ConfigurableIOManagerFactory):
 
     def create_io_manager(self, context) -> ParquetIOManager:
         return ParquetIOManager(base_path=UPath(self.base_path))
-
-
-def read_lake_partition(
-    base_path: str, key_path: list[str], partition: str | None, columns: list[str] | None = None
-) -> pd.DataFrame | None:
-    """An asset partition's stored value (partition None: an unpartitioned asset's), or None when it has
-    none yet: for assets that use another asset's output when it exists (the store picks up sentiment once
-    scored) without waiting for it."""
-    if partition is None:
-        path = UPath(base_path).joinpath(*key_path[:-1], f"{key_path[-1]}.parquet")
-    else:
-        path = UPath(base_path).joinpath(*key_path, f"{partition}.parquet")
-    if not path.exists():
-        return None
-    with path.open("rb") as handle:
-        return pq.read_table(handle, columns=columns).to_pandas(types_mapper=_arrow_lists)
-
-
-def read_lake_asset(base_path: str, key_path: list[str], columns: list[str] | None = None) -> pd.DataFrame | None:
-    """Every stored partition of an asset, stacked, with its partition key as `batch_id`: for
-    cross-platform assets that read whole lanes. None when nothing is stored yet."""
-    folder = UPath(base_path).joinpath(*key_path)
-    files = sorted(folder.glob("*.parquet")) if folder.exists() else []
-    frames = []
-    for path in files:
-        with path.open("rb") as handle:
-            frame = pq.read_table(handle, columns=columns).to_pandas(types_mapper=_arrow_lists)
-        frames.append(frame.assign(batch_id=path.stem) if "batch_id" not in frame.columns else frame)
-    return pd.concat(frames, ignore_index=True) if frames else None

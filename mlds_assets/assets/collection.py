@@ -20,9 +20,9 @@ from dagster import (
 from mlds_assets.assets.automation import resync_condition
 from mlds_assets.assets.ingestion import Lane
 from mlds_assets.assets.metadata import preview
-from mlds_assets.assets.resolution import CANONICAL, MENTIONS, resolved_links
+from mlds_assets.assets.resolution import CANONICAL, MENTIONS
 from mlds_assets.core.store_records import SENTIMENT_STORE_COLUMNS, STORE_INPUT_COLUMNS, store_records
-from mlds_assets.io_manager import read_lake_partition
+from mlds_assets.lake import read_lake_partition, resolved_links
 from mlds_assets.resources import PostStoreResource
 from mlds_assets.settings import Settings
 
@@ -55,7 +55,10 @@ def build_post_collection(lane: Lane, settings: Settings) -> AssetsDefinition:
             settings.lake_base, list(sentiment_key.path), context.partition_key, SENTIMENT_STORE_COLUMNS
         )
         records = store_records(
-            cleaned_posts, conservative_entities, sentiment, resolved_links(settings, cleaned_posts["post_id"])
+            cleaned_posts,
+            conservative_entities,
+            sentiment,
+            resolved_links(settings.lake_base, cleaned_posts["post_id"]),
         )
         written = store.upsert(records)
         store.optimize()  # fold the batch into the indexes; prune old table versions

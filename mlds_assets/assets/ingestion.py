@@ -24,7 +24,7 @@ from dagster import (
 
 from mlds_assets.assets.automation import resync_condition
 from mlds_assets.assets.metadata import counts_table, preview
-from mlds_assets.assets.resolution import CANONICAL, MENTIONS, resolved_links
+from mlds_assets.assets.resolution import CANONICAL, MENTIONS
 from mlds_assets.core.cleaning import clean_posts, share_nonempty
 from mlds_assets.core.entities import EntityDictionary, extract_conservative_entities
 from mlds_assets.core.landing import landed
@@ -33,7 +33,7 @@ from mlds_assets.core.metrics import basic_metrics as compute_basic_metrics
 from mlds_assets.core.metrics import metric_value
 from mlds_assets.core.readers import detect_format, read_export
 from mlds_assets.core.schema import ENGAGEMENT_COLUMNS, POST_COLUMNS, schema_markdown
-from mlds_assets.io_manager import read_lake_partition
+from mlds_assets.lake import read_lake_partition, resolved_links
 from mlds_assets.settings import PlatformConfig, Settings
 from mlds_assets.types import CanonicalPosts, QuarantineRows
 
@@ -212,7 +212,9 @@ def build_ingestion_lane(platform: PlatformConfig, settings: Settings) -> Lane:
         sentiment = read_lake_partition(
             settings.lake_base, [name, "sentiment_scores"], context.partition_key, SENTIMENT_METRIC_COLUMNS
         )
-        resolved = resolved_links(settings, cleaned_posts["post_id"])  # canonical ids beyond the conservative pass
+        resolved = resolved_links(
+            settings.lake_base, cleaned_posts["post_id"]
+        )  # canonical ids beyond the conservative pass
         if resolved is not None and len(resolved):
             conservative_entities = pd.concat([conservative_entities, resolved], ignore_index=True)
         metrics = compute_basic_metrics(

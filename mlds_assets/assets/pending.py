@@ -8,7 +8,7 @@ from dagster import AssetExecutionContext
 from upath import UPath
 
 from mlds_assets.core.checkpoints import ChunkCheckpoint, ChunkedRun, ChunkProgress, run_chunked
-from mlds_assets.io_manager import read_lake_partition
+from mlds_assets.lake import read_lake_partition
 from mlds_assets.settings import Settings
 
 

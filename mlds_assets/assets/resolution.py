@@ -24,25 +24,14 @@ from mlds_assets.assets.metadata import counts_table
 from mlds_assets.core.enhanced_entities import flatten
 from mlds_assets.core.entities import EntityDictionary
 from mlds_assets.core.resolution import gold_accuracy, load_decisions, resolve
-from mlds_assets.core.store_records import canonical_links
-from mlds_assets.io_manager import read_lake_asset, read_lake_partition
+from mlds_assets.lake import CANONICAL_PATH, MENTIONS_PATH, read_lake_asset
 from mlds_assets.settings import Settings
 
 GROUP = "cross_platform"
-CANONICAL = AssetKey([GROUP, "resolved_entities"])
-MENTIONS = AssetKey([GROUP, "entity_mentions"])
+CANONICAL = AssetKey(CANONICAL_PATH)
+MENTIONS = AssetKey(MENTIONS_PATH)
 REVIEW = AssetKey([GROUP, "entity_review_queue"])
 CONSERVATIVE_COLUMNS = ["post_id", "platform", "entity_id", "surface", "method", "confidence", "entity_type"]
-
-
-def resolved_links(settings: Settings, post_ids: pd.Series) -> pd.DataFrame | None:
-    """Canonical entities resolution linked to these posts beyond the conservative pass, once it has run:
-    what the store and the metrics add to a batch's own entities."""
-    mentions = read_lake_partition(settings.lake_base, list(MENTIONS.path), None, ["post_id", "canonical_id", "link"])
-    canonical = read_lake_partition(settings.lake_base, list(CANONICAL.path), None, ["entity_id", "primary_name"])
-    if mentions is None or canonical is None:
-        return None
-    return canonical_links(mentions, canonical, post_ids)
 
 
 def _lane_mentions(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from mlds_assets.core.store_records import SENTIMENT_STORE_COLUMNS, STORE_INPUT_COLUMNS, store_records
+from mlds_assets.lake import read_lake_partition, resolved_links
 from mlds_assets.store.base import PostStore
 
 
@@ -19,16 +20,12 @@ def rebuild_platform(store: PostStore, lake: str, platform: str) -> int:
         existing = store.count({"platform": platform})
     written = 0
     for cleaned_file in sorted((Path(lake) / platform / "cleaned_posts").glob("*.parquet")):
-        entities_file = Path(lake) / platform / "conservative_entities" / cleaned_file.name
-        cleaned = pd.read_parquet(cleaned_file, columns=STORE_INPUT_COLUMNS)
-        entities = (
-            pd.read_parquet(entities_file)
-            if entities_file.exists()
-            else pd.DataFrame(columns=["post_id", "entity_id", "entity_name"])
-        )
-        sentiment_file = Path(lake) / platform / "sentiment_scores" / cleaned_file.name
-        sentiment = None
-        if sentiment_file.exists():  # a batch scored in phase 2
-            sentiment = pd.read_parquet(sentiment_file, columns=SENTIMENT_STORE_COLUMNS)
-        written += store.upsert(store_records(cleaned, entities, sentiment))
+        batch = cleaned_file.stem  # what post_collection reads for the batch, read the same way
+        cleaned = read_lake_partition(lake, [platform, "cleaned_posts"], batch, STORE_INPUT_COLUMNS)
+        entities = read_lake_partition(lake, [platform, "conservative_entities"], batch)
+        if entities is None:
+            entities = pd.DataFrame(columns=["post_id", "entity_id", "entity_name"])
+        sentiment = read_lake_partition(lake, [platform, "sentiment_scores"], batch, SENTIMENT_STORE_COLUMNS)
+        resolved = resolved_links(lake, cleaned["post_id"])
+        written += store.upsert(store_records(cleaned, entities, sentiment, resolved))
     return written

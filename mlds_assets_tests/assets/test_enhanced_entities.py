@@ -101,3 +101,9 @@ def test_store_and_metrics_pick_up_canonical_ids_that_only_resolution_found(sett
     metrics = lake(settings, "basic_metrics", batch)
     top = metrics[metrics["metric"] == "top_entity_posts"].set_index("key")["value"]
     assert top.to_dict() == {"Apple": 1.0, "Nike": 1.0}  # the metrics count the resolved entity too
+
+    from mlds_assets.store.rebuild import rebuild_platform
+
+    assert rebuild_platform(store, settings.lake_base, "facebook") == 2  # the store is a projection of the lake
+    rebuilt = store.fetch({"platform": "facebook"}, limit=10).set_index("native_id")
+    assert list(rebuilt.loc["1_1", "entities"]) == ["apple"]  # resolution's links come back too
