@@ -136,12 +136,12 @@ def markdown(result: dict) -> str:
 def _bench_entities(settings, instance, batch: str, texts: list[str], out: dict) -> None:
     """enhanced_entities' step beside `nlp.pipe` over the same texts with the same pipeline (ruler + ner),
     batch size and processes, reading every entity as the asset does."""
-    from mlds_assets.assets.enhanced_entities import _pipeline
+    from mlds_assets.assets.enhanced_entities import configured_pipeline
     from mlds_assets.cli import QUIET_RUN
     from mlds_assets.definitions import build_definitions
 
     enhanced = settings.entities.enhanced
-    nlp, _ = _pipeline(enhanced.model, str(settings.entity_dictionary_path))  # loaded before the clock
+    nlp, _ = configured_pipeline(settings)  # loaded before the clock
 
     def bare(texts: list[str]) -> None:
         docs = nlp.pipe(texts, batch_size=enhanced.batch_size, n_process=enhanced.n_process)

@@ -27,6 +27,11 @@ def _pipeline(model: str, dictionary: str):
     return nlp, ner_version(nlp, table)
 
 
+def configured_pipeline(settings: Settings):
+    """(the configured spaCy pipeline, its version), loaded once per process."""
+    return _pipeline(settings.entities.enhanced.model, str(settings.entity_dictionary_path))
+
+
 def build_enhanced_entities(lane: Lane, platform: PlatformConfig, settings: Settings) -> AssetsDefinition:
     name = lane.platform
     enhanced = settings.entities.enhanced
@@ -46,7 +51,7 @@ def build_enhanced_entities(lane: Lane, platform: PlatformConfig, settings: Sett
         ),
     )
     def enhanced_entities(context: AssetExecutionContext, cleaned_posts: pd.DataFrame) -> Output[pd.DataFrame]:
-        nlp, version = _pipeline(enhanced.model, str(settings.entity_dictionary_path))
+        nlp, version = configured_pipeline(settings)
 
         def work(rows: pd.DataFrame) -> pd.DataFrame:
             found = extract_enhanced_entities(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -90,7 +90,6 @@ class Resolution:
     canonical: pd.DataFrame  # entity_id, primary_name, aliases, type, origin, platforms, mentions
     mentions: pd.DataFrame  # one row per mention, with canonical_id, link and versions
     review: pd.DataFrame  # one row per open conflict, with candidates and evidence
-    added_aliases: dict[str, set[str]] = field(default_factory=dict)
 
 
 MENTION_COLUMNS = [
@@ -149,7 +148,6 @@ def resolve(
         canonical=_canonical_table(table, mentions, discovered, added),
         mentions=mentions,
         review=pd.DataFrame(review, columns=REVIEW_COLUMNS),
-        added_aliases=added,
     )
 
 
