@@ -70,20 +70,28 @@ def ingest(settings: Settings, path: Path, platform: str, instance=None, mode: s
 
 
 def run_job(
-    settings: Settings, instance, job_name: str, partition: str | None, tags: dict | None = None, defs=None
+    settings: Settings,
+    instance,
+    job_name: str,
+    partition: str | None,
+    tags: dict | None = None,
+    defs=None,
+    ops_config: dict | None = None,
 ) -> dict:
     """One partition (None: an unpartitioned job) through one job on the persistent instance: status,
-    checks and errors as a dict."""
+    what was materialised, checks and errors as a dict."""
     from mlds_assets.definitions import build_definitions
 
     job = (defs or build_definitions(settings)).resolve_job_def(job_name)
+    run_config = {**QUIET_RUN, "ops": ops_config} if ops_config else QUIET_RUN
     result = job.execute_in_process(
-        partition_key=partition, instance=instance, raise_on_error=False, tags=tags or {}, run_config=QUIET_RUN
+        partition_key=partition, instance=instance, raise_on_error=False, tags=tags or {}, run_config=run_config
     )
     checks = [
         e.asset_check_evaluation_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
     ]
-    outcome = {"run_id": result.run_id}
+    materialized = sorted({e.asset_key.to_user_string() for e in result.get_asset_materialization_events()})
+    outcome = {"run_id": result.run_id, "materialized": materialized}
     if not result.success:
         return {**outcome, "status": "failed", "errors": _step_errors(result)}
     failed = [c for c in checks if not c.passed]
@@ -122,12 +130,14 @@ def status(settings: Settings, instance=None) -> dict:
     for name in sorted(settings.platforms):
         posts = store.count({"platform": name})
         pending = store.count({"platform": name, "processing_status": "pending_sentiment"})
+        semantic = store.coverage("vector", {"platform": name}) if posts else None
         platforms[name] = {
             "batches": len(instance.get_dynamic_partitions(settings.platform(name).partitions_name)),
             **platform_status(settings.lake_base, name),
             "posts": posts,
             "pending_sentiment": pending,
             "sentiment_coverage": round((posts - pending) / posts, 4) if posts else None,
+            "semantic_coverage": round(semantic, 4) if semantic is not None else None,
         }
     return {"platforms": platforms}
 
@@ -142,9 +152,35 @@ def store_disagreements(settings: Settings, report: dict) -> list[str]:
     return problems
 
 
-def search(settings: Settings, query: str, platform=None, entity=None, sentiment=None, limit: int = 10):
+SEARCH_MODES = ("hybrid", "semantic", "keyword")
+
+
+def search(
+    settings: Settings,
+    query: str,
+    platform=None,
+    entity=None,
+    sentiment=None,
+    limit: int = 10,
+    mode: str = "hybrid",
+    topic: int | None = None,
+):
+    """The post store's search with filters. `hybrid` (keyword + vector, fused by rank) and `semantic`
+    (vector only) embed the query with the configured model; posts not embedded yet are still found by
+    their words in hybrid mode."""
     where = {k: v for k, v in {"platform": platform, "entity": entity, "sentiment_label": sentiment}.items() if v}
-    return open_store(settings).keyword_search(query, where=where or None, limit=limit)
+    if topic is not None:
+        where["topic_id"] = int(topic)
+    store = open_store(settings)
+    if mode == "keyword":
+        return store.keyword_search(query, where=where or None, limit=limit)
+    from mlds_assets.core.embeddings import embed, load_sentence_encoder
+
+    config = settings.embeddings
+    vector = embed(load_sentence_encoder(config.model, config.device), [query], 1, config.bf16_on_cpu)[0].tolist()
+    if mode == "semantic":
+        return store.vector_search(vector, where=where or None, limit=limit)
+    return store.hybrid_search(query, vector, where=where or None, limit=limit)
 
 
 def demo(settings: Settings, posts_per_platform: int = 400) -> dict:
@@ -155,16 +191,20 @@ def demo(settings: Settings, posts_per_platform: int = 400) -> dict:
     results = [ingest(settings, e.path, e.platform, instance) for e in exports]
     enriched = enrich(settings, "sentiment", instance=instance)  # what the nightly schedules would do
     enriched += enrich(settings, "entities", instance=instance)
+    enriched += enrich(settings, "embeddings", instance=instance)
+    enriched += enrich(settings, "topics", instance=instance)
     return {"ingested": results, "enriched": enriched, **status(settings, instance)}
 
 
 def _print_status(report: dict) -> None:
     header = f"{'platform':<15}{'batches':>8}{'posts':>9}{'quarantined':>13}{'entities':>10}{'sentiment':>11}"
-    print(header + "  last ingested")
+    print(header + f"{'semantic':>10}  last ingested")
     for name, s in report["platforms"].items():
         counts = f"{s['batches']:>8}{s['posts']:>9}{s['quarantined']:>13}{s['entities']:>10}"
-        coverage = f"{s['sentiment_coverage']:.0%}" if s["sentiment_coverage"] is not None else "-"
-        print(f"{name:<15}{counts}{coverage:>11}  {s['last_ingested_at'] or '-'}")
+        sentiment, semantic = (
+            f"{s[k]:.0%}" if s[k] is not None else "-" for k in ("sentiment_coverage", "semantic_coverage")
+        )
+        print(f"{name:<15}{counts}{sentiment:>11}{semantic:>10}  {s['last_ingested_at'] or '-'}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -180,16 +220,19 @@ def main(argv: list[str] | None = None) -> int:
     ingest_cmd.add_argument("--mode", choices=["fast", "full"], default=None)
     status_cmd = commands.add_parser("status", help="posts, quarantine and coverage per platform")
     status_cmd.add_argument("--json", action="store_true")
-    search_cmd = commands.add_parser("search", help="keyword search over the post store, with filters")
+    search_cmd = commands.add_parser("search", help="hybrid (keyword + semantic) search of the post store")
     search_cmd.add_argument("query")
     search_cmd.add_argument("--platform")
     search_cmd.add_argument("--entity", help="canonical entity id, e.g. nike")
     search_cmd.add_argument("--sentiment", choices=["negative", "neutral", "positive"])
+    search_cmd.add_argument("--topic", type=int, help="the platform topic id (see the topics asset)")
+    search_cmd.add_argument("--mode", choices=SEARCH_MODES, default="hybrid")
     search_cmd.add_argument("--limit", type=int, default=10)
     search_cmd.add_argument("--json", action="store_true")
     enrich_cmd = commands.add_parser("enrich", help="run a phase-2 stage now over pending posts")
     enrich_cmd.add_argument("--only", choices=STAGES, default="sentiment")
     enrich_cmd.add_argument("--platform")
+    enrich_cmd.add_argument("--force", action="store_true", help="topics: refit now, however few new posts")
     eval_parsers = {}
     for verb, text in (("train", "train a sentiment head on labelled posts"), ("eval", "measure against gold")):
         verb_cmd = commands.add_parser(verb, help=text).add_subparsers(dest="what", required=True)
@@ -258,8 +301,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"mlds: warning: {problem}; run `mlds store rebuild`", file=sys.stderr)
             return 0
         if args.command == "search":
-            hits = search(settings, args.query, args.platform, args.entity, args.sentiment, args.limit)
-            columns = ["post_id", "platform", "created_at", "text", "entities", "_score"]
+            hits = search(
+                settings, args.query, args.platform, args.entity, args.sentiment, args.limit, args.mode, args.topic
+            )
+            columns = ["post_id", "platform", "created_at", "text", "entities", "topic_id", "_score", "_distance"]
             hits = hits[[c for c in columns if c in hits.columns]]
             if args.json:
                 print(hits.to_json(orient="records", date_format="iso", force_ascii=False))
@@ -268,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"{hit.platform:<14} {str(hit.created_at)[:16]}  {hit.text[:100]}")
             return 0
         if args.command == "enrich":
-            outcomes = enrich(settings, args.only, args.platform)
+            outcomes = enrich(settings, args.only, args.platform, force=args.force)
             for run in outcomes:
                 print(f"{run['platform']:<15} {run['status']:<14} {run['stage']} batch {run['batch']}")
             if not outcomes:

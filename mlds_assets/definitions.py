@@ -11,14 +11,16 @@ from dagster import (
 )
 
 from mlds_assets.assets.collection import build_backlog_check, build_post_collection
+from mlds_assets.assets.embeddings import build_embedding_checks, build_post_embeddings
 from mlds_assets.assets.enhanced_entities import build_enhanced_entities
 from mlds_assets.assets.ingestion import build_ingestion_lane
 from mlds_assets.assets.resolution import build_accuracy_check, build_resolution, build_review_check
 from mlds_assets.assets.sentiment import build_sentiment_checks, build_sentiment_scores
+from mlds_assets.assets.topics import CROSS_PLATFORM, build_topic_checks, build_topics
 from mlds_assets.checks import build_lane_checks
 from mlds_assets.io_manager import LakeIOManager
 from mlds_assets.resources import PostStoreResource
-from mlds_assets.sensors import build_inbox_sensor, enrich_job_name, fast_path_job_name
+from mlds_assets.sensors import build_inbox_sensor, enrich_job_name, fast_path_job_name, topics_job_name
 from mlds_assets.settings import Settings, load_settings
 
 
@@ -49,8 +51,12 @@ def build_definitions(settings: Settings, post_store: PostStoreResource | None =
         lane.assets.append(build_post_collection(lane, settings))
         sentiment = build_sentiment_scores(lane, platform, settings)
         enhanced = build_enhanced_entities(lane, platform, settings)
-        assets += [*lane.assets, sentiment, enhanced]
+        embeddings = build_post_embeddings(lane, platform, settings)
+        full_mode = settings.mode_for(platform.name) == "full"
+        topics = build_topics(settings, platform.name, [platform.name], platform.schedules.get("topics"), full_mode)
+        assets += [*lane.assets, sentiment, enhanced, embeddings, topics]
         checks += [*build_lane_checks(lane, platform, settings), *build_sentiment_checks(lane, settings)]
+        checks += [*build_embedding_checks(lane, settings), *build_topic_checks(settings, platform.name)]
         checks.append(build_backlog_check(lane, settings))
         jobs.append(
             define_asset_job(
@@ -80,6 +86,33 @@ def build_definitions(settings: Settings, post_store: PostStoreResource | None =
                 description=f"spaCy NER + entity ruler for one {platform.name} batch now, pending posts only.",
             )
         )
+        jobs.append(
+            define_asset_job(
+                enrich_job_name(platform.name, "embeddings"),
+                selection=AssetSelection.assets(embeddings, lane.key("post_collection"), lane.key("basic_metrics")),
+                description=f"Embeddings for one {platform.name} batch now (pending posts only), then store, metrics.",
+            )
+        )
+        jobs.append(
+            define_asset_job(
+                topics_job_name(platform.name),
+                selection=AssetSelection.assets(topics),
+                description=f"{platform.name} topics now: refit if due (or forced), else assign new posts.",
+            )
+        )
+    cross_topics = build_topics(
+        settings, CROSS_PLATFORM, sorted(settings.platforms), settings.topics.schedule,
+        settings.processing.default_mode == "full",
+    )  # fmt: skip
+    assets.append(cross_topics)
+    checks += build_topic_checks(settings, CROSS_PLATFORM)
+    jobs.append(
+        define_asset_job(
+            topics_job_name(CROSS_PLATFORM),
+            selection=AssetSelection.assets(cross_topics),
+            description="Topics across every platform now: refit if due (or forced), else assign new posts.",
+        )
+    )
     resolution = build_resolution(settings)
     assets.append(resolution)
     jobs.append(

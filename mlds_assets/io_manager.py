@@ -6,19 +6,18 @@ import os
 import uuid
 
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 from dagster import ConfigurableIOManagerFactory, InputContext, OutputContext, UPathIOManager
 from upath import UPath
 
-from mlds_assets.lake import arrow_lists, portable_pandas_metadata
+from mlds_assets.core.parquet_frames import arrow_to_frame, frame_to_arrow
 
 
 class ParquetIOManager(UPathIOManager):
     extension = ".parquet"
 
     def dump_to_path(self, context: OutputContext, obj: pd.DataFrame, path: UPath) -> None:
-        table = portable_pandas_metadata(pa.Table.from_pandas(obj, preserve_index=False))
+        table = frame_to_arrow(obj)
         if path.protocol in ("", "file", "local"):
             # Readers never see a half-written file: write beside it, then rename over it.
             local = str(path.path) if hasattr(path, "path") else str(path)
@@ -42,7 +41,7 @@ class ParquetIOManager(UPathIOManager):
         columns = (context.definition_metadata or {}).get("columns")
         with path.open("rb") as handle:
             table = pq.read_table(handle, columns=list(columns) if columns else None)
-        return table.to_pandas(types_mapper=arrow_lists)
+        return arrow_to_frame(table)
 
 
 class LakeIOManager(ConfigurableIOManagerFactory):

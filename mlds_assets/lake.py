@@ -4,35 +4,17 @@ No dagster import: the store rebuild and the CLI read the lake too."""
 
 from __future__ import annotations
 
-import json
-
+import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 from upath import UPath
 
+from mlds_assets.core.embeddings import vector_matrix
+from mlds_assets.core.parquet_frames import arrow_to_frame
 from mlds_assets.core.store_records import canonical_links
 
 MENTIONS_PATH = ["cross_platform", "entity_mentions"]
 CANONICAL_PATH = ["cross_platform", "resolved_entities"]
-
-
-def portable_pandas_metadata(table: pa.Table) -> pa.Table:
-    """Record Arrow-backed list columns as plain object columns in the pandas metadata.
-
-    pandas writes `list<item: string>[pyarrow]` there and cannot read it back (pandas 2.x), so anyone
-    opening the lake with `pd.read_parquet` would fail; as `object` they get the usual arrays per row.
-    """
-    meta = json.loads(table.schema.metadata[b"pandas"])
-    for column in meta["columns"]:
-        if str(column.get("numpy_type", "")).startswith(("list<", "large_list<")):
-            column["numpy_type"] = "object"
-    return table.replace_schema_metadata({**table.schema.metadata, b"pandas": json.dumps(meta).encode()})
-
-
-def arrow_lists(arrow_type: pa.DataType) -> pd.ArrowDtype | None:
-    """List columns (urls, hashtags, entity ids) stay Arrow-backed: no Python list per row on the way in."""
-    return pd.ArrowDtype(arrow_type) if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type) else None
 
 
 def read_lake_partition(
@@ -48,7 +30,7 @@ def read_lake_partition(
     if not path.exists():
         return None
     with path.open("rb") as handle:
-        return pq.read_table(handle, columns=columns).to_pandas(types_mapper=arrow_lists)
+        return arrow_to_frame(pq.read_table(handle, columns=columns))
 
 
 def read_lake_asset(base_path: str, key_path: list[str], columns: list[str] | None = None) -> pd.DataFrame | None:
@@ -59,7 +41,7 @@ def read_lake_asset(base_path: str, key_path: list[str], columns: list[str] | No
     frames = []
     for path in files:
         with path.open("rb") as handle:
-            frame = pq.read_table(handle, columns=columns).to_pandas(types_mapper=arrow_lists)
+            frame = arrow_to_frame(pq.read_table(handle, columns=columns))
         frames.append(frame.assign(batch_id=path.stem) if "batch_id" not in frame.columns else frame)
     return pd.concat(frames, ignore_index=True) if frames else None
 
@@ -72,3 +54,38 @@ def resolved_links(base_path: str, post_ids: pd.Series) -> pd.DataFrame | None:
     if mentions is None or canonical is None:
         return None
     return canonical_links(mentions, canonical, post_ids)
+
+
+def read_embedded_posts(base_path: str, platforms: list[str]) -> tuple[pd.DataFrame, np.ndarray, int]:
+    """(posts: post_id, platform, batch_id, text; their vectors; posts left out) for the platforms' posts
+    that have a vector: what a topic model is fitted on. Only vectors of the most common model version are
+    used (mixing two models' spaces would be meaningless); posts embedded under another are left out and
+    counted, until their batch is re-embedded."""
+    posts, vectors = [], []
+    for platform in platforms:
+        embedded = read_lake_asset(base_path, [platform, "post_embeddings"], ["post_id", "vector", "model_version"])
+        cleaned = read_lake_asset(base_path, [platform, "cleaned_posts"], ["post_id", "clean_text"])
+        if embedded is None or cleaned is None:
+            continue
+        embedded = embedded.drop_duplicates("post_id", keep="last")
+        texts = cleaned.drop_duplicates("post_id", keep="last").set_index("post_id")["clean_text"]
+        embedded = embedded[embedded["post_id"].isin(texts.index)].reset_index(drop=True)
+        posts.append(
+            pd.DataFrame(
+                {
+                    "post_id": embedded["post_id"].to_numpy(),
+                    "platform": platform,
+                    "batch_id": embedded["batch_id"].to_numpy(),
+                    "text": embedded["post_id"].map(texts).to_numpy(),
+                    "model_version": embedded["model_version"].astype(str).to_numpy(),
+                }
+            )
+        )
+        vectors.append(vector_matrix(embedded["vector"]))
+    if not posts:
+        return pd.DataFrame(columns=["post_id", "platform", "batch_id", "text"]), np.zeros((0, 0), np.float32), 0
+    frame = pd.concat(posts, ignore_index=True)
+    matrix = np.concatenate([v for v in vectors if len(v)]) if any(len(v) for v in vectors) else np.zeros((0, 0))
+    version = frame["model_version"].mode().iloc[0] if len(frame) else None
+    keep = (frame["model_version"] == version).to_numpy()
+    return frame.loc[keep].drop(columns="model_version").reset_index(drop=True), matrix[keep], int((~keep).sum())

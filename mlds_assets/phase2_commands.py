@@ -4,23 +4,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mlds_assets.core.embeddings import default_embedding_model, load_sentence_encoder
 from mlds_assets.core.readers import read_export
-from mlds_assets.core.sentiment import build_engine, default_embedding_model, load_sentence_encoder
+from mlds_assets.core.sentiment import build_engine
 from mlds_assets.core.sentiment_training import GoldSet, GoldSetError, evaluate, gold_set, parse_label_map, train_head
 from mlds_assets.settings import ReadOptions, Settings
 
-STAGES = ("sentiment", "entities")  # later issues add embeddings, topics
+STAGES = ("sentiment", "entities", "embeddings", "topics")
 RESOLVE_JOB = "resolve_entities"
 
 
-def enrich(settings: Settings, only: str = "sentiment", platform: str | None = None, instance=None) -> list[dict]:
-    """Run a phase-2 stage now for every batch of a platform (or all): pending posts only, store re-synced."""
+def enrich(
+    settings: Settings, only: str = "sentiment", platform: str | None = None, instance=None, force: bool = False
+) -> list[dict]:
+    """Run a phase-2 stage now for every batch of a platform (or all): pending posts only, store re-synced.
+    Topics run per platform and, without --platform, across platforms; `force` refits them."""
     from mlds_assets.cli import dagster_instance, run_job
     from mlds_assets.definitions import build_definitions
     from mlds_assets.sensors import enrich_job_name
 
     instance = instance or dagster_instance(settings)
     defs = build_definitions(settings)
+    if only == "topics":
+        return _topics(settings, instance, defs, platform, force)
     outcomes = []
     for name in [platform] if platform else sorted(settings.platforms):
         for batch in instance.get_dynamic_partitions(settings.platform(name).partitions_name):
@@ -35,6 +41,31 @@ def enrich(settings: Settings, only: str = "sentiment", platform: str | None = N
             synced = run_job(settings, instance, enrich_job_name(run["platform"], "resync"), run["batch"], tags, defs)
             if synced["status"] != "ok":
                 outcomes.append({"platform": run["platform"], "batch": run["batch"], "stage": "resync", **synced})
+    return outcomes
+
+
+def _topics(settings: Settings, instance, defs, platform: str | None, force: bool) -> list[dict]:
+    """Each scope's topics (refit if due or forced, else new posts assigned), then the store re-synced for
+    every batch of a platform whose assignments changed."""
+    from mlds_assets.assets.topics import CROSS_PLATFORM
+    from mlds_assets.cli import run_job
+    from mlds_assets.sensors import enrich_job_name, topics_job_name
+
+    scopes = [platform] if platform else [*sorted(settings.platforms), CROSS_PLATFORM]
+    tags = {"mlds/stage": "topics", "mlds/trigger": "mlds enrich"}
+    outcomes = []
+    for scope in scopes:
+        ops = {f"{scope}_topic_model": {"config": {"force": force}}}
+        outcome = run_job(settings, instance, topics_job_name(scope), None, tags, defs, ops)
+        changed = f"{scope}/topic_assignments" in outcome.get("materialized", [])
+        outcomes.append(
+            {"platform": scope, "batch": "-", "stage": "topics" if changed else "topics (no change)", **outcome}
+        )
+        if changed and scope != CROSS_PLATFORM:
+            for batch in instance.get_dynamic_partitions(settings.platform(scope).partitions_name):
+                synced = run_job(settings, instance, enrich_job_name(scope, "resync"), batch, tags, defs)
+                if synced["status"] != "ok":
+                    outcomes.append({"platform": scope, "batch": batch, "stage": "resync", **synced})
     return outcomes
 
 

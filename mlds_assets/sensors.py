@@ -24,6 +24,11 @@ def fast_path_job_name(platform: str) -> str:
     return f"{platform}_fast_path"
 
 
+def topics_job_name(scope: str) -> str:
+    """The job that fits or updates one scope's topics now (a platform, or cross_platform)."""
+    return f"{scope}_topics"
+
+
 def enrich_job_name(platform: str, stage: str) -> str:
     """The job that runs one phase-2 stage for a batch now (`mlds enrich`), then re-syncs the store."""
     return f"{platform}_{stage}"

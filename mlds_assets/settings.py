@@ -139,6 +139,41 @@ class SentimentSettings(_Strict):
         return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
 
 
+class EmbeddingSettings(_Strict):
+    model: str | None = None  # a sentence-transformers folder (or a cached hub name); null = the packaged MiniLM
+    model_version: str = "1"  # recorded with every vector; changing it re-embeds every post embedded under another
+    batch_size: int = Field(64, gt=0)  # SentenceTransformer.encode batch size
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    bf16_on_cpu: bool = False  # bfloat16 autocast on CPU: faster on recent CPUs, vectors shift slightly
+
+    @field_validator("model_version", mode="before")
+    @classmethod
+    def _version_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+class TopicSettings(_Strict):
+    schedule: str = "0 1 * * 0"  # cross_platform topics; a platform's own come from its schedules.topics
+    min_new_records: int = Field(1000, ge=0)  # refit only when this many posts arrived since the last fit
+    seed: int = 42  # UMAP's random state: the same posts and seed give the same topics
+    min_topic_size: int = Field(10, ge=2)
+    umap_neighbors: int = Field(15, ge=2)
+    umap_components: int = Field(5, ge=2)
+    top_words: int = Field(10, ge=3)  # words per topic (also what coherence is measured on)
+    representative_posts: int = Field(3, ge=1)
+    coherence_threshold: float = Field(0.3, ge=0, le=1)  # c_v; the coherence check (ERROR) needs more
+    coherence_sample: int = Field(5000, gt=0)  # posts whose tokens coherence is measured on
+    max_fit_posts: int = Field(200_000, gt=0)  # fit on a seeded sample of this many; assign the rest
+    outlier_share_warn: float = Field(0.5, ge=0, le=1)  # WARN when more posts than this share are outliers
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if len(value.split()) != 5:
+            raise ValueError(f"{value!r} is not a five-field cron expression")
+        return value
+
+
 class ReadOptions(_Strict):
     """How to read an export. Every value is read as text first; typing happens in the mapper."""
 
@@ -236,6 +271,8 @@ class Settings(_Strict):
     metrics: MetricsSettings = MetricsSettings()
     store: StoreSettings = StoreSettings()
     sentiment: SentimentSettings = SentimentSettings()
+    embeddings: EmbeddingSettings = EmbeddingSettings()
+    topics: TopicSettings = TopicSettings()
     config_dir: Path = DEFAULT_CONFIG_DIR
     platforms: dict[str, PlatformConfig] = {}
 

@@ -19,9 +19,15 @@ from dagster import (
 
 from mlds_assets.assets.automation import resync_condition
 from mlds_assets.assets.ingestion import Lane
-from mlds_assets.assets.metadata import preview
+from mlds_assets.assets.metadata import counts_table, preview
 from mlds_assets.assets.resolution import CANONICAL, MENTIONS
-from mlds_assets.core.store_records import SENTIMENT_STORE_COLUMNS, STORE_INPUT_COLUMNS, store_records
+from mlds_assets.core.store_records import (
+    EMBEDDING_STORE_COLUMNS,
+    SENTIMENT_STORE_COLUMNS,
+    STORE_INPUT_COLUMNS,
+    TOPIC_STORE_COLUMNS,
+    store_records,
+)
 from mlds_assets.lake import read_lake_partition, resolved_links
 from mlds_assets.resources import PostStoreResource
 from mlds_assets.settings import Settings
@@ -30,6 +36,9 @@ from mlds_assets.settings import Settings
 def build_post_collection(lane: Lane, settings: Settings) -> AssetsDefinition:
     name = lane.platform
     sentiment_key = lane.key("sentiment_scores")
+    embeddings_key = lane.key("post_embeddings")
+    topics_key = lane.key("topic_assignments")
+    optional = (sentiment_key, embeddings_key, topics_key, MENTIONS, CANONICAL)
 
     @asset(
         key=[name, "post_collection"],
@@ -37,10 +46,10 @@ def build_post_collection(lane: Lane, settings: Settings) -> AssetsDefinition:
             "cleaned_posts": AssetIn(key=[name, "cleaned_posts"], metadata={"columns": STORE_INPUT_COLUMNS}),
             "conservative_entities": AssetIn(key=[name, "conservative_entities"]),
         },
-        deps=[sentiment_key, MENTIONS],
+        deps=[sentiment_key, embeddings_key, topics_key, MENTIONS],
         partitions_def=lane.partitions,
         group_name=name,
-        automation_condition=resync_condition(sentiment_key, MENTIONS, CANONICAL),
+        automation_condition=resync_condition(*optional),
         kinds={"lancedb"},
         description=f"{name} posts in the searchable post store (upserted by post_id; later fields pending).",
     )
@@ -54,11 +63,17 @@ def build_post_collection(lane: Lane, settings: Settings) -> AssetsDefinition:
         sentiment = read_lake_partition(
             settings.lake_base, list(sentiment_key.path), context.partition_key, SENTIMENT_STORE_COLUMNS
         )
+        embeddings = read_lake_partition(
+            settings.lake_base, list(embeddings_key.path), context.partition_key, EMBEDDING_STORE_COLUMNS
+        )
+        topics = read_lake_partition(settings.lake_base, list(topics_key.path), None, TOPIC_STORE_COLUMNS)
         records = store_records(
             cleaned_posts,
             conservative_entities,
             sentiment,
             resolved_links(settings.lake_base, cleaned_posts["post_id"]),
+            embeddings,
+            topics,
         )
         written = store.upsert(records)
         store.optimize()  # fold the batch into the indexes; prune old table versions
@@ -68,7 +83,12 @@ def build_post_collection(lane: Lane, settings: Settings) -> AssetsDefinition:
                 "upserted": written,
                 "store_posts_platform": store.count({"platform": name}),
                 "store_pending_sentiment": store.count({"platform": name, "processing_status": "pending_sentiment"}),
-                "sentiment_in_batch": int(records["processing_status"].eq("sentiment_complete").sum()),
+                "store_semantic_coverage": store.coverage("vector", {"platform": name}),
+                "sentiment_in_batch": int(records["sentiment_label"].notna().sum())
+                if "sentiment_label" in records
+                else 0,
+                "vectors_in_batch": int(records["vector"].notna().sum()) if "vector" in records else 0,
+                "status": counts_table(records["processing_status"].value_counts(), "processing_status", "posts"),
                 "preview": preview(records, ["post_id", "text", "entity_names", "processing_status"]),
             }
         )

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 from upath import UPath
+
+from mlds_assets.core.parquet_frames import arrow_to_frame, frame_to_arrow
 
 
 class ChunkCheckpoint:
@@ -41,7 +42,7 @@ class ChunkCheckpoint:
             self.folder.mkdir(parents=True, exist_ok=True)
             self._made = True
         name = f"chunk-{run_id[:8]}-{index:05d}.parquet"
-        table = pa.Table.from_pandas(rows, preserve_index=False)
+        table = frame_to_arrow(rows)
         if self._local:  # plain os calls: this runs once per chunk, and UPath's path handling costs as much
             folder = str(self.folder.path)
             final, tmp = os.path.join(folder, name), os.path.join(folder, f".{name}.{uuid.uuid4().hex}.tmp")
@@ -64,7 +65,7 @@ class ChunkCheckpoint:
 
 def _read(path: UPath) -> pd.DataFrame:
     with path.open("rb") as handle:
-        return pq.read_table(handle).to_pandas()
+        return arrow_to_frame(pq.read_table(handle))
 
 
 def pending_rows(posts: pd.DataFrame, done: pd.DataFrame | None, version: str) -> pd.DataFrame:

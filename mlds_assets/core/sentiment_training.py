@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from mlds_assets.core.sentiment import LABELS, ClassifierHead, SentimentEngine, embed
+from mlds_assets.core.embeddings import embed
+from mlds_assets.core.sentiment import LABELS, ClassifierHead, SentimentEngine
 
 
 class GoldSetError(ValueError):

@@ -16,6 +16,11 @@ STORE_INPUT_COLUMNS = [
 
 
 SENTIMENT_STORE_COLUMNS = ["post_id", "sentiment_label", "sentiment_score", "scored_at"]
+EMBEDDING_STORE_COLUMNS = ["post_id", "vector", "embedded_at"]
+TOPIC_STORE_COLUMNS = ["post_id", "topic_id"]
+
+# A record's processing_status: what it still waits for, in the order the phases fill it in.
+PENDING_SENTIMENT, PENDING_SEMANTIC, COMPLETE = "pending_sentiment", "pending_semantic", "complete"
 
 
 def _lists_per_post(posts: pd.Series, owners: pd.Series, values: pd.Series) -> pd.Series:
@@ -49,15 +54,31 @@ def canonical_links(mentions: pd.DataFrame, canonical: pd.DataFrame, post_ids: p
     )
 
 
+def _with_vectors(records: pd.DataFrame, embeddings: pd.DataFrame) -> pd.DataFrame:
+    """The batch's vectors laid onto its records by post_id, kept as one Arrow fixed-size-list column
+    (null where a post has none yet)."""
+    vectors = embeddings.drop_duplicates("post_id", keep="last").reset_index(drop=True)
+    where = pd.Index(vectors["post_id"]).get_indexer(records["post_id"])
+    taken = pa.chunked_array(vectors["vector"].array._pa_array).combine_chunks()
+    found = where >= 0
+    indices = pa.array(np.where(found, where, 0), mask=~found)
+    records["vector"] = pd.Series(taken.take(indices), dtype=vectors["vector"].dtype, index=records.index)
+    records["semantic_processed_at"] = records["post_id"].map(vectors.set_index("post_id")["embedded_at"])
+    return records
+
+
 def store_records(
     cleaned: pd.DataFrame,
     entities: pd.DataFrame,
     sentiment: pd.DataFrame | None = None,
     resolved: pd.DataFrame | None = None,
+    embeddings: pd.DataFrame | None = None,
+    topics: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """One record per post; `entities` lists the canonical ids the conservative pass found, and `sentiment`
-    (when the batch has been scored) moves a post from pending_sentiment to sentiment_complete; `resolved`
-    (from `canonical_links`) adds the canonical entities resolution found beyond the conservative pass."""
+    """One record per post, with what is known now. `entities` lists the canonical ids the conservative pass
+    found; `resolved` (from `canonical_links`) adds those resolution found beyond it. `sentiment` and
+    `embeddings` (the vector) fill their fields once computed, and the status says what is still pending:
+    pending_sentiment, then pending_semantic, then complete. `topics` sets each post's topic_id."""
     records = cleaned[[c for c in STORE_INPUT_COLUMNS if c in cleaned.columns]].rename(columns={"clean_text": "text"})
     records = records.reset_index(drop=True)
     records["hashtags"] = as_feature_column(records["hashtags"])
@@ -67,13 +88,21 @@ def store_records(
     distinct = found.drop_duplicates(["post_id", "entity_id"])
     records["entities"] = _lists_per_post(records["post_id"], distinct["post_id"], distinct["entity_id"])
     records["entity_names"] = _lists_per_post(records["post_id"], distinct["post_id"], distinct["entity_name"])
-    records["processing_status"] = "pending_sentiment"
+    scored = np.zeros(len(records), dtype=bool)
+    embedded = np.zeros(len(records), dtype=bool)
     if sentiment is not None and len(sentiment):
         scores = sentiment.drop_duplicates("post_id").set_index("post_id")
         records["sentiment_label"] = records["post_id"].map(scores["sentiment_label"]).astype("string")
         records["sentiment_score"] = records["post_id"].map(scores["sentiment_score"]).astype("float64")
         records["sentiment_processed_at"] = records["post_id"].map(scores["scored_at"])
-        records.loc[records["sentiment_label"].notna(), "processing_status"] = "sentiment_complete"
+        scored = records["sentiment_label"].notna().to_numpy()
+    if embeddings is not None and len(embeddings):
+        records = _with_vectors(records, embeddings)
+        embedded = records["vector"].notna().to_numpy()
+    if topics is not None and len(topics):
+        records["topic_id"] = records["post_id"].map(topics.drop_duplicates("post_id").set_index("post_id")["topic_id"])
+        records["topic_id"] = records["topic_id"].astype("Int64")
+    records["processing_status"] = np.where(scored, np.where(embedded, COMPLETE, PENDING_SEMANTIC), PENDING_SENTIMENT)
     for engagement in ("likes", "comments", "shares", "views"):
         records[engagement] = records[engagement].astype("Int64")
     return records.reset_index(drop=True)

@@ -12,7 +12,7 @@ def build_tiny_transformer(folder: Path, labels: tuple[str, ...] = ("negative", 
     import torch
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
-    from mlds_assets.core.sentiment import default_embedding_model
+    from mlds_assets.core.embeddings import default_embedding_model
 
     torch.manual_seed(0)
     tokenizer = AutoTokenizer.from_pretrained(default_embedding_model(), local_files_only=True)

@@ -9,8 +9,8 @@ import pandas as pd
 import pyarrow as pa
 
 # Equality on a field, or membership when the value is a list. The key "entity" matches posts that mention
-# any of the given canonical entity ids.
-StoreFilter = Mapping[str, str | Sequence[str]]
+# any of the given canonical entity ids. Integer fields (topic_id, likes) take ints.
+StoreFilter = Mapping[str, str | int | Sequence[str]]
 
 STORE_SCHEMA_FIELDS: list[tuple[str, pa.DataType]] = [
     ("post_id", pa.string()),
@@ -84,6 +84,13 @@ class PostStore(Protocol):
     def vector_search(
         self, vector: Sequence[float], where: StoreFilter | None = None, limit: int = 10
     ) -> pd.DataFrame: ...
+
+    def hybrid_search(
+        self, query: str, vector: Sequence[float], where: StoreFilter | None = None, limit: int = 10
+    ) -> pd.DataFrame:
+        """Keyword and vector hits fused into one ranking (`_score`, higher is better): finds posts that
+        say it in other words, and still ranks exact matches of rare terms (names, codes) first."""
+        ...
 
     def delete(self, post_ids: Sequence[str]) -> int: ...
 

@@ -15,7 +15,9 @@ from mlds_assets.store.base import STORE_SCHEMA_FIELDS, StoreFilter, StoreWriteE
 _FIELDS = {name for name, _ in STORE_SCHEMA_FIELDS}
 
 
-def _quote(value: str) -> str:
+def _quote(value: str | int) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
     return "'" + str(value).replace("'", "''") + "'"
 
 
@@ -25,7 +27,7 @@ def filter_sql(where: StoreFilter | None) -> str | None:
         return None
     parts = []
     for field, value in where.items():
-        values = [value] if isinstance(value, str) else list(value)
+        values = [value] if isinstance(value, str | int) else list(value)
         if field == "entity":
             parts.append(f"array_has_any(entities, [{', '.join(map(_quote, values))}])")
         elif field not in _FIELDS:
@@ -168,6 +170,31 @@ class LanceDBPostStore:
         if predicate:
             search = search.where(predicate, prefilter=True)
         return search.limit(limit).to_pandas()
+
+    def hybrid_search(
+        self, query: str, vector: Sequence[float], where: StoreFilter | None = None, limit: int = 10
+    ) -> pd.DataFrame:
+        """LanceDB's own hybrid query: full-text and vector hits fused by reciprocal rank (RRF, k=60)."""
+        from lancedb.rerankers import RRFReranker
+
+        if len(vector) != self.vector_dim:
+            raise ValueError(f"vector has {len(vector)} dimensions; the store has {self.vector_dim}")
+        if self.table.count_rows() == 0:
+            return self.fetch(limit=0)
+        if not self._fts_ready:
+            self._ensure_indexes()
+            self._fts_ready = True
+        search = (
+            self.table.search(query_type="hybrid", vector_column_name="vector")
+            .vector(list(vector))
+            .text(query)
+            .rerank(RRFReranker())
+        )
+        predicate = filter_sql(where)  # posts not embedded yet still match on their words
+        if predicate:
+            search = search.where(predicate, prefilter=True)
+        hits = search.limit(limit).to_pandas()
+        return hits.rename(columns={"_relevance_score": "_score"})
 
     def vector_search(self, vector: Sequence[float], where: StoreFilter | None = None, limit: int = 10) -> pd.DataFrame:
         if len(vector) != self.vector_dim:

@@ -96,7 +96,7 @@ def weaviate_filter(where: StoreFilter | None):
         return None
     parts = []
     for name, value in where.items():
-        values = [value] if isinstance(value, str) else list(value)
+        values = [value] if isinstance(value, str | int) else list(value)
         if name == "entity":
             parts.append(Filter.by_property("entities").contains_any(values))
         elif len(values) == 1:
@@ -266,6 +266,30 @@ class WeaviatePostStore:
                     filters=weaviate_filter(where),
                     limit=limit,
                     return_metadata=MetadataQuery(distance=True),
+                )
+            )
+            for _, c in self._collections(where)
+        ]
+        return self._merge_hits(responses, limit)
+
+    def hybrid_search(
+        self, query: str, vector: Sequence[float], where: StoreFilter | None = None, limit: int = 10
+    ) -> pd.DataFrame:
+        """Weaviate's hybrid query with our own vector (collections have no vectorizer): BM25 and vector
+        scores fused by relative score, equal weights."""
+        from weaviate.classes.query import MetadataQuery
+
+        if len(vector) != self.vector_dim:
+            raise ValueError(f"vector has {len(vector)} dimensions; the store has {self.vector_dim}")
+        responses = [
+            with_retries(
+                lambda c=c: c.query.hybrid(
+                    query=query,
+                    vector=list(vector),
+                    alpha=0.5,
+                    filters=weaviate_filter(where),
+                    limit=limit,
+                    return_metadata=MetadataQuery(score=True),
                 )
             )
             for _, c in self._collections(where)

@@ -6,12 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlds_assets.core.sentiment import (
-    EmbeddingClassifierEngine,
-    VaderEngine,
-    default_embedding_model,
-    load_sentence_encoder,
-)
+from mlds_assets.core.embeddings import default_embedding_model, load_sentence_encoder
+from mlds_assets.core.sentiment import EmbeddingClassifierEngine, VaderEngine
 from mlds_assets.core.sentiment_training import (
     GoldSetError,
     evaluate,
@@ -104,7 +100,7 @@ def test_training_needs_two_classes():
 
 
 def test_embeddings_are_normalised():
-    from mlds_assets.core.sentiment import embed
+    from mlds_assets.core.embeddings import embed
 
     vectors = embed(load_sentence_encoder(None), ["hello", "world"])
     assert vectors.shape == (2, 384)

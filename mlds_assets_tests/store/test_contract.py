@@ -139,6 +139,25 @@ def test_vector_search_skips_posts_without_vectors(store):
     assert store.coverage("vector") == pytest.approx(4 / 6)
 
 
+def test_hybrid_search_fuses_keyword_and_vector_hits_with_filters(store):
+    frame = pd.concat([records(6), records(4, platform="tiktok")], ignore_index=True)
+    rng = np.random.default_rng(2)
+    vectors = rng.normal(size=(10, DIM)).astype("float32")
+    frame["vector"] = [v.tolist() for v in vectors]
+    frame.loc[4, "vector"] = None  # not embedded yet: found by keyword only
+    frame.loc[5, "vector"] = None  # not embedded and no "battery": not found
+    store.upsert(frame)
+
+    # "battery" matches the even posts by keyword; the vector is facebook-3's, which does not say it.
+    hits = store.hybrid_search("battery", vectors[3].tolist(), where={"platform": "facebook"}, limit=10)
+    found = set(hits["post_id"])
+    assert set(hits["platform"]) == {"facebook"}
+    assert "facebook-3" in found  # from the vector side
+    assert {"facebook-0", "facebook-2", "facebook-4"} <= found  # from the keyword side
+    assert hits["_score"].is_monotonic_decreasing
+    assert "facebook-5" not in found
+
+
 def test_delete_a_batch(store):
     store.upsert(records(10))
     assert store.delete(["facebook-1", "facebook-2", "nope"]) == 2

@@ -151,3 +151,26 @@ def test_filters_translate_to_weaviate_filters():
     assert (entity.target, entity.value, entity.operator.value) == ("entities", ["nike", "apple"], "ContainsAny")
     combined = weaviate_filter({"platform": "facebook", "processing_status": ["a", "b"]})
     assert len(combined.filters) == 2
+
+
+def test_hybrid_search_sends_our_vector_and_the_query_to_every_platform_collection():
+    client = FakeWeaviateClient()
+    store = WeaviatePostStore(WeaviateConnection(), client=client, vector_dim=3)
+    store.ensure_collection(["facebook", "tiktok"])
+    asked = []
+
+    def hybrid(**kwargs):
+        asked.append(kwargs)
+        hit = SimpleNamespace(properties={"post_id": f"p{len(asked)}"}, metadata=SimpleNamespace(score=len(asked)))
+        return SimpleNamespace(objects=[hit])
+
+    for collection in client.created.values():
+        collection.query = SimpleNamespace(hybrid=hybrid)
+
+    hits = store.hybrid_search("refund", [0.1, 0.2, 0.3], where={"sentiment_label": "negative"}, limit=5)
+    assert [a["query"] for a in asked] == ["refund", "refund"]
+    assert all(a["vector"] == [0.1, 0.2, 0.3] and a["alpha"] == 0.5 and a["limit"] == 5 for a in asked)
+    assert all(a["filters"].target == "sentiment_label" for a in asked)
+    assert hits["post_id"].tolist() == ["p2", "p1"]  # merged across collections by score
+    with pytest.raises(ValueError, match="dimensions"):
+        store.hybrid_search("refund", [0.1], limit=5)

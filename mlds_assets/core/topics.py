@@ -1,0 +1,331 @@
+"""Topic discovery: BERTopic over the posts' precomputed embeddings, coherence measured with gensim.
+
+A fit clusters (UMAP + HDBSCAN) and describes each cluster with c-TF-IDF words; the fitted model is saved
+as safetensors (no pickle), and between refits new posts are assigned to the nearest topic embedding,
+which is what BERTopic's `transform` does for a model loaded from safetensors. BERTopic is imported only
+inside these functions: importing it costs ~15 s (numba), which the fast path and most tests never pay.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+# Words of two or more letters: digits, "_" and emoji-only tokens say nothing about a topic.
+TOKEN_PATTERN = r"(?u)\b[^\W\d_][^\W\d_]+\b"
+OUTLIER = -1
+ASSIGNMENT_COLUMNS = ["post_id", "platform", "topic_id", "probability", "fit_id", "method"]
+TOPIC_COLUMNS = [
+    "topic_id", "label", "top_words", "size", "share", "coherence",
+    "representative_post_ids", "representative_texts", "fit_id", "fitted_at",
+]  # fmt: skip
+
+
+class TopicModelError(RuntimeError):
+    """Topics cannot be fitted or loaded; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class TopicParams:
+    seed: int = 42
+    min_topic_size: int = 10
+    umap_neighbors: int = 15
+    umap_components: int = 5
+    top_words: int = 10
+    representative_posts: int = 3
+    coherence_sample: int = 5000
+    max_fit_posts: int = 200_000
+
+
+@dataclass
+class TopicFit:
+    model: object  # bertopic.BERTopic
+    topics: pd.DataFrame  # TOPIC_COLUMNS
+    assignments: pd.DataFrame  # ASSIGNMENT_COLUMNS
+    coherence: float | None  # mean c_v over the topics; None when every post is an outlier
+    fit_id: str
+
+
+def new_fit_id(now: pd.Timestamp | None = None) -> str:
+    """Sortable by time, unique across processes."""
+    now = now or pd.Timestamp.now(tz="UTC")
+    return f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+
+
+@dataclass(frozen=True)
+class TopicPlan:
+    action: str  # "fit" | "assign" | "none"
+    new_posts: int  # posts with a vector and no assignment under the current fit
+    reason: str
+
+
+def plan_run(
+    total: int, new_posts: int, has_model: bool, force: bool, min_new_records: int, min_posts: int
+) -> TopicPlan:
+    """Refit when forced, when there is no model yet, or when at least `min_new_records` posts arrived
+    since the last fit; between refits, assign the new posts to the current topics; else do nothing."""
+    if total < min_posts:
+        return TopicPlan("none", new_posts, f"{total} posts with vectors; a fit needs at least {min_posts}")
+    if force:
+        return TopicPlan("fit", new_posts, "forced")
+    if not has_model:
+        return TopicPlan("fit", new_posts, "no topic model yet")
+    if new_posts >= min_new_records:
+        return TopicPlan("fit", new_posts, f"{new_posts} new posts >= topics.min_new_records ({min_new_records})")
+    if new_posts:
+        return TopicPlan("assign", new_posts, f"{new_posts} new posts < {min_new_records}: assigned, no refit")
+    return TopicPlan("none", 0, "no new posts since the last run")
+
+
+def min_posts_to_fit(params: TopicParams) -> int:
+    """Below this, UMAP's neighbourhood graph and HDBSCAN's minimum cluster size leave nothing to find."""
+    return max(2 * params.min_topic_size, params.umap_components + 2, 20)
+
+
+def tokenizer():
+    """The analyzer topic words come from; coherence is measured on the same tokens."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    return CountVectorizer(stop_words="english", token_pattern=TOKEN_PATTERN, lowercase=True)
+
+
+def fit_topics(posts: pd.DataFrame, vectors: np.ndarray, params: TopicParams, fit_id: str) -> TopicFit:
+    """Fit on posts (post_id, platform, text) and their unit vectors (rows aligned)."""
+    if len(posts) != len(vectors):
+        raise ValueError(f"{len(posts)} posts but {len(vectors)} vectors")
+    if len(posts) < min_posts_to_fit(params):
+        raise TopicModelError(
+            f"{len(posts)} posts are too few to fit topics (at least {min_posts_to_fit(params)} with "
+            f"topics.min_topic_size {params.min_topic_size})"
+        )
+    from bertopic import BERTopic
+    from hdbscan import HDBSCAN
+    from umap import UMAP
+
+    texts = posts["text"].fillna("").astype(str).tolist()
+    model = BERTopic(
+        embedding_model=None,
+        umap_model=UMAP(
+            n_neighbors=min(params.umap_neighbors, len(posts) - 1),
+            n_components=params.umap_components,
+            min_dist=0.0,
+            metric="cosine",
+            random_state=params.seed,  # deterministic (UMAP then runs single-threaded)
+        ),
+        hdbscan_model=HDBSCAN(
+            min_cluster_size=params.min_topic_size,
+            metric="euclidean",
+            cluster_selection_method="eom",
+            prediction_data=True,
+        ),
+        vectorizer_model=tokenizer(),
+        top_n_words=params.top_words,
+        calculate_probabilities=False,
+        verbose=False,
+    )
+    topic_ids, probabilities = model.fit_transform(texts, vectors)
+    assignments = _assignments(posts, np.asarray(topic_ids), np.asarray(probabilities, dtype=float), fit_id, "fit")
+    per_topic = topic_coherence(model, texts, params)
+    coherence = float(np.mean(list(per_topic.values()))) if per_topic else None
+    table = topic_table(model, posts, vectors, assignments, per_topic, params, fit_id)
+    return TopicFit(model, table, assignments, coherence, fit_id)
+
+
+def _assignments(
+    posts: pd.DataFrame, topic_ids: np.ndarray, probability: np.ndarray, fit_id: str, method: str
+) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "post_id": posts["post_id"].to_numpy(),
+            "platform": posts["platform"].to_numpy(),
+            "topic_id": topic_ids.astype("int64"),
+            "probability": probability.astype("float64"),
+            "fit_id": fit_id,
+            "method": method,
+        }
+    )
+
+
+def topic_words(model, topic_id: int) -> list[str]:
+    words = model.get_topic(topic_id) or []
+    return [word for word, _ in words if word]
+
+
+def topic_coherence(model, texts: list[str], params: TopicParams) -> dict[int, float]:
+    """c_v coherence per topic (gensim), on the tokens of up to `coherence_sample` posts (a seeded sample)."""
+    from gensim.corpora import Dictionary
+    from gensim.models.coherencemodel import CoherenceModel
+
+    topic_ids = sorted(t for t in model.get_topics() if t != OUTLIER)
+    if not topic_ids:
+        return {}
+    rng = np.random.default_rng(params.seed)
+    if len(texts) > params.coherence_sample:
+        texts = [texts[i] for i in sorted(rng.choice(len(texts), params.coherence_sample, replace=False))]
+    analyzer = tokenizer().build_analyzer()
+    tokens = [words for words in (analyzer(text) for text in texts) if words]
+    dictionary = Dictionary(tokens)
+    word_lists, kept = [], []
+    for topic_id in topic_ids:
+        words = [w for w in topic_words(model, topic_id) if w in dictionary.token2id]
+        if len(words) >= 2:
+            word_lists.append(words)
+            kept.append(topic_id)
+    if not word_lists:
+        return {}
+    scores = CoherenceModel(
+        topics=word_lists, texts=tokens, dictionary=dictionary, coherence="c_v", topn=params.top_words, processes=1
+    ).get_coherence_per_topic()
+    return {topic_id: float(score) for topic_id, score in zip(kept, scores, strict=True) if np.isfinite(score)}
+
+
+def topic_table(
+    model,
+    posts: pd.DataFrame,
+    vectors: np.ndarray,
+    assignments: pd.DataFrame,
+    coherence: dict[int, float],
+    params: TopicParams,
+    fit_id: str,
+) -> pd.DataFrame:
+    """One row per topic (the outliers as topic -1): label, words, size, and the posts closest to the
+    topic's embedding as its representative posts (by post id, so they link into the store)."""
+    sizes = assignments["topic_id"].value_counts()
+    embeddings = np.asarray(model.topic_embeddings_, dtype=np.float32)
+    topic_order = sorted(model.get_topics())
+    fitted_at = pd.Timestamp.now(tz="UTC")
+    rows = []
+    for row, topic_id in enumerate(topic_order):
+        words = topic_words(model, topic_id)
+        members = np.flatnonzero(assignments["topic_id"].to_numpy() == topic_id)
+        if len(members) and topic_id != OUTLIER:
+            centre = embeddings[row] / (np.linalg.norm(embeddings[row]) or 1.0)
+            closest = members[np.argsort(-(vectors[members] @ centre))[: params.representative_posts]]
+        else:
+            closest = members[: params.representative_posts]
+        rows.append(
+            {
+                "topic_id": int(topic_id),
+                "label": "outliers" if topic_id == OUTLIER else ", ".join(words[:3]) or f"topic {topic_id}",
+                "top_words": words,
+                "size": int(sizes.get(topic_id, 0)),
+                "share": float(sizes.get(topic_id, 0) / len(assignments)) if len(assignments) else 0.0,
+                "coherence": coherence.get(topic_id),
+                "representative_post_ids": posts["post_id"].to_numpy()[closest].tolist(),
+                "representative_texts": [t[:280] for t in posts["text"].fillna("").astype(str).to_numpy()[closest]],
+                "fit_id": fit_id,
+                "fitted_at": fitted_at,
+            }
+        )
+    return pd.DataFrame(rows, columns=TOPIC_COLUMNS)
+
+
+def assign_topics(model, posts: pd.DataFrame, vectors: np.ndarray, fit_id: str) -> pd.DataFrame:
+    """Posts that arrived since the fit, assigned to the nearest topic embedding (probability = cosine
+    similarity): BERTopic's `transform` for a model loaded from safetensors."""
+    if len(posts) == 0:
+        return pd.DataFrame(columns=ASSIGNMENT_COLUMNS)
+    topic_ids, similarity = model.transform(posts["text"].fillna("").astype(str).tolist(), vectors)
+    return _assignments(posts, np.asarray(topic_ids), np.asarray(similarity, dtype=float), fit_id, "transform")
+
+
+def fit_and_save(posts: pd.DataFrame, vectors: np.ndarray, params: TopicParams, folder: Path, info: dict) -> TopicFit:
+    """Fit on every post, or on a seeded sample of `max_fit_posts` when there are more (UMAP and HDBSCAN
+    grow faster than linearly); save the model; assign the posts left out of the sample with the saved
+    model, as later batches will be. Topic sizes count every post."""
+    fit_id = new_fit_id()
+    sample = np.arange(len(posts))
+    if len(posts) > params.max_fit_posts:
+        rng = np.random.default_rng(params.seed)
+        sample = np.sort(rng.choice(len(posts), params.max_fit_posts, replace=False))
+    fit = fit_topics(posts.iloc[sample].reset_index(drop=True), vectors[sample], params, fit_id)
+    save_model(
+        fit.model, folder, fit_id, {**info, "posts": len(posts), "fitted_on": len(sample), "coherence": fit.coherence}
+    )
+    if len(sample) < len(posts):
+        rest = np.setdiff1d(np.arange(len(posts)), sample)
+        saved = load_model(folder / fit_id)
+        extra = assign_topics(saved, posts.iloc[rest].reset_index(drop=True), vectors[rest], fit_id)
+        fit.assignments = pd.concat([fit.assignments, extra], ignore_index=True)
+        fit.topics = with_sizes(fit.topics, fit.assignments)
+    return fit
+
+
+def with_sizes(topics: pd.DataFrame, assignments: pd.DataFrame) -> pd.DataFrame:
+    sizes = assignments["topic_id"].value_counts()
+    size = topics["topic_id"].map(sizes).fillna(0).astype("int64")
+    return topics.assign(size=size, share=size / len(assignments) if len(assignments) else 0.0)
+
+
+# --- the saved model ------------------------------------------------------------------------------------
+
+
+def save_model(model, folder: Path, fit_id: str, info: dict) -> Path:
+    """Save under `folder/<fit_id>` (safetensors + c-TF-IDF + fit.json), written beside and renamed into
+    place, then point `folder/current.json` at it: a reader never sees a half-written model."""
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / fit_id
+    tmp = folder / f".{fit_id}.{uuid.uuid4().hex}.tmp"
+    _quiet_bertopic()
+    try:
+        model.save(str(tmp), serialization="safetensors", save_ctfidf=True, save_embedding_model=False)
+        (tmp / "fit.json").write_text(json.dumps({"fit_id": fit_id, **info}, indent=1, default=str))
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    pointer = folder / f".current.{uuid.uuid4().hex}.tmp"
+    pointer.write_text(json.dumps({"fit_id": fit_id}))
+    os.replace(pointer, folder / "current.json")
+    return final
+
+
+def _quiet_bertopic() -> None:
+    """BERTopic warns on every save and load that no embedding model is attached: by design here (the
+    vectors come from post_embeddings), so the warning would only alarm people reading the run log."""
+    import logging
+
+    logging.getLogger("BERTopic").setLevel(logging.ERROR)
+
+
+def current_fit(folder: Path) -> dict | None:
+    """The current fit's fit.json (with its `path`), or None when no model was fitted yet."""
+    pointer = folder / "current.json"
+    if not pointer.exists():
+        return None
+    fit_id = json.loads(pointer.read_text())["fit_id"]
+    path = folder / fit_id
+    if not (path / "fit.json").exists():
+        return None
+    return {**json.loads((path / "fit.json").read_text()), "path": str(path)}
+
+
+def load_model(path: str | Path):
+    from bertopic import BERTopic
+
+    _quiet_bertopic()
+    try:
+        return BERTopic.load(str(path))
+    except (OSError, ValueError, KeyError) as error:
+        raise TopicModelError(f"topic model in {path} could not be loaded: {error}") from None
+
+
+def prune_fits(folder: Path, keep: int = 3) -> list[str]:
+    """Remove all but the newest `keep` fits (and the current one)."""
+    current = (current_fit(folder) or {}).get("fit_id")
+    fits = sorted((p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")), key=lambda p: p.name)
+    removed = []
+    for path in fits[:-keep]:
+        if path.name != current:
+            shutil.rmtree(path)
+            removed.append(path.name)
+    return removed
