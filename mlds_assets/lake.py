@@ -11,7 +11,14 @@ from upath import UPath
 
 from mlds_assets.core.embeddings import vector_matrix
 from mlds_assets.core.parquet_frames import arrow_to_frame
-from mlds_assets.core.store_records import canonical_links
+from mlds_assets.core.store_records import (
+    EMBEDDING_STORE_COLUMNS,
+    SENTIMENT_STORE_COLUMNS,
+    STORE_INPUT_COLUMNS,
+    TOPIC_STORE_COLUMNS,
+    canonical_links,
+    store_records,
+)
 
 MENTIONS_PATH = ["cross_platform", "entity_mentions"]
 CANONICAL_PATH = ["cross_platform", "resolved_entities"]
@@ -89,3 +96,29 @@ def read_embedded_posts(base_path: str, platforms: list[str]) -> tuple[pd.DataFr
     version = frame["model_version"].mode().iloc[0] if len(frame) else None
     keep = (frame["model_version"] == version).to_numpy()
     return frame.loc[keep].drop(columns="model_version").reset_index(drop=True), matrix[keep], int((~keep).sum())
+
+
+def batch_store_records(
+    base_path: str,
+    platform: str,
+    batch: str,
+    cleaned: pd.DataFrame | None = None,
+    entities: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """A batch's post-store records from everything the lake knows of it now: phase 1, and each phase-2
+    result once it exists (sentiment, resolved entities, vectors, the platform's topic assignments).
+    post_collection passes the inputs Dagster already loaded; `mlds store rebuild` reads them here."""
+    if cleaned is None:
+        cleaned = read_lake_partition(base_path, [platform, "cleaned_posts"], batch, STORE_INPUT_COLUMNS)
+    if entities is None:
+        entities = read_lake_partition(base_path, [platform, "conservative_entities"], batch)
+    if entities is None:
+        entities = pd.DataFrame(columns=["post_id", "entity_id", "entity_name"])
+    return store_records(
+        cleaned,
+        entities,
+        read_lake_partition(base_path, [platform, "sentiment_scores"], batch, SENTIMENT_STORE_COLUMNS),
+        resolved_links(base_path, cleaned["post_id"]),
+        read_lake_partition(base_path, [platform, "post_embeddings"], batch, EMBEDDING_STORE_COLUMNS),
+        read_lake_partition(base_path, [platform, "topic_assignments"], None, TOPIC_STORE_COLUMNS),
+    )

@@ -21,14 +21,8 @@ from mlds_assets.assets.automation import resync_condition
 from mlds_assets.assets.ingestion import Lane
 from mlds_assets.assets.metadata import counts_table, preview
 from mlds_assets.assets.resolution import CANONICAL, MENTIONS
-from mlds_assets.core.store_records import (
-    EMBEDDING_STORE_COLUMNS,
-    SENTIMENT_STORE_COLUMNS,
-    STORE_INPUT_COLUMNS,
-    TOPIC_STORE_COLUMNS,
-    store_records,
-)
-from mlds_assets.lake import read_lake_partition, resolved_links
+from mlds_assets.core.store_records import STORE_INPUT_COLUMNS
+from mlds_assets.lake import batch_store_records
 from mlds_assets.resources import PostStoreResource
 from mlds_assets.settings import Settings
 
@@ -60,20 +54,8 @@ def build_post_collection(lane: Lane, settings: Settings) -> AssetsDefinition:
         conservative_entities: pd.DataFrame,
     ) -> MaterializeResult:
         store = post_store.get_store()
-        sentiment = read_lake_partition(
-            settings.lake_base, list(sentiment_key.path), context.partition_key, SENTIMENT_STORE_COLUMNS
-        )
-        embeddings = read_lake_partition(
-            settings.lake_base, list(embeddings_key.path), context.partition_key, EMBEDDING_STORE_COLUMNS
-        )
-        topics = read_lake_partition(settings.lake_base, list(topics_key.path), None, TOPIC_STORE_COLUMNS)
-        records = store_records(
-            cleaned_posts,
-            conservative_entities,
-            sentiment,
-            resolved_links(settings.lake_base, cleaned_posts["post_id"]),
-            embeddings,
-            topics,
+        records = batch_store_records(
+            settings.lake_base, name, context.partition_key, cleaned_posts, conservative_entities
         )
         written = store.upsert(records)
         store.optimize()  # fold the batch into the indexes; prune old table versions

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
-from mlds_assets.core.store_records import SENTIMENT_STORE_COLUMNS, STORE_INPUT_COLUMNS, store_records
-from mlds_assets.lake import read_lake_partition, resolved_links
+from mlds_assets.lake import batch_store_records
 from mlds_assets.store.base import PostStore
 
 
@@ -20,12 +17,5 @@ def rebuild_platform(store: PostStore, lake: str, platform: str) -> int:
         existing = store.count({"platform": platform})
     written = 0
     for cleaned_file in sorted((Path(lake) / platform / "cleaned_posts").glob("*.parquet")):
-        batch = cleaned_file.stem  # what post_collection reads for the batch, read the same way
-        cleaned = read_lake_partition(lake, [platform, "cleaned_posts"], batch, STORE_INPUT_COLUMNS)
-        entities = read_lake_partition(lake, [platform, "conservative_entities"], batch)
-        if entities is None:
-            entities = pd.DataFrame(columns=["post_id", "entity_id", "entity_name"])
-        sentiment = read_lake_partition(lake, [platform, "sentiment_scores"], batch, SENTIMENT_STORE_COLUMNS)
-        resolved = resolved_links(lake, cleaned["post_id"])
-        written += store.upsert(store_records(cleaned, entities, sentiment, resolved))
+        written += store.upsert(batch_store_records(lake, platform, cleaned_file.stem))
     return written

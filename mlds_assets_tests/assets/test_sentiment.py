@@ -42,7 +42,7 @@ def test_enrich_scores_every_post_and_the_store_and_status_pick_it_up(settings, 
     assert metrics.loc[metrics["metric"] == "sentiment_coverage", "value"].tolist() == [1.0]
 
     store = open_store(settings)
-    assert store.count({"platform": "facebook", "processing_status": "sentiment_complete"}) == 120
+    assert store.count({"platform": "facebook", "processing_status": "pending_semantic"}) == 120  # vectors next
     negative = store.count({"platform": "facebook", "sentiment_label": "negative"})
     assert negative == int((scores["sentiment_label"] == "negative").sum())
     report = status(settings, instance)["platforms"]["facebook"]
@@ -98,7 +98,7 @@ def test_kill_9_during_the_third_chunk_then_rerun_scores_every_post_exactly_once
     assert len(scores) == 120 and scores["post_id"].is_unique  # coverage 100%, no duplicates
     store = open_store(settings)
     assert store.count({"platform": "facebook"}) == 120
-    assert store.count({"platform": "facebook", "processing_status": "sentiment_complete"}) == 120
+    assert store.count({"platform": "facebook", "processing_status": "pending_semantic"}) == 120  # vectors next
 
     from mlds_assets.cli import dagster_instance
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from mlds_assets.core.cleaning import FEATURE_LIST_TYPE
@@ -49,7 +50,7 @@ def test_hashtags_read_back_as_arrays_become_lists():
     assert store_records(frame, ENTITIES.iloc[:0])["hashtags"].tolist() == [["nike"], [], ["run"]]
 
 
-def test_scored_posts_are_sentiment_complete():
+def test_scored_posts_wait_for_their_vector_next():
     sentiment = pd.DataFrame(
         {
             "post_id": ["a", "c"],
@@ -59,5 +60,31 @@ def test_scored_posts_are_sentiment_complete():
         }
     )
     records = store_records(cleaned(), ENTITIES, sentiment)
-    assert records["processing_status"].tolist() == ["sentiment_complete", "pending_sentiment", "sentiment_complete"]
+    assert records["processing_status"].tolist() == ["pending_semantic", "pending_sentiment", "pending_semantic"]
     assert records["sentiment_label"].tolist()[0] == "positive" and pd.isna(records["sentiment_label"][1])
+
+
+def test_vectors_and_topics_complete_a_record_and_posts_without_stay_pending():
+    from mlds_assets.core.embeddings import vector_column, vector_matrix
+
+    sentiment = pd.DataFrame(
+        {
+            "post_id": ["a", "b"],
+            "sentiment_label": ["positive", "neutral"],
+            "sentiment_score": [0.5, 0.0],
+            "scored_at": pd.Timestamp("2026-11-28", tz="UTC"),
+        }
+    )
+    vectors = np.array([[1, 0, 0], [0, 0, 1]], dtype=np.float32)
+    embeddings = pd.DataFrame(
+        {"post_id": ["c", "a"], "vector": vector_column(vectors), "embedded_at": pd.Timestamp("2026-11-29", tz="UTC")}
+    )
+    topics = pd.DataFrame({"post_id": ["a", "b", "zz"], "topic_id": [3, -1, 9]})
+    records = store_records(cleaned(), ENTITIES, sentiment, embeddings=embeddings, topics=topics)
+
+    # a: scored + embedded; b: scored, no vector; c: embedded but not scored
+    assert records["processing_status"].tolist() == ["complete", "pending_semantic", "pending_sentiment"]
+    assert records["vector"].isna().tolist() == [False, True, False]
+    assert np.array_equal(vector_matrix(records["vector"].dropna()), vectors[[1, 0]])
+    assert records["topic_id"].tolist()[:2] == [3, -1] and pd.isna(records["topic_id"][2])
+    assert records["semantic_processed_at"].notna().tolist() == [True, False, True]

@@ -1,0 +1,154 @@
+"""BERTopic over real MiniLM vectors of a small three-theme corpus; coherence with gensim."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from mlds_assets.core.embeddings import load_sentence_encoder
+from mlds_assets.core.topics import (
+    OUTLIER,
+    TopicModelError,
+    TopicParams,
+    assign_topics,
+    current_fit,
+    fit_and_save,
+    fit_topics,
+    load_model,
+    min_posts_to_fit,
+    plan_run,
+    prune_fits,
+    save_model,
+)
+from mlds_assets_tests.topic_fixtures import THEMES, themed_posts, vectors_for
+
+PARAMS = TopicParams(seed=7, min_topic_size=8, umap_neighbors=10, top_words=8)
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    return load_sentence_encoder(None)
+
+
+@pytest.fixture(scope="module")
+def corpus(encoder):
+    posts = themed_posts(40)
+    return posts, vectors_for(posts, encoder)
+
+
+@pytest.fixture(scope="module")
+def fitted(corpus):
+    posts, vectors = corpus
+    return fit_topics(posts, vectors, PARAMS, "fit-1")
+
+
+def theme_of_topic(fit, posts: pd.DataFrame) -> dict[int, str]:
+    joined = fit.assignments.merge(posts[["post_id", "theme"]], on="post_id")
+    joined = joined[joined["topic_id"] != OUTLIER]
+    return joined.groupby("topic_id")["theme"].agg(lambda t: t.value_counts().index[0]).to_dict()
+
+
+def test_each_theme_becomes_a_topic_with_its_own_words(fitted, corpus):
+    posts, _ = corpus
+    topics = fitted.topics
+    real = topics[topics["topic_id"] != OUTLIER]
+    assert 3 <= len(real) <= 6
+    assert set(theme_of_topic(fitted, posts).values()) == set(THEMES)
+    words = " ".join(w for ws in real["top_words"] for w in ws)
+    assert {"flight", "coffee", "phone"} & set(words.split()) == {"flight", "coffee", "phone"}
+    # purity: posts of a topic share its theme
+    joined = fitted.assignments.merge(posts[["post_id", "theme"]], on="post_id")
+    joined = joined[joined["topic_id"] != OUTLIER]
+    purity = joined.groupby("topic_id")["theme"].agg(lambda t: t.value_counts(normalize=True).iloc[0])
+    assert purity.mean() > 0.9 and purity.min() > 0.75
+
+
+def test_topic_table_sizes_and_representative_posts_are_consistent(fitted, corpus):
+    posts, _ = corpus
+    topics, assignments = fitted.topics, fitted.assignments
+    assert assignments["post_id"].tolist() == posts["post_id"].tolist()
+    assert topics["size"].sum() == len(posts)
+    assert topics["share"].sum() == pytest.approx(1.0)
+    theme = posts.set_index("post_id")["theme"]
+    for row in topics[topics["topic_id"] != OUTLIER].itertuples():
+        assert 1 <= len(row.representative_post_ids) <= PARAMS.representative_posts
+        assigned = set(assignments.loc[assignments["topic_id"] == row.topic_id, "post_id"])
+        assert set(row.representative_post_ids) <= assigned
+        assert len({theme[p] for p in row.representative_post_ids}) == 1
+        assert row.label == ", ".join(row.top_words[:3])
+
+
+def test_coherence_is_measured_per_topic_with_gensim_c_v(fitted):
+    real = fitted.topics[fitted.topics["topic_id"] != OUTLIER]
+    assert real["coherence"].notna().all()
+    assert real["coherence"].between(0, 1).all()
+    assert fitted.coherence == pytest.approx(real["coherence"].mean())
+    assert fitted.coherence > 0.3  # three clean themes are coherent
+
+
+def test_the_same_posts_and_seed_give_the_same_topics(fitted, corpus):
+    posts, vectors = corpus
+    again = fit_topics(posts, vectors, PARAMS, "fit-2")
+    assert again.assignments["topic_id"].tolist() == fitted.assignments["topic_id"].tolist()
+    assert again.topics["top_words"].tolist() == fitted.topics["top_words"].tolist()
+
+
+def test_a_saved_model_assigns_new_posts_to_the_topic_of_their_theme(fitted, corpus, encoder, tmp_path):
+    posts, _ = corpus
+    save_model(fitted.model, tmp_path, "fit-1", {"scope": "facebook"})
+    assert current_fit(tmp_path)["fit_id"] == "fit-1"
+    assert not list(tmp_path.glob("*.pkl")) and list((tmp_path / "fit-1").glob("*.safetensors"))
+
+    new = themed_posts(5, seed=99, prefix="new")
+    assigned = assign_topics(load_model(tmp_path / "fit-1"), new, vectors_for(new, encoder), "fit-1")
+    themes = theme_of_topic(fitted, posts)
+    predicted = assigned["topic_id"].map(themes)
+    assert (predicted == new["theme"]).mean() >= 0.9
+    assert set(assigned["method"]) == {"transform"} and assigned["probability"].between(0, 1.0001).all()
+
+
+def test_fit_on_a_sample_assigns_the_rest_and_counts_everyone(corpus, tmp_path):
+    posts, vectors = corpus
+    params = TopicParams(**{**PARAMS.__dict__, "max_fit_posts": 90})
+    fit = fit_and_save(posts, vectors, params, tmp_path, {"scope": "t"})
+    assert sorted(fit.assignments["post_id"]) == sorted(posts["post_id"])
+    assert fit.assignments["method"].value_counts().to_dict() == {"fit": 90, "transform": 30}
+    assert fit.topics["size"].sum() == len(posts)
+    info = json.loads((tmp_path / fit.fit_id / "fit.json").read_text())
+    assert (info["posts"], info["fitted_on"]) == (120, 90)
+
+
+def test_too_few_posts_is_a_clear_error(corpus):
+    posts, vectors = corpus
+    n = min_posts_to_fit(PARAMS) - 1
+    with pytest.raises(TopicModelError, match=f"{n} posts are too few"):
+        fit_topics(posts.head(n), vectors[:n], PARAMS, "x")
+
+
+@pytest.mark.parametrize(
+    ("total", "new", "has_model", "force", "action"),
+    [
+        (10, 10, False, True, "none"),  # below the minimum even when forced
+        (500, 500, False, False, "fit"),  # first fit
+        (500, 20, True, True, "fit"),  # forced
+        (2000, 1000, True, False, "fit"),  # enough new posts
+        (2000, 999, True, False, "assign"),  # between refits
+        (2000, 0, True, False, "none"),  # nothing new
+    ],
+)
+def test_when_topics_refit(total, new, has_model, force, action):
+    plan = plan_run(total, new, has_model, force, min_new_records=1000, min_posts=20)
+    assert plan.action == action and plan.new_posts == new and plan.reason
+
+
+def test_old_fits_are_pruned_but_never_the_current_one(tmp_path):
+    for name in ["20260101T000000-a", "20260102T000000-b", "20260103T000000-c", "20260104T000000-d"]:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "fit.json").write_text(json.dumps({"fit_id": name}))
+    (tmp_path / "current.json").write_text(json.dumps({"fit_id": "20260101T000000-a"}))
+    assert prune_fits(tmp_path, keep=2) == ["20260102T000000-b"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == [
+        "20260101T000000-a", "20260103T000000-c", "20260104T000000-d",
+    ]  # fmt: skip
