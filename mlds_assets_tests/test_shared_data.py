@@ -125,3 +125,30 @@ def test_entity_resolution_on_brand_emotion_targets(shared_data):
     assert report["posts"] == 9093 and report["posts_with_target"] == 3291
     assert report["resolution_accuracy"] > 0.9  # 0.98 when measured
     assert report["resolved_recall"] >= report["conservative_recall"]
+
+
+@pytest.mark.shared_data
+def test_topics_and_semantic_search_on_facebook_page_posts_and_customer_care(real_settings, instance, shared_data):
+    """The acceptance case of the embeddings issue: topics on both real datasets, coherence above the gate,
+    and a query whose word no post uses ("broadband") found by meaning where keyword search finds nothing."""
+    from mlds_assets.cli import search
+    from mlds_assets.phase2_commands import enrich
+
+    for platform in ("nyt_facebook", "twcs"):
+        assert ingest(real_settings, shared_data / FILES[platform][0], platform, instance)["status"] == "ok"
+        embedded = enrich(real_settings, "embeddings", platform, instance)
+        assert [o["status"] for o in embedded] == ["ok"], embedded
+        [fitted, *_] = enrich(real_settings, "topics", platform, instance)
+        assert fitted["status"] == "ok" and fitted["checks_failed"] == [], fitted
+        topics = pd.read_parquet(Path(real_settings.lake_base) / platform / "topics.parquet")
+        real = topics[topics["topic_id"] >= 0]
+        assert len(real) >= 3
+        assert real["coherence"].mean() > real_settings.topics.coherence_threshold
+        assert topics["size"].sum() == status(real_settings, instance)["platforms"][platform]["posts"]
+
+    assert len(search(real_settings, "broadband", platform="twcs", mode="keyword")) == 0
+    hits = search(real_settings, "broadband", platform="twcs", mode="semantic", limit=10)
+    about_internet = hits["text"].str.contains(r"internet|modem|wi-?fi|connection|outage", case=False)
+    assert about_internet.sum() >= 7, hits["text"].tolist()
+    hybrid = search(real_settings, "broadband", platform="twcs", mode="hybrid", limit=10)
+    assert hybrid["text"].str.contains(r"internet|modem|wi-?fi|connection|outage", case=False).sum() >= 7

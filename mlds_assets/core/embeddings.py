@@ -56,13 +56,13 @@ def load_sentence_encoder(model: str | None, device: str = "cpu"):
 
 
 def embed(encoder, texts: list[str], batch_size: int = 64, bf16_on_cpu: bool = False) -> np.ndarray:
-    """float32 unit vectors, one row per text (empty text: the encoder's vector for "")."""
+    """float32 unit vectors, one row per text (a missing text gets the encoder's vector for "")."""
     import torch
 
     autocast = bf16_on_cpu and str(encoder.device) == "cpu"
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
         vectors = encoder.encode(
-            [text or "" for text in texts],
+            [text if isinstance(text, str) else "" for text in texts],  # None and NaN: no text
             batch_size=batch_size,
             normalize_embeddings=True,
             show_progress_bar=False,
