@@ -4,7 +4,8 @@ Each size runs in a fresh process so that peak memory (max RSS) belongs to that 
 ratios against floors measured in the same run: pandas' C CSV reader for loading, a bare Aho-Corasick
 pass for entities, a pyarrow Parquet write of the same frames for the lake.
 
-    python -m mlds_assets.bench [--sizes 100000 1000000] [--phase2-posts 200000] [--out var/bench]
+    python -m mlds_assets.bench [--sizes 100000 1000000] [--phase2-posts 200000] [--semantic-posts 20000]
+                                [--out var/bench]
 """
 
 from __future__ import annotations
@@ -222,9 +223,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000], help="fast-path sizes")
     parser.add_argument("--phase2-posts", type=int, default=200_000, help="0 skips the phase-2 bench")
+    parser.add_argument("--semantic-posts", type=int, default=20_000, help="embeddings + topics; 0 skips")
     parser.add_argument("--out", type=Path, default=Path("var/bench"))
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.semantic_posts:
+        from mlds_assets.bench_semantic import bench_semantic
+        from mlds_assets.bench_semantic import markdown as semantic_markdown
+
+        print(f"embeddings and topics at {args.semantic_posts:,} posts ...", flush=True)
+        semantic = run_size(args.semantic_posts, bench_semantic)
+        (args.out / "semantic.md").write_text(semantic_markdown(semantic))
+        (args.out / "semantic.json").write_text(json.dumps(semantic, indent=1))
+        print(semantic_markdown(semantic))
     if args.phase2_posts:
         from mlds_assets.bench_phase2 import bench_phase2
         from mlds_assets.bench_phase2 import markdown as phase2_markdown

@@ -122,3 +122,12 @@ def batch_store_records(
         read_lake_partition(base_path, [platform, "post_embeddings"], batch, EMBEDDING_STORE_COLUMNS),
         read_lake_partition(base_path, [platform, "topic_assignments"], None, TOPIC_STORE_COLUMNS),
     )
+
+
+def topic_labels(base_path: str, scope: str) -> pd.DataFrame | None:
+    """(post_id, topic_id, label) for a scope's posts once its topics exist: what the metrics count."""
+    assignments = read_lake_partition(base_path, [scope, "topic_assignments"], None, ["post_id", "topic_id"])
+    topics = read_lake_partition(base_path, [scope, "topics"], None, ["topic_id", "label"])
+    if assignments is None or topics is None:
+        return None
+    return assignments.assign(label=assignments["topic_id"].map(topics.set_index("topic_id")["label"]))

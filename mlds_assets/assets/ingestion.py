@@ -33,7 +33,7 @@ from mlds_assets.core.metrics import basic_metrics as compute_basic_metrics
 from mlds_assets.core.metrics import metric_value
 from mlds_assets.core.readers import detect_format, read_export
 from mlds_assets.core.schema import ENGAGEMENT_COLUMNS, POST_COLUMNS, schema_markdown
-from mlds_assets.lake import read_lake_partition, resolved_links
+from mlds_assets.lake import read_lake_partition, resolved_links, topic_labels
 from mlds_assets.settings import PlatformConfig, Settings
 from mlds_assets.types import CanonicalPosts, QuarantineRows
 
@@ -61,6 +61,8 @@ def build_ingestion_lane(platform: PlatformConfig, settings: Settings) -> Lane:
     eager = AutomationCondition.eager()
     common = {"partitions_def": partitions, "group_name": name}
     label = platform.display_name or name
+    # phase-2 results the metrics use once they exist (the store's post_collection reads the same ones)
+    phase2_inputs = [AssetKey([name, a]) for a in ("sentiment_scores", "post_embeddings", "topic_assignments")]
 
     @multi_asset(
         name=f"{name}__raw_posts",
@@ -194,12 +196,12 @@ def build_ingestion_lane(platform: PlatformConfig, settings: Settings) -> Lane:
             "conservative_entities": AssetIn(key=[name, "conservative_entities"]),
             "quarantine": AssetIn(key=[name, "quarantine"], metadata={"columns": ["source_row"]}),
         },
-        deps=[AssetKey([name, "sentiment_scores"]), MENTIONS],
-        automation_condition=resync_condition(AssetKey([name, "sentiment_scores"]), MENTIONS, CANONICAL),
+        deps=[*phase2_inputs, MENTIONS],
+        automation_condition=resync_condition(*phase2_inputs, MENTIONS, CANONICAL),
         kinds={"pandas", "parquet"},
         description=(
-            f"{label} batch metrics: phase 1 at once (processing_level: basic), recomputed with sentiment once the "
-            "batch is scored (processing_level: sentiment)."
+            f"{label} batch metrics: phase 1 at once (processing_level: basic), recomputed as phase 2 lands: "
+            "sentiment (processing_level: sentiment), then vectors too (full), plus posts per topic."
         ),
         **common,
     )
@@ -225,6 +227,10 @@ def build_ingestion_lane(platform: PlatformConfig, settings: Settings) -> Lane:
             context.partition_key,
             settings.metrics.top_entities,
             sentiment=sentiment,
+            embedded=read_lake_partition(
+                settings.lake_base, [name, "post_embeddings"], context.partition_key, ["post_id"]
+            ),
+            topics=topic_labels(settings.lake_base, name),
         )
         top = metrics[metrics["metric"] == "top_entity_posts"].set_index("key")["value"].astype(int)
         daily = metrics[metrics["metric"] == "volume_daily"].set_index("key")["value"].astype(int)
@@ -238,6 +244,7 @@ def build_ingestion_lane(platform: PlatformConfig, settings: Settings) -> Lane:
                 "quarantine_rate": metric_value(metrics, "quarantine_rate") or 0.0,
                 "engagement_per_post": metric_value(metrics, "engagement_per_post") or 0.0,
                 "entity_coverage": metric_value(metrics, "entity_coverage") or 0.0,
+                "semantic_coverage": metric_value(metrics, "semantic_coverage") or 0.0,
                 "top_entities": counts_table(top, "entity", "posts"),
                 "volume_daily": counts_table(daily.tail(14), "day", "posts"),
             },

@@ -1,8 +1,9 @@
 """Basic metrics for one batch, in a long (metric, key, value) table that stacks across batches.
 
 `processing_level` says what the numbers rest on: phase 1 alone gives `basic`; once the batch's
-sentiment is scored the metrics are recomputed with it at `sentiment`, so early numbers are never mistaken
-for final ones.
+sentiment is scored the metrics are recomputed with it at `sentiment`, and once its posts also have
+vectors, at `full`; so early numbers are never mistaken for final ones. Semantic rows (coverage, and the
+batch's posts per topic) appear as embeddings and topics arrive.
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ def basic_metrics(
     top_n: int = 10,
     now: pd.Timestamp | None = None,
     sentiment: pd.DataFrame | None = None,
+    embedded: pd.DataFrame | None = None,
+    topics: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
+    """`embedded`: the batch's post_ids with a vector; `topics`: (post_id, topic_id, label) assignments."""
     rows: list[tuple[str, str, float]] = []
     posts = len(cleaned)
     rows_in = posts + quarantined
@@ -56,6 +60,14 @@ def basic_metrics(
     if sentiment is not None and len(sentiment) and posts:
         rows += _sentiment_rows(cleaned, sentiment)
         level = "sentiment"
+    semantic = 0.0
+    if embedded is not None and posts:
+        semantic = cleaned["post_id"].isin(set(embedded["post_id"])).mean()
+        rows.append(("semantic_coverage", "", float(semantic)))
+    if level == "sentiment" and semantic == 1.0:
+        level = "full"
+    if topics is not None and len(topics) and posts:
+        rows += _topic_rows(cleaned, topics, top_n)
     frame = pd.DataFrame(rows, columns=["metric", "key", "value"]).astype({"value": "float64"})
     return frame.assign(
         platform=platform, batch_id=batch_id, processing_level=level, computed_at=now or pd.Timestamp.now(tz="UTC")
@@ -75,6 +87,15 @@ def _sentiment_rows(cleaned: pd.DataFrame, sentiment: pd.DataFrame) -> list[tupl
     if scored["created_at"].notna().any():
         daily = scored.groupby(scored["created_at"].dt.floor("D"))["sentiment_score"].mean()
         rows += [("sentiment_daily_mean", f"{d:%Y-%m-%d}", float(v)) for d, v in daily.items()]
+    return rows
+
+
+def _topic_rows(cleaned: pd.DataFrame, topics: pd.DataFrame, top_n: int) -> list[tuple[str, str, float]]:
+    assigned = topics[topics["post_id"].isin(set(cleaned["post_id"]))]
+    in_topic = assigned[assigned["topic_id"] >= 0]
+    top = in_topic.groupby("label").size().sort_values(ascending=False, kind="stable").head(top_n)
+    rows = [("topic_posts", str(label), int(n)) for label, n in top.items()]
+    rows.append(("topic_coverage", "", len(in_topic) / len(cleaned)))
     return rows
 
 

@@ -3,14 +3,17 @@ hybrid search, topics fitted once, new batches assigned between refits, refits w
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import numpy as np
 import pandas as pd
-from dagster import AssetKey
+from dagster import AssetKey, evaluate_automation_conditions
 
 from mlds_assets.cli import ingest, open_store, search, status
 from mlds_assets.core.demo_data import generate_facebook_csv
 from mlds_assets.core.embeddings import vector_matrix
 from mlds_assets.core.topics import OUTLIER, current_fit
+from mlds_assets.definitions import build_definitions
 from mlds_assets.phase2_commands import enrich
 from mlds_assets.settings import load_settings
 from mlds_assets_tests.lake_reading import lake, latest_metadata
@@ -125,6 +128,24 @@ def test_topics_fit_once_assign_new_batches_and_refit_when_due_or_forced(
     enrich(lowered, "topics", "facebook", instance)
     due = latest_metadata(instance, TOPICS)
     assert due["action"] == "fit" and "min_new_records" in due["reason"]
+
+
+def test_embeddings_nightly_and_topics_weekly_at_the_platform_schedule(settings, instance, export):
+    batch = ingest(settings, export, "facebook", instance)["batch"]
+    defs = build_definitions(settings)  # facebook: embeddings "30 2 * * *", topics "0 1 * * 0" (Sunday)
+    cross = AssetKey(["cross_platform", "topics"])
+
+    def evaluate(when: datetime, cursor=None):
+        return evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=when, cursor=cursor)
+
+    saturday = evaluate(datetime(2026, 11, 28, 2, 0, tzinfo=timezone.utc))
+    nightly = evaluate(datetime(2026, 11, 28, 2, 31, tzinfo=timezone.utc), saturday.cursor)
+    assert nightly.get_requested_partitions(EMBEDDINGS) == {batch}
+    assert nightly.get_num_requested(TOPICS) == 0 and nightly.get_num_requested(cross) == 0
+    sunday = evaluate(datetime(2026, 11, 29, 1, 1, tzinfo=timezone.utc), nightly.cursor)
+    assert sunday.get_num_requested(TOPICS) == 1 and sunday.get_num_requested(cross) == 1
+    later = evaluate(datetime(2026, 11, 29, 1, 2, tzinfo=timezone.utc), sunday.cursor)
+    assert later.get_num_requested(TOPICS) == 0  # once per tick
 
 
 def _check_events(instance, run_id: str):

@@ -154,3 +154,25 @@ def test_sentiment_raises_the_level_and_adds_its_numbers(batch):
     assert metric_value(metrics, "sentiment_share", "neutral") == 0.0
     daily = metrics[metrics["metric"] == "sentiment_daily_mean"].set_index("key")["value"]
     assert daily.to_dict() == pytest.approx({"2024-01-01": 0.7, "2024-01-02": -0.5})
+
+
+def test_vectors_and_topics_add_semantic_numbers_and_full_needs_both_phases(batch):
+    _, cleaned, entities, _ = batch
+    ids = cleaned["post_id"].tolist()
+    scored = pd.DataFrame({"post_id": ids, "sentiment_label": "neutral", "sentiment_score": 0.0})
+    some = pd.DataFrame({"post_id": ids[:2]})
+    topics = pd.DataFrame(
+        {"post_id": [*ids, "other-batch"], "topic_id": [0, 0, 1, -1, 0], "label": ["a", "a", "b", "outliers", "a"]}
+    )
+    half = basic_metrics(cleaned, entities, 0, "demo", "b1", now=NOW, sentiment=scored, embedded=some, topics=topics)
+    assert set(half["processing_level"]) == {"sentiment"}  # vectors for half the posts: not final yet
+    assert metric_value(half, "semantic_coverage") == 0.5
+    assert metric_value(half, "topic_posts", "a") == 2 and metric_value(half, "topic_posts", "b") == 1
+    assert metric_value(half, "topic_posts", "outliers") is None  # -1 is no topic
+    assert metric_value(half, "topic_coverage") == 0.75
+
+    every = pd.DataFrame({"post_id": ids})
+    full = basic_metrics(cleaned, entities, 0, "demo", "b1", now=NOW, sentiment=scored, embedded=every)
+    assert set(full["processing_level"]) == {"full"} and metric_value(full, "semantic_coverage") == 1.0
+    unscored = basic_metrics(cleaned, entities, 0, "demo", "b1", now=NOW, embedded=every)
+    assert set(unscored["processing_level"]) == {"basic"}  # vectors without sentiment stay basic
