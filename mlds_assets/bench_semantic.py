@@ -108,7 +108,7 @@ def _bench_topics(settings, defs, instance, out: dict) -> None:
     result = job.execute_in_process(
         instance=instance, run_config={**QUIET_RUN, "ops": {"facebook_topic_model": {"config": {"force": True}}}}
     )
-    out["topics_step"] = _step_seconds(instance, result.run_id)
+    out["topics_step"] = _step_seconds(instance, result.run_id, "facebook_topic_model")
     meta = _latest(instance, ["facebook", "topics"])
     out["topics_found"], out["topics_coherence"] = meta["topics"], meta["coherence_c_v"]
     out["topics_outliers"] = meta["outlier_share"]
@@ -150,7 +150,7 @@ def _real_topics(work: Path, instance) -> list[dict]:
                 "topics": meta["topics"],
                 "coherence": meta["coherence_c_v"],
                 "outliers": meta["outlier_share"],
-                "step_s": _step_seconds(instance, run["run_id"]),
+                "step_s": _step_seconds(instance, run["run_id"], f"{name}_topic_model"),
             }
         )
     return rows

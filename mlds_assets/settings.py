@@ -174,6 +174,27 @@ class TopicSettings(_Strict):
         return value
 
 
+class AnalyticsSettings(_Strict):
+    schedule: str = "0 6 * * *"  # daily metrics and reports (UTC); also their freshness deadline
+    report_top: int = Field(10, gt=0)  # entities and topics shown per chart in the HTML report
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if len(value.split()) != 5:
+            raise ValueError(f"{value!r} is not a five-field cron expression")
+        return value
+
+
+class ApiSettings(_Strict):
+    host: str = "127.0.0.1"  # loopback by default: expose it deliberately, behind your own proxy
+    port: int = Field(8000, gt=0, lt=65536)
+    api_key_env: str = "MLDS_API_KEY"  # the variable's NAME; when it is set, requests need X-API-Key
+    p95_limit_s: float = Field(2.0, gt=0)  # the api_latency check's bound under load
+    load_clients: int = Field(20, gt=0)  # concurrent clients in the api_latency check and the bench
+    load_requests: int = Field(10, gt=0)  # requests per client
+
+
 class ReadOptions(_Strict):
     """How to read an export. Every value is read as text first; typing happens in the mapper."""
 
@@ -273,6 +294,8 @@ class Settings(_Strict):
     sentiment: SentimentSettings = SentimentSettings()
     embeddings: EmbeddingSettings = EmbeddingSettings()
     topics: TopicSettings = TopicSettings()
+    analytics: AnalyticsSettings = AnalyticsSettings()
+    api: ApiSettings = ApiSettings()
     config_dir: Path = DEFAULT_CONFIG_DIR
     platforms: dict[str, PlatformConfig] = {}
 
