@@ -174,10 +174,10 @@ def search(
     store = open_store(settings)
     if mode == "keyword":
         return store.keyword_search(query, where=where or None, limit=limit)
-    from mlds_assets.core.embeddings import embed, load_sentence_encoder
+    from mlds_assets.core.embeddings import embed, shared_encoder
 
     config = settings.embeddings
-    vector = embed(load_sentence_encoder(config.model, config.device), [query], 1, config.bf16_on_cpu)[0].tolist()
+    vector = embed(shared_encoder(config.model, config.device), [query], 1, config.bf16_on_cpu)[0].tolist()
     if mode == "semantic":
         return store.vector_search(vector, where=where or None, limit=limit)
     return store.hybrid_search(query, vector, where=where or None, limit=limit)
@@ -193,7 +193,22 @@ def demo(settings: Settings, posts_per_platform: int = 400) -> dict:
     enriched += enrich(settings, "entities", instance=instance)
     enriched += enrich(settings, "embeddings", instance=instance)
     enriched += enrich(settings, "topics", instance=instance)
-    return {"ingested": results, "enriched": enriched, **status(settings, instance)}
+    analytics = daily_report(settings, instance)  # what the 06:00 run does
+    return {"ingested": results, "enriched": enriched, "analytics": analytics, **status(settings, instance)}
+
+
+def daily_report(settings: Settings, instance=None) -> dict:
+    """Phase 3 now: every platform's metrics, the cross-platform metrics and the day's report; the
+    outcome carries the report's path."""
+    from dagster import AssetKey
+
+    from mlds_assets.definitions import DAILY_ANALYTICS_JOB
+
+    instance = instance or dagster_instance(settings)
+    outcome = run_job(settings, instance, DAILY_ANALYTICS_JOB, None, {"mlds/trigger": "mlds report"})
+    event = instance.get_latest_materialization_event(AssetKey(["cross_platform", "reports"]))
+    report = event.asset_materialization.metadata["report"].value if event else None
+    return {"platform": "cross_platform", "batch": "-", "stage": "analytics", **outcome, "report": report}
 
 
 def _print_status(report: dict) -> None:
@@ -229,6 +244,10 @@ def main(argv: list[str] | None = None) -> int:
     search_cmd.add_argument("--mode", choices=SEARCH_MODES, default="hybrid")
     search_cmd.add_argument("--limit", type=int, default=10)
     search_cmd.add_argument("--json", action="store_true")
+    commands.add_parser("report", help="phase 3 now: platform and cross-platform metrics, the day's HTML report")
+    api_cmd = commands.add_parser("api", help="serve the read API (FastAPI; 127.0.0.1:8000 by default)")
+    api_cmd.add_argument("--host", help="bind address (default api.host: 127.0.0.1)")
+    api_cmd.add_argument("--port", type=int)
     enrich_cmd = commands.add_parser("enrich", help="run a phase-2 stage now over pending posts")
     enrich_cmd.add_argument("--only", choices=STAGES, default="sentiment")
     enrich_cmd.add_argument("--platform")
@@ -279,14 +298,26 @@ def main(argv: list[str] | None = None) -> int:
             report = demo(settings, args.posts)
             for run in report["ingested"]:
                 print(f"{run['platform']:<15} {run['status']:<17} batch {run['batch']}")
-            for run in report["enriched"]:
+            for run in [*report["enriched"], report["analytics"]]:
                 print(f"{run['platform']:<15} {run['status']:<17} {run['stage']}, batch {run['batch']}")
             print()
             _print_status(report)
-            print(f"\nLake (Parquet):   {settings.lake_base}")
+            print(f"\nReport:           {report['analytics']['report']}   (open it in a browser)")
+            print(f"Lake (Parquet):   {settings.lake_base}")
             print(f"Dagster instance: {settings.dagster_home}")
             print("Open the UI:      make dev   then http://127.0.0.1:3000")
-            return 0 if all(r["status"] != "failed" for r in report["ingested"] + report["enriched"]) else 1
+            print(f"Read API:         mlds api   then http://{settings.api.host}:{settings.api.port}/docs")
+            runs = report["ingested"] + report["enriched"] + [report["analytics"]]
+            return 0 if all(r["status"] != "failed" for r in runs) else 1
+        if args.command == "report":
+            outcome = daily_report(settings)
+            print(f"{outcome['status']}: {outcome['report']}")
+            return 0 if outcome["status"] == "ok" else 1
+        if args.command == "api":
+            from mlds_assets.api import serve
+
+            serve(settings, args.host or settings.api.host, args.port or settings.api.port)
+            return 0
         if args.command == "ingest":
             if not args.path.is_file():
                 print(f"mlds: {args.path}: no such file", file=sys.stderr)

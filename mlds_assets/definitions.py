@@ -10,6 +10,12 @@ from dagster import (
     define_asset_job,
 )
 
+from mlds_assets.assets.analytics import (
+    build_analytics_checks,
+    build_cross_platform_metrics,
+    build_platform_metrics,
+    build_reports,
+)
 from mlds_assets.assets.collection import build_backlog_check, build_post_collection
 from mlds_assets.assets.embeddings import build_embedding_checks, build_post_embeddings
 from mlds_assets.assets.enhanced_entities import build_enhanced_entities
@@ -22,6 +28,8 @@ from mlds_assets.io_manager import LakeIOManager
 from mlds_assets.resources import PostStoreResource
 from mlds_assets.sensors import build_inbox_sensor, enrich_job_name, fast_path_job_name, topics_job_name
 from mlds_assets.settings import Settings, load_settings
+
+DAILY_ANALYTICS_JOB = "daily_analytics"
 
 
 def post_store_resource(settings: Settings) -> PostStoreResource:
@@ -111,6 +119,17 @@ def build_definitions(settings: Settings, post_store: PostStoreResource | None =
             topics_job_name(CROSS_PLATFORM),
             selection=AssetSelection.assets(cross_topics),
             description="Topics across every platform now: refit if due (or forced), else assign new posts.",
+        )
+    )
+    analytics = [build_platform_metrics(settings, name) for name in sorted(settings.platforms)]
+    analytics += [build_cross_platform_metrics(settings), build_reports(settings)]
+    assets += analytics
+    checks += build_analytics_checks(settings)
+    jobs.append(
+        define_asset_job(
+            DAILY_ANALYTICS_JOB,
+            selection=AssetSelection.assets(*analytics),
+            description="Phase 3 now: every platform's metrics, the cross-platform metrics and the day's report.",
         )
     )
     resolution = build_resolution(settings)

@@ -21,7 +21,7 @@ from mlds_assets.assets.automation import phase2_condition, phase2_freshness
 from mlds_assets.assets.ingestion import Lane
 from mlds_assets.assets.metadata import preview
 from mlds_assets.assets.pending import run_pending_chunks
-from mlds_assets.core.embeddings import embed_rows, embedding_dimension, encoder_version, load_sentence_encoder
+from mlds_assets.core.embeddings import embed_rows, embedding_dimension, encoder_version, shared_encoder
 from mlds_assets.settings import EmbeddingSettings, PlatformConfig, Settings
 
 EMBEDDING_INPUT_COLUMNS = ["post_id", "clean_text"]
@@ -31,7 +31,7 @@ EMBEDDING_INPUT_COLUMNS = ["post_id", "clean_text"]
 def _encoder(embeddings_json: str) -> tuple[object, str]:
     """One encoder per configuration per process: `mlds enrich` embeds many batches in one process."""
     config = EmbeddingSettings.model_validate_json(embeddings_json)
-    encoder = load_sentence_encoder(config.model, config.device)
+    encoder = shared_encoder(config.model, config.device)
     return encoder, encoder_version(encoder, config.model, config.model_version, config.bf16_on_cpu)
 
 

@@ -8,6 +8,7 @@ product is the cosine similarity that the store's vector search and BERTopic bot
 from __future__ import annotations
 
 import hashlib
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,13 @@ def load_sentence_encoder(model: str | None, device: str = "cpu"):
             f"sentence-embedding model {path!r} could not be loaded from disk (nothing is downloaded at run "
             f"time); point the config at a model folder: {str(error).splitlines()[0]}"
         ) from None
+
+
+@cache
+def shared_encoder(model: str | None, device: str = "cpu"):
+    """One encoder per model and device per process: the asset's batches, the CLI's queries and the read
+    API's requests reuse it (loading takes seconds; encoding a query, milliseconds)."""
+    return load_sentence_encoder(model, device)
 
 
 def embed(encoder, texts: list[str], batch_size: int = 64, bf16_on_cpu: bool = False) -> np.ndarray:

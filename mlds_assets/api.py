@@ -1,0 +1,167 @@
+"""The read API (`mlds api`): what dashboards and notebooks read, without touching Dagster. FastAPI over
+the lake's analytics assets and the post store; bound to 127.0.0.1 by default; when the variable named by
+`api.api_key_env` is set, every data route needs that key in the `X-API-Key` header. The OpenAPI schema is
+at /openapi.json and its docs at /docs, served from the swagger-ui-bundle package (no CDN)."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from typing import Literal
+
+import pandas as pd
+from fastapi import Depends, FastAPI, HTTPException, Query, Security
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.security import APIKeyHeader
+from fastapi.staticfiles import StaticFiles
+
+from mlds_assets.core.analytics import CROSS_PLATFORM
+from mlds_assets.lake import read_lake_partition
+from mlds_assets.settings import Settings
+
+API_KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, description="needed when the server has a key")
+
+
+def _records(frame: pd.DataFrame | None) -> list[dict]:
+    if frame is None or not len(frame):
+        return []
+    return json.loads(frame.to_json(orient="records", date_format="iso", force_ascii=False))
+
+
+def create_app(settings: Settings) -> FastAPI:
+    from swagger_ui_bundle import swagger_ui_path
+
+    app = FastAPI(
+        title="MLDS read API",
+        version="1",
+        description="Platforms, metrics, entities, post search and the enrichment backlog.",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")
+
+    def require_key(given: str | None = Security(API_KEY_HEADER)) -> None:
+        expected = os.environ.get(settings.api.api_key_env)
+        if expected and not (given and secrets.compare_digest(given, expected)):
+            raise HTTPException(status_code=401, detail="missing or wrong X-API-Key")
+
+    def known(platform: str) -> str:
+        if platform not in settings.platforms:
+            raise HTTPException(
+                status_code=404, detail=f"unknown platform {platform!r}; known: {sorted(settings.platforms)}"
+            )
+        return platform
+
+    def store():
+        from mlds_assets.cli import open_store
+
+        return open_store(settings)  # a fresh handle per request: it sees what was written since
+
+    @app.get("/docs", include_in_schema=False)
+    def docs():
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="MLDS read API",
+            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger/swagger-ui.css",
+            swagger_favicon_url="/static/swagger/favicon-32x32.png",
+        )
+
+    @app.get("/health", tags=["service"])
+    def health() -> dict:
+        """Up, and which store and lake it reads (no key needed)."""
+        return {"status": "ok", "store": settings.store.backend, "platforms": len(settings.platforms)}
+
+    data = [Depends(require_key)]
+
+    @app.get("/platforms", tags=["platforms"], dependencies=data)
+    def platforms() -> dict:
+        """Per platform: posts, quarantined rows, entities, coverage and the last ingestion."""
+        from mlds_assets.core.status import platform_status
+
+        posts_store = store()
+        out = {}
+        for name in sorted(settings.platforms):
+            lake = platform_status(settings.lake_base, name)
+            posts = posts_store.count({"platform": name})
+            pending = posts_store.count({"platform": name, "processing_status": "pending_sentiment"})
+            out[name] = {
+                **lake,
+                "posts": posts,
+                "pending_sentiment": pending,
+                "sentiment_coverage": round((posts - pending) / posts, 4) if posts else None,
+                "semantic_coverage": round(posts_store.coverage("vector", {"platform": name}), 4) if posts else None,
+            }
+        return {"platforms": out}
+
+    @app.get("/metrics/cross-platform", tags=["metrics"], dependencies=data)
+    def cross_platform_metrics(metric: str | None = None) -> dict:
+        """The latest cross-platform metrics (long form: metric, key, value, processing_level, coverage)."""
+        return _metrics(settings, [CROSS_PLATFORM, "cross_platform_metrics"], metric)
+
+    @app.get("/metrics/{platform}", tags=["metrics"], dependencies=data)
+    def platform_metrics(platform: str, metric: str | None = None) -> dict:
+        """The latest metrics of one platform; `metric` narrows to one (e.g. share_of_voice)."""
+        return _metrics(settings, [known(platform), "platform_metrics"], metric)
+
+    @app.get("/entities", tags=["entities"], dependencies=data)
+    def entities(limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0)) -> dict:
+        """Canonical entities across platforms (from resolution), most mentioned first."""
+        table = read_lake_partition(settings.lake_base, [CROSS_PLATFORM, "resolved_entities"], None)
+        if table is None:
+            return {"entities": [], "total": 0, "note": "entity resolution has not run yet"}
+        table = table.sort_values("mentions", ascending=False, kind="stable")
+        return {"entities": _records(table.iloc[offset : offset + limit]), "total": len(table)}
+
+    @app.get("/posts/search", tags=["posts"], dependencies=data)
+    def search_posts(
+        q: str = Query(..., min_length=1, description="the query"),
+        mode: Literal["hybrid", "semantic", "keyword"] = "hybrid",
+        platform: str | None = None,
+        entity: str | None = Query(None, description="canonical entity id, e.g. nike"),
+        sentiment: Literal["negative", "neutral", "positive"] | None = None,
+        topic: int | None = Query(None, description="the platform topic id"),
+        limit: int = Query(10, ge=1, le=100),
+    ) -> dict:
+        """The post store's search with filters: hybrid (keyword + vector), semantic or keyword."""
+        from mlds_assets.cli import search
+
+        if platform is not None:
+            known(platform)
+        hits = search(settings, q, platform, entity, sentiment, limit, mode, topic)
+        columns = ["post_id", "platform", "created_at", "author", "text", "url", "entities", "sentiment_label",
+                   "sentiment_score", "topic_id", "processing_status", "_score", "_distance"]  # fmt: skip
+        return {"query": q, "mode": mode, "hits": _records(hits[[c for c in columns if c in hits.columns]])}
+
+    @app.get("/backlog", tags=["platforms"], dependencies=data)
+    def backlog() -> dict:
+        """Posts still waiting per platform: for sentiment, for a vector, and complete."""
+        posts_store = store()
+        out = {}
+        for name in sorted(settings.platforms):
+            counts = {
+                status: posts_store.count({"platform": name, "processing_status": status})
+                for status in ("pending_sentiment", "pending_semantic", "complete")
+            }
+            out[name] = {**counts, "posts": posts_store.count({"platform": name})}
+        return {"backlog": out}
+
+    return app
+
+
+def _metrics(settings: Settings, key: list[str], metric: str | None) -> dict:
+    table = read_lake_partition(settings.lake_base, key, None)
+    if table is None:
+        raise HTTPException(status_code=404, detail=f"{'/'.join(key)} has not been materialised yet (mlds report)")
+    if metric:
+        table = table[table["metric"] == metric]
+    level = str(table["processing_level"].iloc[0]) if len(table) else None
+    updated = str(table["last_updated"].iloc[0]) if len(table) else None
+    return {"scope": key[0], "processing_level": level, "last_updated": updated, "rows": _records(table)}
+
+
+def serve(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")

@@ -1,0 +1,84 @@
+"""The read API under concurrent load: the `api_latency` check and `make bench` both use this, against a
+real uvicorn server on an ephemeral loopback port."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+
+import numpy as np
+
+from mlds_assets.settings import Settings
+
+
+@contextmanager
+def running_api(settings: Settings) -> Iterator[str]:
+    """The API served by uvicorn in a thread on 127.0.0.1 and a free port; yields its base URL."""
+    import uvicorn
+
+    from mlds_assets.api import create_app
+
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the read API did not start")
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def demo_paths(settings: Settings) -> list[str]:
+    """A morning's mix: service, platform list, metrics, entities, searches of every mode, backlog."""
+    first = sorted(settings.platforms)[0]
+    return [
+        "/health",
+        "/platforms",
+        f"/metrics/{first}",
+        "/metrics/cross-platform?metric=share_of_voice",
+        "/entities?limit=20",
+        "/posts/search?q=refund%20for%20my%20order&limit=10",
+        f"/posts/search?q=delayed%20flight&mode=semantic&platform={first}",
+        "/posts/search?q=battery&mode=keyword&sentiment=negative",
+        "/backlog",
+    ]
+
+
+def load(base_url: str, paths: list[str], clients: int, per_client: int, headers: dict | None = None) -> dict:
+    """`clients` threads, each sending `per_client` requests round the paths; latency of every request."""
+    import httpx
+
+    def client(index: int) -> list[tuple[float, int]]:
+        timings = []
+        with httpx.Client(base_url=base_url, headers=headers or {}, timeout=60) as http:
+            for k in range(per_client):
+                path = paths[(index + k) % len(paths)]
+                started = time.perf_counter()
+                status = http.get(path).status_code
+                timings.append((time.perf_counter() - started, status))
+        return timings
+
+    with httpx.Client(base_url=base_url, headers=headers or {}, timeout=120) as warm:
+        for path in paths:  # first requests load the encoder and open the store: not a steady state
+            warm.get(path)
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        results = [t for batch in pool.map(client, range(clients)) for t in batch]
+    seconds = np.array([s for s, _ in results])
+    errors = sum(1 for _, status in results if status >= 400)
+    return {
+        "requests": len(results),
+        "clients": clients,
+        "errors": errors,
+        "p50_s": float(np.percentile(seconds, 50)),
+        "p95_s": float(np.percentile(seconds, 95)),
+        "max_s": float(seconds.max()),
+    }
