@@ -40,6 +40,11 @@ setup(
         # Topics: BERTopic (UMAP + HDBSCAN) over the stored embeddings; gensim measures c_v coherence.
         "bertopic>=0.17,<0.18",
         "gensim>=4.3.3,<5",
+        # Phase 3: the read API; Swagger UI's files come from a package, so /docs works offline
+        "fastapi>=0.110",
+        "uvicorn>=0.29",
+        "fastapi-offline>=1.7",
+        "httpx>=0.27",
     ],
     extras_require={"dev": ["pytest>=8", "ruff>=0.6", "hypothesis>=6.100"]},
     entry_points={"console_scripts": ["mlds=mlds_assets.cli:main"]},

@@ -1,7 +1,7 @@
 """The read API (`mlds api`): what dashboards and notebooks read, without touching Dagster. FastAPI over
 the lake's analytics assets and the post store; bound to 127.0.0.1 by default; when the variable named by
 `api.api_key_env` is set, every data route needs that key in the `X-API-Key` header. The OpenAPI schema is
-at /openapi.json and its docs at /docs, served from the swagger-ui-bundle package (no CDN)."""
+at /openapi.json and its docs at /docs and /redoc, served from the fastapi-offline package (no CDN)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,7 @@ from typing import Literal
 
 import pandas as pd
 from fastapi import Depends, FastAPI, HTTPException, Query, Security
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.security import APIKeyHeader
-from fastapi.staticfiles import StaticFiles
 
 from mlds_assets.core.analytics import CROSS_PLATFORM
 from mlds_assets.lake import read_lake_partition
@@ -30,16 +28,13 @@ def _records(frame: pd.DataFrame | None) -> list[dict]:
 
 
 def create_app(settings: Settings) -> FastAPI:
-    from swagger_ui_bundle import swagger_ui_path
+    from fastapi_offline import FastAPIOffline
 
-    app = FastAPI(
+    app: FastAPI = FastAPIOffline(
         title="MLDS read API",
         version="1",
         description="Platforms, metrics, entities, post search and the enrichment backlog.",
-        docs_url=None,
-        redoc_url=None,
     )
-    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")
 
     def require_key(given: str | None = Security(API_KEY_HEADER)) -> None:
         expected = os.environ.get(settings.api.api_key_env)
@@ -57,16 +52,6 @@ def create_app(settings: Settings) -> FastAPI:
         from mlds_assets.cli import open_store
 
         return open_store(settings)  # a fresh handle per request: it sees what was written since
-
-    @app.get("/docs", include_in_schema=False)
-    def docs():
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="MLDS read API",
-            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
-            swagger_css_url="/static/swagger/swagger-ui.css",
-            swagger_favicon_url="/static/swagger/favicon-32x32.png",
-        )
 
     @app.get("/health", tags=["service"])
     def health() -> dict:

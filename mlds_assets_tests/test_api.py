@@ -1,0 +1,78 @@
+"""The read API on the demo data, in process (FastAPI's TestClient) and as a real server under load."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from mlds_assets.api import create_app
+from mlds_assets.api_load import demo_paths, load, running_api
+from mlds_assets.core.analytics import value
+
+
+@pytest.fixture(scope="module")
+def client(demo_settings):
+    return TestClient(create_app(demo_settings))
+
+
+def test_health_platforms_and_backlog(client, demo_settings):
+    assert client.get("/health").json()["status"] == "ok"
+    platforms = client.get("/platforms").json()["platforms"]
+    assert set(platforms) == set(demo_settings.platforms)
+    assert all(p["posts"] > 0 and p["semantic_coverage"] == 1.0 for p in platforms.values())
+    backlog = client.get("/backlog").json()["backlog"]
+    assert all(b["complete"] == b["posts"] and b["pending_sentiment"] == 0 for b in backlog.values())
+
+
+def test_metrics_per_platform_and_across_platforms(client):
+    facebook = client.get("/metrics/facebook").json()
+    assert facebook["processing_level"] == "full" and facebook["last_updated"]
+    import pandas as pd
+
+    rows = pd.DataFrame(facebook["rows"])
+    assert value(rows, "posts") > 0
+    voice = client.get("/metrics/cross-platform", params={"metric": "share_of_voice"}).json()["rows"]
+    assert voice and {r["metric"] for r in voice} == {"share_of_voice"}
+    missing = client.get("/metrics/myspace")
+    assert missing.status_code == 404 and "unknown platform" in missing.json()["detail"]
+
+
+def test_entities_and_search_with_filters(client):
+    entities = client.get("/entities", params={"limit": 5}).json()
+    assert len(entities["entities"]) == 5 and entities["total"] >= 5
+    mentions = [e["mentions"] for e in entities["entities"]]
+    assert mentions == sorted(mentions, reverse=True)
+
+    hits = client.get("/posts/search", params={"q": "delayed flight", "platform": "tiktok", "limit": 5}).json()
+    assert hits["mode"] == "hybrid" and 0 < len(hits["hits"]) <= 5
+    assert {h["platform"] for h in hits["hits"]} == {"tiktok"}
+    negative = client.get("/posts/search", params={"q": "battery", "mode": "keyword", "sentiment": "negative"})
+    assert all(h["sentiment_label"] == "negative" for h in negative.json()["hits"])
+    assert client.get("/posts/search", params={"q": "x", "mode": "psychic"}).status_code == 422
+
+
+def test_openapi_schema_and_docs_are_served_without_a_cdn(client):
+    schema = client.get("/openapi.json").json()
+    assert {"/health", "/platforms", "/metrics/{platform}", "/metrics/cross-platform", "/entities", "/posts/search",
+            "/backlog"} <= set(schema["paths"])  # fmt: skip
+    docs = client.get("/docs").text
+    assert "/static-offline-docs/swagger-ui-bundle.js" in docs and "cdn" not in docs.lower()
+    assert client.get("/static-offline-docs/swagger-ui-bundle.js").status_code == 200
+
+
+def test_an_api_key_from_the_environment_guards_every_data_route(demo_settings, monkeypatch):
+    monkeypatch.setenv(demo_settings.api.api_key_env, "s3cret-key")
+    guarded = TestClient(create_app(demo_settings))
+    assert guarded.get("/platforms").status_code == 401
+    assert guarded.get("/platforms", headers={"X-API-Key": "wrong"}).status_code == 401
+    assert guarded.get("/platforms", headers={"X-API-Key": "s3cret-key"}).status_code == 200
+    assert guarded.get("/health").status_code == 200  # liveness needs no key
+    assert "s3cret-key" not in guarded.get("/openapi.json").text
+
+
+def test_a_real_server_answers_twenty_concurrent_clients_without_errors(demo_settings):
+    """Correctness under concurrency; the p95 bound itself is the api_latency check and `make bench`."""
+    with running_api(demo_settings) as url:
+        result = load(url, demo_paths(demo_settings), clients=20, per_client=3)
+    assert result["requests"] == 60 and result["errors"] == 0
+    assert url.startswith("http://127.0.0.1:")
