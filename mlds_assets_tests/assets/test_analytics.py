@@ -94,3 +94,26 @@ def test_phase1_only_data_is_labelled_basic(tmp_path, settings, instance, export
     assert set(metrics["processing_level"]) == {"basic"}
     assert set(metrics["sentiment_coverage"]) == {0.0}
     assert value(metrics, "sentiment_mean") is None and value(metrics, "posts") == 120
+
+
+def test_analytics_run_daily_at_six_with_a_freshness_policy(settings, instance):
+    from datetime import datetime, timezone
+
+    from dagster import AssetKey, evaluate_automation_conditions
+
+    from mlds_assets.definitions import build_definitions
+
+    defs = build_definitions(settings)
+    keys = [AssetKey([p, "platform_metrics"]) for p in settings.platforms]
+    keys += [AssetKey([CROSS_PLATFORM, "cross_platform_metrics"]), AssetKey([CROSS_PLATFORM, "reports"])]
+    for key in keys:
+        policy = defs.resolve_assets_def(key).specs_by_key[key].freshness_policy
+        assert policy is not None and "0 6 * * *" in str(policy), key
+
+    def evaluate(when, cursor=None):
+        return evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=when, cursor=cursor)
+
+    early = evaluate(datetime(2026, 11, 28, 5, 59, tzinfo=timezone.utc))
+    assert all(early.get_num_requested(k) == 0 for k in keys)
+    six = evaluate(datetime(2026, 11, 28, 6, 1, tzinfo=timezone.utc), early.cursor)
+    assert all(six.get_num_requested(k) == 1 for k in keys)  # one run: metrics, then the report
