@@ -5,7 +5,7 @@ ratios against floors measured in the same run: pandas' C CSV reader for loading
 pass for entities, a pyarrow Parquet write of the same frames for the lake.
 
     python -m mlds_assets.bench [--sizes 100000 1000000] [--phase2-posts 200000] [--semantic-posts 20000]
-                                [--out var/bench]
+                                [--api-posts 400] [--out var/bench]
 """
 
 from __future__ import annotations
@@ -224,9 +224,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000], help="fast-path sizes")
     parser.add_argument("--phase2-posts", type=int, default=200_000, help="0 skips the phase-2 bench")
     parser.add_argument("--semantic-posts", type=int, default=20_000, help="embeddings + topics; 0 skips")
+    parser.add_argument("--api-posts", type=int, default=400, help="demo posts per platform for the API; 0 skips")
     parser.add_argument("--out", type=Path, default=Path("var/bench"))
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.api_posts:
+        from mlds_assets.bench_api import bench_api
+        from mlds_assets.bench_api import markdown as api_markdown
+
+        print(f"read API under load on the demo data ({args.api_posts} posts per platform) ...", flush=True)
+        api = run_size(args.api_posts, bench_api)
+        (args.out / "api.md").write_text(api_markdown(api))
+        (args.out / "api.json").write_text(json.dumps(api, indent=1))
+        print(api_markdown(api))
     if args.semantic_posts:
         from mlds_assets.bench_semantic import bench_semantic
         from mlds_assets.bench_semantic import markdown as semantic_markdown

@@ -1,0 +1,93 @@
+"""`make bench`, the read API: the demo's data (all three phases), then `api.load_clients` concurrent clients
+against a real uvicorn server, beside the same work done by the libraries directly (pandas reads of the
+metrics files, LanceDB counts and searches with the query embedded by the same encoder) in as many threads."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+
+def bench_api(posts: int, workdir: str, queue) -> None:
+    import os
+
+    from mlds_assets.api_load import demo_paths, load, running_api
+    from mlds_assets.cli import demo
+    from mlds_assets.settings import load_settings
+
+    os.environ["DAGSTER_HOME"] = str(Path(workdir) / "home" / "dagster_home")
+    settings = load_settings(env={"MLDS_HOME": str(Path(workdir) / "home")})
+    demo(settings, posts_per_platform=posts)
+    clients, per_client = settings.api.load_clients, settings.api.load_requests
+    with running_api(settings) as url:
+        api = load(url, demo_paths(settings), clients, per_client)
+    queue.put({"posts_per_platform": posts, "api": api, "bare": _bare(settings, clients, per_client)})
+
+
+def _bare(settings, clients: int, per_client: int) -> dict:
+    """The same mix as `demo_paths`, as direct library calls."""
+    import pandas as pd
+
+    from mlds_assets.cli import open_store
+    from mlds_assets.core.embeddings import embed, shared_encoder
+
+    lake, first = Path(settings.lake_base), sorted(settings.platforms)[0]
+    encoder = shared_encoder(settings.embeddings.model, settings.embeddings.device)
+
+    def vector(q: str) -> list[float]:
+        return embed(encoder, [q], 1)[0].tolist()
+
+    def platforms(store) -> None:
+        for name in settings.platforms:
+            store.count({"platform": name})
+            store.count({"platform": name, "processing_status": "pending_sentiment"})
+            store.coverage("vector", {"platform": name})
+
+    work = [
+        lambda store: None,
+        platforms,
+        lambda store: pd.read_parquet(lake / first / "platform_metrics.parquet"),
+        lambda store: pd.read_parquet(lake / "cross_platform" / "cross_platform_metrics.parquet").query(
+            "metric == 'share_of_voice'"
+        ),
+        lambda store: pd.read_parquet(lake / "cross_platform" / "resolved_entities.parquet").nlargest(20, "mentions"),
+        lambda store: store.hybrid_search("refund for my order", vector("refund for my order"), limit=10),
+        lambda store: store.vector_search(vector("delayed flight"), {"platform": first}, limit=10),
+        lambda store: store.keyword_search("battery", {"sentiment_label": "negative"}, limit=10),
+        lambda store: [
+            store.count({"platform": n, "processing_status": s})
+            for n in settings.platforms
+            for s in ("pending_sentiment", "pending_semantic", "complete")
+        ],
+    ]
+    warm = open_store(settings)
+    for call in work:
+        call(warm)
+
+    def client(index: int) -> list[float]:
+        timings = []
+        for k in range(per_client):
+            started = time.perf_counter()
+            work[(index + k) % len(work)](open_store(settings))  # a fresh handle, as each request opens one
+            timings.append(time.perf_counter() - started)
+        return timings
+
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        seconds = np.array([t for batch in pool.map(client, range(clients)) for t in batch])
+    return {"p50_s": float(np.percentile(seconds, 50)), "p95_s": float(np.percentile(seconds, 95))}
+
+
+def markdown(r: dict) -> str:
+    api, bare = r["api"], r["bare"]
+    return (
+        f"Read API, demo data ({r['posts_per_platform']} posts per platform, all three phases), "
+        f"{api['clients']} concurrent clients, {api['requests']} requests (the `api_latency` check's mix):\n\n"
+        "| | p50 (ms) | p95 (ms) | max (ms) | errors |\n|---|---:|---:|---:|---:|\n"
+        f"| read API over HTTP (uvicorn) | {api['p50_s'] * 1000:.0f} | {api['p95_s'] * 1000:.0f} | "
+        f"{api['max_s'] * 1000:.0f} | {api['errors']} |\n"
+        f"| the same calls on the libraries directly | {bare['p50_s'] * 1000:.0f} | {bare['p95_s'] * 1000:.0f} | | |\n"
+        f"| API / libraries | {api['p50_s'] / bare['p50_s']:.2f}x | {api['p95_s'] / bare['p95_s']:.2f}x | | |\n"
+    )
