@@ -64,8 +64,13 @@ def ingest(settings: Settings, path: Path, platform: str, instance=None, mode: s
     outcome = run_job(settings, instance, fast_path_job_name(platform), landed.partition_key, tags)
     outcome = {"platform": platform, "batch": landed.partition_key, **outcome}
     if mode == "full" and outcome["status"] == "ok":  # what the automation sensor does in full mode, now
-        sentiment_job = enrich_job_name(platform, "sentiment")
-        outcome["phase2"] = run_job(settings, instance, sentiment_job, landed.partition_key, tags)
+        stages = {
+            stage: run_job(settings, instance, enrich_job_name(platform, stage), landed.partition_key, tags)
+            for stage in ("sentiment", "embeddings")
+        }
+        worst = "failed" if any(s["status"] == "failed" for s in stages.values()) else None
+        worst = worst or ("checks failed" if any(s["status"] != "ok" for s in stages.values()) else "ok")
+        outcome["phase2"] = {"status": worst, "stages": stages}
     return outcome
 
 

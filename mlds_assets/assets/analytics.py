@@ -238,7 +238,7 @@ def _level_check(platform: str) -> AssetChecksDefinition:
         blocking=True,
     )
     def labelled_by_processing_level(platform_metrics: pd.DataFrame) -> AssetCheckResult:
-        from mlds_assets.core.analytics import processing_level
+        from mlds_assets.core.metrics import processing_level
 
         expected = platform_metrics.apply(
             lambda r: processing_level(r["sentiment_coverage"], r["semantic_coverage"]), axis=1

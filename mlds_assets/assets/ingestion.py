@@ -201,7 +201,7 @@ def build_ingestion_lane(platform: PlatformConfig, settings: Settings) -> Lane:
         kinds={"pandas", "parquet"},
         description=(
             f"{label} batch metrics: phase 1 at once (processing_level: basic), recomputed as phase 2 lands: "
-            "sentiment (processing_level: sentiment), then vectors too (full), plus posts per topic."
+            "sentiment for every post (sentiment_complete), then vectors too (full), plus posts per topic."
         ),
         **common,
     )

@@ -14,11 +14,12 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from mlds_assets.core.metrics import processing_level
+
 CROSS_PLATFORM = "cross_platform"
 METRICS_COLUMNS = [
     "scope", "metric", "key", "value", "processing_level", "sentiment_coverage", "semantic_coverage", "last_updated",
 ]  # fmt: skip
-LEVELS = ("basic", "sentiment_complete", "full")
 
 
 @dataclass(frozen=True)
@@ -203,14 +204,6 @@ def scope_metrics(con: duckdb.DuckDBPyConnection, scope: str, now: pd.Timestamp 
         semantic_coverage=semantic_coverage,
         last_updated=now or pd.Timestamp.now(tz="UTC"),
     )[METRICS_COLUMNS].sort_values(["metric", "key"], ignore_index=True)
-
-
-def processing_level(sentiment_coverage: float, semantic_coverage: float) -> str:
-    if sentiment_coverage >= 1.0 and semantic_coverage >= 1.0:
-        return "full"
-    if sentiment_coverage >= 1.0:
-        return "sentiment_complete"
-    return "basic"
 
 
 def value(metrics: pd.DataFrame, metric: str, key: str = "") -> float | None:

@@ -1,9 +1,9 @@
 """Basic metrics for one batch, in a long (metric, key, value) table that stacks across batches.
 
-`processing_level` says what the numbers rest on: phase 1 alone gives `basic`; once the batch's
-sentiment is scored the metrics are recomputed with it at `sentiment`, and once its posts also have
-vectors, at `full`; so early numbers are never mistaken for final ones. Semantic rows (coverage, and the
-batch's posts per topic) appear as embeddings and topics arrive.
+`processing_level` says what the numbers rest on: `basic` until every post of the batch has sentiment
+(phase 1 alone, or partly scored), then `sentiment_complete`, and `full` once every post also has its
+vector; so early numbers are never mistaken for final ones. The daily analytics use the same rule.
+Semantic rows (coverage, and the batch's posts per topic) appear as embeddings and topics arrive.
 """
 
 from __future__ import annotations
@@ -11,6 +11,17 @@ from __future__ import annotations
 import pandas as pd
 
 from mlds_assets.core.schema import ENGAGEMENT_COLUMNS
+
+LEVELS = ("basic", "sentiment_complete", "full")
+
+
+def processing_level(sentiment_coverage: float, semantic_coverage: float) -> str:
+    if sentiment_coverage >= 1.0 and semantic_coverage >= 1.0:
+        return "full"
+    if sentiment_coverage >= 1.0:
+        return "sentiment_complete"
+    return "basic"
+
 
 METRIC_COLUMNS = ("platform", "batch_id", "metric", "key", "value", "processing_level", "computed_at")
 
@@ -56,16 +67,14 @@ def basic_metrics(
         top = mentioned.groupby("entity_name").size().sort_values(ascending=False, kind="stable").head(top_n)
         rows += [("top_entity_posts", name, int(n)) for name, n in top.items()]
         rows.append(("entity_coverage", "", mentioned["post_id"].nunique() / posts if posts else 0.0))
-    level = "basic"
+    scored, semantic = 0.0, 0.0
     if sentiment is not None and len(sentiment) and posts:
         rows += _sentiment_rows(cleaned, sentiment)
-        level = "sentiment"
-    semantic = 0.0
+        scored = float(cleaned["post_id"].isin(set(sentiment["post_id"])).mean())
     if embedded is not None and posts:
-        semantic = cleaned["post_id"].isin(set(embedded["post_id"])).mean()
-        rows.append(("semantic_coverage", "", float(semantic)))
-    if level == "sentiment" and semantic == 1.0:
-        level = "full"
+        semantic = float(cleaned["post_id"].isin(set(embedded["post_id"])).mean())
+        rows.append(("semantic_coverage", "", semantic))
+    level = processing_level(scored, semantic) if posts else "basic"
     if topics is not None and len(topics) and posts:
         rows += _topic_rows(cleaned, topics, top_n)
     frame = pd.DataFrame(rows, columns=["metric", "key", "value"]).astype({"value": "float64"})

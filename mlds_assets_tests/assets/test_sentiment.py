@@ -38,7 +38,7 @@ def test_enrich_scores_every_post_and_the_store_and_status_pick_it_up(settings, 
     assert meta["engine"] == "vader" and meta["coverage"] == 1.0 and meta["scored_this_run"] == 120
 
     metrics = lake(settings, "basic_metrics", batch)
-    assert set(metrics["processing_level"]) == {"sentiment"}  # recomputed with the scores
+    assert set(metrics["processing_level"]) == {"sentiment_complete"}  # recomputed with the scores
     assert metrics.loc[metrics["metric"] == "sentiment_coverage", "value"].tolist() == [1.0]
 
     store = open_store(settings)
@@ -135,10 +135,13 @@ def test_full_mode_scores_right_after_phase_1(config_dir, tmp_path, instance, ex
     assert after.get_requested_partitions(SENTIMENT) == {landed.partition_key}
 
 
-def test_mlds_ingest_in_full_mode_runs_sentiment_too(settings, instance, export):
+def test_mlds_ingest_in_full_mode_runs_sentiment_and_embeddings_too(settings, instance, export):
     outcome = ingest(settings, export, "facebook", instance, mode="full")
-    assert outcome["phase2"]["status"] == "ok"
+    assert outcome["phase2"]["status"] == "ok" and set(outcome["phase2"]["stages"]) == {"sentiment", "embeddings"}
     assert len(lake(settings, "sentiment_scores", outcome["batch"])) == 120
+    assert len(lake(settings, "post_embeddings", outcome["batch"])) == 120
+    store = open_store(settings)
+    assert store.count({"platform": "facebook", "processing_status": "complete"}) == 120
 
 
 def test_sentiment_asset_shows_its_schedule_and_freshness_in_the_ui(settings):

@@ -147,7 +147,7 @@ def test_sentiment_raises_the_level_and_adds_its_numbers(batch):
         }
     )
     metrics = basic_metrics(cleaned, entities, len(mapped.quarantine), "demo", "b1", now=NOW, sentiment=sentiment)
-    assert set(metrics["processing_level"]) == {"sentiment"}
+    assert set(metrics["processing_level"]) == {"basic"}  # 3 of 4 scored: the numbers are not final yet
     assert metric_value(metrics, "sentiment_coverage") == 0.75
     assert metric_value(metrics, "sentiment_mean") == pytest.approx(0.3)
     assert metric_value(metrics, "sentiment_share", "positive") == pytest.approx(2 / 3)
@@ -165,7 +165,7 @@ def test_vectors_and_topics_add_semantic_numbers_and_full_needs_both_phases(batc
         {"post_id": [*ids, "other-batch"], "topic_id": [0, 0, 1, -1, 0], "label": ["a", "a", "b", "outliers", "a"]}
     )
     half = basic_metrics(cleaned, entities, 0, "demo", "b1", now=NOW, sentiment=scored, embedded=some, topics=topics)
-    assert set(half["processing_level"]) == {"sentiment"}  # vectors for half the posts: not final yet
+    assert set(half["processing_level"]) == {"sentiment_complete"}  # vectors for half the posts: not full
     assert metric_value(half, "semantic_coverage") == 0.5
     assert metric_value(half, "topic_posts", "a") == 2 and metric_value(half, "topic_posts", "b") == 1
     assert metric_value(half, "topic_posts", "outliers") is None  # -1 is no topic

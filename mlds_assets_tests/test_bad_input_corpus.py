@@ -1,0 +1,125 @@
+"""The bad-input corpus, end to end through `mlds ingest` (Dagster, a real instance): every file gets a
+clear error naming the file (and row or field where there is one), or quarantine rows with their reasons;
+whatever is read, rows in = rows kept + rows quarantined. Files are generated here; the quirky real files
+in ../shared/data are in test_shared_data.py."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mlds_assets.cli import ingest, status
+from mlds_assets.settings import load_settings
+from mlds_assets_tests.conftest import write_platform
+
+CORPUS_PLATFORM = """
+name: corpus
+formats: [csv, json, jsonl, xlsx, parquet]
+fields: {native_id: id, text: text, created_at: created_at, likes: likes}
+"""
+HEADER = "id,text,created_at,likes\n"
+GOOD = "1,first post,2024-01-01T10:00:00Z,5\n2,second post,2024-01-02T10:00:00Z,7\n"
+LATIN1_ROW = "3,caf\xe9 cr\xe8me,2024-01-03T10:00:00Z,1\n".encode("latin-1")  # in an otherwise UTF-8 file
+UNBALANCED = '1,"never closed,2024-01-01T10:00:00Z,5\n2,b,2024-01-02T10:00:00Z,1\n'
+DUPLICATE = "1,first again,2024-01-03T10:00:00Z,1\n"
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    file: str
+    content: bytes
+    kept: int | None = None  # rows kept (None: the run must fail with `error`)
+    quarantined: int = 0
+    reasons: tuple[str, ...] = ()  # fragments the quarantine reasons must contain
+    error: str = ""  # fragment of the run's error
+
+
+def _xlsx_bytes() -> bytes:
+    frame = pd.DataFrame({"id": ["1", "2"], "text": ["a", "b"], "created_at": ["2024-01-01", "2024-01-02"]})
+    buffer = io.BytesIO()
+    frame.to_excel(buffer, index=False)
+    return buffer.getvalue()
+
+
+CASES = [
+    Case("empty file", "empty.csv", b"", error="empty.csv"),
+    Case("header only", "header.csv", HEADER.encode(), kept=0),
+    Case("truncated last line", "truncated.csv", (HEADER + GOOD + "3,cut off in the mid").encode(),
+         kept=2, quarantined=1, reasons=("created_at",)),
+    Case("wrong delimiter", "semicolons.csv", HEADER.replace(",", ";").encode() + GOOD.replace(",", ";").encode(),
+         error="text"),
+    Case("mixed encodings", "mixed.csv", (HEADER + GOOD).encode() + LATIN1_ROW, kept=3),
+    Case("UTF-8 BOM", "bom.csv", b"\xef\xbb\xbf" + (HEADER + GOOD).encode(), kept=2),
+    Case("CR-only line endings", "cr.csv", (HEADER + GOOD).replace("\n", "\r").encode(), kept=2),
+    Case("CRLF line endings", "crlf.csv", (HEADER + GOOD).replace("\n", "\r\n").encode(), kept=2),
+    Case("a 10 MB text field", "huge.csv", (HEADER + GOOD + f"3,{'x' * 10_000_000},2024-01-03T10:00:00Z,1\n").encode(),
+         kept=2, quarantined=1, reasons=("text",)),
+    Case("unbalanced quotes", "quotes.csv", (HEADER + UNBALANCED).encode(), error="quotes.csv"),
+    Case("JSON with trailing garbage", "garbage.json",
+         json.dumps([{"id": "1", "text": "a", "created_at": "2024-01-01T00:00:00Z"}]).encode() + b"\n}}oops",
+         error="garbage.json"),
+    Case("JSONL with one broken line", "broken.jsonl",
+         b'{"id": "1", "text": "a", "created_at": "2024-01-01T00:00:00Z"}\n{"id": "2", "text": \n'
+         b'{"id": "3", "text": "c", "created_at": "2024-01-03T00:00:00Z"}\n',
+         kept=2, quarantined=1, reasons=("line 2",)),
+    Case("wrong types", "types.csv", (HEADER + "1,a,2024-01-01T10:00:00Z,lots\n2,b,yesterday,3\n").encode(),
+         kept=0, quarantined=2, reasons=("likes", "created_at")),
+    Case("impossible and future dates", "dates.csv",
+         (HEADER + "1,a,1850-01-01T00:00:00Z,1\n2,b,2199-01-01T00:00:00Z,1\n3,c,2024-01-01T00:00:00Z,1\n").encode(),
+         kept=1, quarantined=2, reasons=("created_at",)),
+    Case("duplicate ids within the file", "dupes.csv", (HEADER + GOOD + DUPLICATE).encode(),
+         kept=2, quarantined=1, reasons=("duplicate",)),
+    Case("missing required column", "nocreated.csv", b"id,text,likes\n1,a,3\n", error="created_at"),
+    Case("extra columns", "extra.csv", b"id,text,created_at,likes,colour\n1,a,2024-01-01T10:00:00Z,3,red\n", kept=1),
+    Case("a name with ../ and shell characters", "..;rm -rf $HOME`x`.csv", (HEADER + GOOD).encode(), kept=2),
+    Case("an xlsx that is not one", "fake.xlsx", b"this is not a zip file", error="fake.xlsx"),
+    Case("a real xlsx", "real.xlsx", _xlsx_bytes(), kept=2),
+    Case("a parquet that is not one", "fake.parquet", b"PAR1 nope", error="fake.parquet"),
+]  # fmt: skip
+
+
+@pytest.fixture
+def corpus_settings(tmp_path, config_dir):
+    write_platform(config_dir, "corpus", CORPUS_PLATFORM)
+    return load_settings(config_dir, env={"MLDS_HOME": str(tmp_path / "home")})
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_bad_input_gets_a_clear_error_or_quarantine_and_nothing_is_lost(case, corpus_settings, instance, tmp_path):
+    path = tmp_path / "drop" / case.file.replace("/", "_")
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(case.content)
+    outcome = ingest(corpus_settings, path, "corpus", instance)
+
+    if case.kept is None:
+        assert outcome["status"] == "failed", outcome
+        errors = " ".join(outcome["errors"])
+        assert case.error in errors, errors
+        return
+    assert outcome["status"] == "ok", outcome
+    lake = Path(corpus_settings.lake_base) / "corpus"
+    raw = pd.read_parquet(lake / "raw_posts" / f"{outcome['batch']}.parquet")
+    quarantine = pd.read_parquet(lake / "quarantine" / f"{outcome['batch']}.parquet")
+    assert (len(raw), len(quarantine)) == (case.kept, case.quarantined)
+    reasons = " ".join(quarantine["reason"])
+    assert all(fragment in reasons for fragment in case.reasons), reasons
+    assert quarantine["reason"].str.len().gt(0).all()
+    assert not set(raw["source_row"]) & set(quarantine["source_row"])  # each row once, kept or quarantined
+    landed = list(corpus_settings.landing_dir.rglob("*"))
+    assert all(corpus_settings.home in p.resolve().parents for p in landed)  # nothing escaped MLDS_HOME
+
+
+def test_duplicate_ids_across_files_are_one_post(corpus_settings, instance, tmp_path):
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    first.write_text(HEADER + GOOD)
+    second.write_text(HEADER + GOOD.replace("second post", "second post, edited") + "3,third,2024-01-03T10:00:00Z,1\n")
+    assert ingest(corpus_settings, first, "corpus", instance)["status"] == "ok"
+    assert ingest(corpus_settings, second, "corpus", instance)["status"] == "ok"
+    report = status(corpus_settings, instance)["platforms"]["corpus"]
+    assert report["posts"] == 3 and report["batches"] == 2  # ids 1 and 2 once each, however many files
