@@ -11,6 +11,7 @@ pass for entities, a pyarrow Parquet write of the same frames for the lake.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import multiprocessing
 import resource
@@ -228,33 +229,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("var/bench"))
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    if args.api_posts:
-        from mlds_assets.bench_api import bench_api
-        from mlds_assets.bench_api import markdown as api_markdown
-
-        print(f"read API under load on the demo data ({args.api_posts} posts per platform) ...", flush=True)
-        api = run_size(args.api_posts, bench_api)
-        (args.out / "api.md").write_text(api_markdown(api))
-        (args.out / "api.json").write_text(json.dumps(api, indent=1))
-        print(api_markdown(api))
-    if args.semantic_posts:
-        from mlds_assets.bench_semantic import bench_semantic
-        from mlds_assets.bench_semantic import markdown as semantic_markdown
-
-        print(f"embeddings and topics at {args.semantic_posts:,} posts ...", flush=True)
-        semantic = run_size(args.semantic_posts, bench_semantic)
-        (args.out / "semantic.md").write_text(semantic_markdown(semantic))
-        (args.out / "semantic.json").write_text(json.dumps(semantic, indent=1))
-        print(semantic_markdown(semantic))
-    if args.phase2_posts:
-        from mlds_assets.bench_phase2 import bench_phase2
-        from mlds_assets.bench_phase2 import markdown as phase2_markdown
-
-        print(f"phase 2 (sentiment, entities) at {args.phase2_posts:,} posts ...", flush=True)
-        phase2 = run_size(args.phase2_posts, bench_phase2)
-        (args.out / "phase2.md").write_text(phase2_markdown(phase2))
-        (args.out / "phase2.json").write_text(json.dumps(phase2, indent=1))
-        print(phase2_markdown(phase2))
+    parts = [  # (size, module, what it measures, file stem)
+        (
+            args.api_posts,
+            "bench_api",
+            f"read API under load on the demo data ({args.api_posts} posts per platform)",
+            "api",
+        ),
+        (args.semantic_posts, "bench_semantic", f"embeddings and topics at {args.semantic_posts:,} posts", "semantic"),
+        (args.phase2_posts, "bench_phase2", f"phase 2 (sentiment, entities) at {args.phase2_posts:,} posts", "phase2"),
+    ]
+    for size, module_name, what, stem in parts:
+        if not size:
+            continue
+        module = importlib.import_module(f"mlds_assets.{module_name}")
+        print(f"{what} ...", flush=True)
+        result = run_size(size, getattr(module, module_name))
+        (args.out / f"{stem}.md").write_text(module.markdown(result))
+        (args.out / f"{stem}.json").write_text(json.dumps(result, indent=1))
+        print(module.markdown(result))
     results = []
     for rows in args.sizes:
         print(f"fast path at {rows:,} posts ...", flush=True)

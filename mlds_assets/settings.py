@@ -139,6 +139,13 @@ class SentimentSettings(_Strict):
         return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
 
 
+def five_field_cron(value: str, where: str = "") -> str:
+    """Schedules are five-field crons in UTC; a typo fails at load, not at the first tick."""
+    if len(value.split()) != 5:
+        raise ValueError(f"{where}{value!r} is not a five-field cron expression")
+    return value
+
+
 class EmbeddingSettings(_Strict):
     model: str | None = None  # a sentence-transformers folder (or a cached hub name); null = the packaged MiniLM
     model_version: str = "1"  # recorded with every vector; changing it re-embeds every post embedded under another
@@ -166,24 +173,14 @@ class TopicSettings(_Strict):
     max_fit_posts: int = Field(200_000, gt=0)  # fit on a seeded sample of this many; assign the rest
     outlier_share_warn: float = Field(0.5, ge=0, le=1)  # WARN when more posts than this share are outliers
 
-    @field_validator("schedule")
-    @classmethod
-    def _cron(cls, value: str) -> str:
-        if len(value.split()) != 5:
-            raise ValueError(f"{value!r} is not a five-field cron expression")
-        return value
+    _cron = field_validator("schedule")(lambda value: five_field_cron(value))
 
 
 class AnalyticsSettings(_Strict):
     schedule: str = "0 6 * * *"  # daily metrics and reports (UTC); also their freshness deadline
     report_top: int = Field(10, gt=0)  # entities and topics shown per chart in the HTML report
 
-    @field_validator("schedule")
-    @classmethod
-    def _cron(cls, value: str) -> str:
-        if len(value.split()) != 5:
-            raise ValueError(f"{value!r} is not a five-field cron expression")
-        return value
+    _cron = field_validator("schedule")(lambda value: five_field_cron(value))
 
 
 class ApiSettings(_Strict):
@@ -237,8 +234,7 @@ class PlatformConfig(_Strict):
     @classmethod
     def _cron(cls, value: dict[str, str]) -> dict[str, str]:
         for stage, cron in value.items():
-            if len(cron.split()) != 5:
-                raise ValueError(f"schedules.{stage}: {cron!r} is not a five-field cron expression")
+            five_field_cron(cron, f"schedules.{stage}: ")
         return value
 
     @field_validator("name")
