@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Protocol, runtime_checkable
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
 import pyarrow as pa
@@ -57,6 +58,25 @@ def overlay_updates(current: pd.DataFrame, updates: pd.DataFrame) -> pd.DataFram
 
 class StoreWriteError(RuntimeError):
     """A write that did not complete: names how many rows were written before it failed, and why."""
+
+
+def retrying(
+    call: Callable[[], Any],
+    retry_on: tuple[type[BaseException], ...],
+    attempts: int = 4,
+    first_wait: float = 0.5,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Any:
+    """`call()`, retried on `retry_on` with exponential backoff (0.5 s, 1 s, 2 s, ...); the last failure
+    is raised. Anything else fails at once: a bad record does not get better by waiting."""
+    for attempt in range(attempts):
+        try:
+            return call()
+        except retry_on:
+            if attempt == attempts - 1:
+                raise
+            sleep(first_wait * 2**attempt)
+    return None
 
 
 @runtime_checkable

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -10,7 +11,14 @@ import pandas as pd
 import pyarrow as pa
 from lancedb.index import FTS, BTree, IvfFlat
 
-from mlds_assets.store.base import STORE_SCHEMA_FIELDS, StoreFilter, StoreWriteError, overlay_updates, store_schema
+from mlds_assets.store.base import (
+    STORE_SCHEMA_FIELDS,
+    StoreFilter,
+    StoreWriteError,
+    overlay_updates,
+    retrying,
+    store_schema,
+)
 
 _FIELDS = {name for name, _ in STORE_SCHEMA_FIELDS}
 
@@ -52,8 +60,11 @@ class LanceDBPostStore:
         vector_dim: int = 384,
         write_batch_rows: int = 50_000,
         vector_index_min_rows: int = 10_000,
+        write_attempts: int = 4,
+        sleep=time.sleep,
     ):
         self.uri, self.table_name, self.vector_dim = uri, table, vector_dim
+        self.write_attempts, self._sleep = write_attempts, sleep
         self.write_batch_rows, self.vector_index_min_rows = write_batch_rows, vector_index_min_rows
         self._db = lancedb.connect(uri)
         self._table = None
@@ -111,12 +122,17 @@ class LanceDBPostStore:
         written = 0
         for start in range(0, len(records), self.write_batch_rows):
             chunk = self._as_arrow(records.iloc[start : start + self.write_batch_rows])
-            try:
-                (
-                    self.table.merge_insert("post_id")
-                    .when_matched_update_all()
-                    .when_not_matched_insert_all()
-                    .execute(chunk, on_bad_vectors="null")
+            try:  # I/O errors (a full disk, a flaky object store) are retried; a merge is idempotent
+                retrying(
+                    lambda chunk=chunk: (
+                        self.table.merge_insert("post_id")
+                        .when_matched_update_all()
+                        .when_not_matched_insert_all()
+                        .execute(chunk, on_bad_vectors="null")
+                    ),
+                    (OSError, IOError),
+                    self.write_attempts,
+                    sleep=self._sleep,
                 )
             except Exception as exc:
                 raise StoreWriteError(

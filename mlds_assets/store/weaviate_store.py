@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from mlds_assets.store.base import STORE_SCHEMA_FIELDS, StoreFilter, StoreWriteError, overlay_updates
+from mlds_assets.store.base import STORE_SCHEMA_FIELDS, StoreFilter, StoreWriteError, overlay_updates, retrying
 
 _TEXT_ARRAYS = {"hashtags", "entities", "entity_names"}
 _DATES = {"created_at", "ingested_at", "sentiment_processed_at", "semantic_processed_at"}
@@ -110,14 +110,7 @@ def with_retries(call: Callable[[], Any], attempts: int = 4, first_wait: float =
     """Retry connection errors with exponential backoff; anything else fails at once."""
     from weaviate.exceptions import WeaviateConnectionError
 
-    for attempt in range(attempts):
-        try:
-            return call()
-        except (WeaviateConnectionError, ConnectionError):
-            if attempt == attempts - 1:
-                raise
-            sleep(first_wait * 2**attempt)
-    return None
+    return retrying(call, (WeaviateConnectionError, ConnectionError), attempts, first_wait, sleep)
 
 
 def _properties(record: dict) -> dict:
