@@ -34,6 +34,13 @@ DAGSTER_YAML = """\
 # Written by mlds on first use. SQLite storage under this folder; see README for Postgres.
 telemetry:
   enabled: false
+concurrency:
+  runs:
+    tag_concurrency_limits:   # runs the daemon launches: one at a time per batch (partition)
+      - key: dagster/partition
+        value:
+          applyLimitPerUniqueValue: true
+        limit: 1
 """
 
 
@@ -98,13 +105,18 @@ def run_job(
 ) -> dict:
     """One partition (None: an unpartitioned job) through one job on the persistent instance: status,
     what was materialised, checks and errors as a dict."""
+    from mlds_assets.core.locks import BatchBusyError, batch_lock
     from mlds_assets.definitions import build_definitions
 
     job = (defs or build_definitions(settings)).resolve_job_def(job_name)
     run_config = {**QUIET_RUN, "ops": ops_config} if ops_config else QUIET_RUN
-    result = job.execute_in_process(
-        partition_key=partition, instance=instance, raise_on_error=False, tags=tags or {}, run_config=run_config
-    )
+    try:
+        with batch_lock(settings.home / "locks", partition or job_name):
+            result = job.execute_in_process(
+                partition_key=partition, instance=instance, raise_on_error=False, tags=tags or {}, run_config=run_config
+            )
+    except BatchBusyError as busy:
+        return {"run_id": None, "materialized": [], "status": "busy", "errors": [str(busy)]}
     checks = [
         e.asset_check_evaluation_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
     ]

@@ -179,3 +179,42 @@ def test_a_full_disk_during_a_lake_write_leaves_no_half_written_parquet(settings
     retried = ingest(settings, export, "facebook", instance)  # space freed: the same file goes through
     assert retried["status"] == "ok", retried
     assert len(pd.read_parquet(cleaned / f"{retried['batch']}.parquet")) == 120
+
+
+def _hold_lock_in_another_process(locks: Path, batch: str, inside: str) -> subprocess.CompletedProcess:
+    code = (
+        "import os, signal\nfrom pathlib import Path\nfrom mlds_assets.core.locks import batch_lock\n"
+        f"with batch_lock(Path({str(locks)!r}), {batch!r}):\n    {inside}\n"
+    )
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+
+
+def test_two_runs_on_one_batch_are_kept_apart(settings, instance, export):
+    from mlds_assets.core.landing import land_file
+    from mlds_assets.core.locks import BatchBusyError, batch_lock
+
+    locks = settings.home / "locks"
+    batch = land_file(export, settings.landing_dir, "facebook")[0].partition_key
+    with batch_lock(locks, batch):
+        busy = ingest(settings, export, "facebook", instance)
+        assert busy["status"] == "busy" and batch in busy["errors"][0]
+        other_process = _hold_lock_in_another_process(locks, batch, "pass")
+        assert other_process.returncode != 0 and "BatchBusyError" in other_process.stderr
+        with pytest.raises(BatchBusyError), batch_lock(locks, batch):
+            pass
+    assert ingest(settings, export, "facebook", instance)["status"] == "ok"  # released: it runs
+
+    dying = _hold_lock_in_another_process(locks, batch, "os.kill(os.getpid(), signal.SIGKILL)")
+    assert dying.returncode == -9
+    with batch_lock(locks, batch):  # a holder killed with SIGKILL leaves no stale lock
+        pass
+
+
+def test_runs_the_daemon_launches_are_limited_to_one_per_batch(tmp_path):
+    from dagster import DagsterInstance
+
+    from mlds_assets.cli import DAGSTER_YAML
+
+    (tmp_path / "dagster.yaml").write_text(DAGSTER_YAML)
+    limits = DagsterInstance.from_config(str(tmp_path)).get_concurrency_config().run_queue_config.tag_concurrency_limits
+    assert {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in limits
