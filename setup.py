@@ -5,6 +5,7 @@ setup(
     version="0.1.0",
     description="MLDS: a Dagster asset-based data platform for social-media analytics",
     packages=find_packages(exclude=["mlds_assets_tests*"]),
+    package_data={"mlds_assets": ["dagster_profiles/*.yaml"]},
     python_requires=">=3.10",
     install_requires=[
         # dagster, dagster-webserver and dagster-pandas are released in lockstep: keep the pair pinned.
@@ -44,6 +45,10 @@ setup(
         "fastapi>=0.110",
         "uvicorn>=0.29",
         "fastapi-offline>=1.7",
+        "dagster-postgres==0.29.27",  # the Postgres instance profile (released with dagster, like dagster-pandas)
+        # SQLAlchemy 2.1 maps postgresql:// to psycopg 3, whose NOTIFY dagster-postgres's event watcher cannot
+        # use ("syntax error at or near $1"); 2.0 keeps psycopg2, which dagster-postgres installs.
+        "sqlalchemy>=2.0,<2.1",
         "httpx>=0.27",
     ],
     extras_require={"dev": ["pytest>=8", "ruff>=0.6", "hypothesis>=6.100"]},

@@ -30,18 +30,8 @@ from mlds_assets.review_commands import ReviewError, decide, review_queue
 from mlds_assets.settings import ConfigError, Settings, load_settings
 
 QUIET_RUN = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the instance keeps the full log
-DAGSTER_YAML = """\
-# Written by mlds on first use. SQLite storage under this folder; see README for Postgres.
-telemetry:
-  enabled: false
-concurrency:
-  runs:
-    tag_concurrency_limits:   # runs the daemon launches: one at a time per batch (partition)
-      - key: dagster/partition
-        value:
-          applyLimitPerUniqueValue: true
-        limit: 1
-"""
+PROFILES = Path(__file__).parent / "dagster_profiles"  # dagster.yaml for SQLite (default) and Postgres
+DAGSTER_YAML = (PROFILES / "sqlite.yaml").read_text()
 
 
 def dagster_instance(settings: Settings):
