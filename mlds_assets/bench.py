@@ -226,9 +226,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--phase2-posts", type=int, default=200_000, help="0 skips the phase-2 bench")
     parser.add_argument("--semantic-posts", type=int, default=20_000, help="embeddings + topics; 0 skips")
     parser.add_argument("--api-posts", type=int, default=400, help="demo posts per platform for the API; 0 skips")
+    parser.add_argument("--scaling", type=int, nargs="*", default=[10_000, 100_000, 1_000_000],
+                        help="sizes for the scaling table (fast path and sentiment, fresh processes)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("var/bench"))
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.scaling:
+        from mlds_assets.bench_scaling import bench_scaling
+        from mlds_assets.bench_scaling import markdown as scaling_markdown
+
+        scaling = bench_scaling(args.scaling)
+        (args.out / "scaling.md").write_text(scaling_markdown(scaling))
+        (args.out / "scaling.json").write_text(json.dumps(scaling, indent=1))
+        print(scaling_markdown(scaling))
     parts = [  # (size, module, what it measures, file stem)
         (
             args.api_posts,
