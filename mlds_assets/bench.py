@@ -142,21 +142,26 @@ def _bench_size(rows: int, workdir: str, queue) -> None:
 def run_size(rows: int, target=None) -> dict:
     workdir = tempfile.mkdtemp(prefix="mlds-bench-")
     try:
-        ctx = multiprocessing.get_context("spawn")
-        queue = ctx.Queue()
-        process = ctx.Process(target=target or _bench_size, args=(rows, workdir, queue))
-        process.start()
-        while True:  # a child that dies (memory, a bug) must not leave the parent waiting forever
-            try:
-                result = queue.get(timeout=5)
-                break
-            except Exception:
-                if not process.is_alive():
-                    raise RuntimeError(f"benchmark at {rows:,} posts died (exit code {process.exitcode})") from None
-        process.join()
-        return result
+        return in_fresh_process(target or _bench_size, rows, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def in_fresh_process(target, argument, workdir: str):
+    """`target(argument, workdir, queue)` in a spawned process: its own memory peak, its own imports."""
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    process = ctx.Process(target=target, args=(argument, workdir, queue))
+    process.start()
+    while True:  # a child that dies (memory, a bug) must not leave the parent waiting forever
+        try:
+            result = queue.get(timeout=5)
+            break
+        except Exception:
+            if not process.is_alive():
+                raise RuntimeError(f"{target.__name__}({argument}) died (exit code {process.exitcode})") from None
+    process.join()
+    return result
 
 
 def summarise(r: dict) -> dict:

@@ -5,7 +5,6 @@ sentiment` (scores, store and metrics re-sync)."""
 
 from __future__ import annotations
 
-import multiprocessing
 import resource
 import shutil
 import tempfile
@@ -54,31 +53,17 @@ def _enrich(_: str, workdir: str, queue) -> None:
     queue.put({"status": outcomes[0]["status"], "seconds": seconds, "peak_mb": _peak_mb(), "start_mb": before})
 
 
-def _in_fresh_process(target, argument, workdir: str):
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    process = context.Process(target=target, args=(argument, workdir, queue))
-    process.start()
-    while True:
-        try:
-            result = queue.get(timeout=5)
-            break
-        except Exception:
-            if not process.is_alive():
-                raise RuntimeError(f"{target.__name__} died (exit code {process.exitcode})") from None
-    process.join()
-    return result
-
-
 def bench_scaling(sizes=SIZES) -> list[dict]:
+    from mlds_assets.bench import in_fresh_process
+
     rows = []
     for size in sizes:
         workdir = tempfile.mkdtemp(prefix="mlds-scaling-")
         try:
             print(f"scaling: {size:,} posts ...", flush=True)
-            path = _in_fresh_process(_generate, size, workdir)
-            fast = _in_fresh_process(_fast_path, path, workdir)
-            enriched = _in_fresh_process(_enrich, path, workdir)
+            path = in_fresh_process(_generate, size, workdir)
+            fast = in_fresh_process(_fast_path, path, workdir)
+            enriched = in_fresh_process(_enrich, path, workdir)
             rows.append({"posts": size, "fast_path": fast, "sentiment": enriched})
         finally:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -14,6 +14,7 @@ import pytest
 
 from mlds_assets.api_load import running_api
 from mlds_assets.core.analytics import value
+from mlds_assets_tests.system_packages import apt_install
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = Path(os.environ.get("MLDS_TEST_ARTIFACTS", REPO / "test-artifacts"))
@@ -27,13 +28,7 @@ def chromium() -> str:
     found = shutil.which("chromium")
     if found:
         return found
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        pytest.skip("chromium is not installed and cannot be: apt-get install chromium needs root")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
-        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
-        if done.returncode != 0:
-            pytest.skip(f"chromium could not be installed: {' '.join(command)}: {done.stderr[-300:]}")
+    apt_install("chromium")
     return shutil.which("chromium") or pytest.skip("apt-get installed chromium but it is not on PATH")
 
 

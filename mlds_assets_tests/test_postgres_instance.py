@@ -15,21 +15,12 @@ from pathlib import Path
 import pytest
 
 from mlds_assets.cli import PROFILES, ingest, status
+from mlds_assets_tests.system_packages import apt_install
 
 
 def _server_binaries() -> Path | None:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
     return Path(found[-1]).parent if found else None
-
-
-def _install_postgresql() -> None:
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        pytest.skip("PostgreSQL is not installed and cannot be here: apt-get install postgresql needs root")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "postgresql"]):
-        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
-        if done.returncode != 0:
-            pytest.skip(f"PostgreSQL could not be installed: {' '.join(command)}: {done.stderr[-300:]}")
 
 
 def _free_port() -> int:
@@ -43,7 +34,7 @@ def postgres() -> dict:
     """A throwaway PostgreSQL server on a loopback port, trust auth, database `mlds`."""
     binaries = _server_binaries()
     if binaries is None:
-        _install_postgresql()
+        apt_install("postgresql")
         binaries = _server_binaries() or pytest.skip("postgresql installed but pg_ctl was not found")
     run_as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []  # the server refuses root
     folder = Path(tempfile.mkdtemp(prefix="mlds-pg-"))
