@@ -218,3 +218,19 @@ def test_runs_the_daemon_launches_are_limited_to_one_per_batch(tmp_path):
     (tmp_path / "dagster.yaml").write_text(DAGSTER_YAML)
     limits = DagsterInstance.from_config(str(tmp_path)).get_concurrency_config().run_queue_config.tag_concurrency_limits
     assert {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in limits
+
+
+def test_daily_report_killed_while_writing_is_written_whole_by_the_next_run(env, config_dir, export):
+    assert _mlds(["ingest", str(export), "--platform", "facebook"], env).returncode == 0
+    killed = _killed_mlds("mlds_assets.assets.analytics:write_report", 1, ["report"], env)
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    settings = load_settings(config_dir, env={"MLDS_HOME": env["MLDS_HOME"]})
+    assert not list(settings.reports_dir.rglob("report.html"))  # died before the page was written
+
+    rerun = _mlds(["report"], env)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr[-2000:]
+    [report] = settings.reports_dir.rglob("report.html")
+    assert report.read_text().rstrip().endswith("</html>")
+    assert {p.name for p in report.parent.iterdir()} == {"report.html", "metrics.parquet", "metrics.csv"}
+    metrics = pd.read_parquet(Path(settings.lake_base) / "facebook" / "platform_metrics.parquet")
+    assert set(metrics["processing_level"]) == {"basic"}  # phase 1 only, labelled as such
