@@ -49,6 +49,7 @@ def _bench_size(rows: int, workdir: str, queue) -> None:
     from mlds_assets.core.metrics import basic_metrics
     from mlds_assets.core.readers import read_export
     from mlds_assets.core.store_records import store_records
+    from mlds_assets.execution import run_in_process
     from mlds_assets.settings import load_settings
     from mlds_assets.store.lancedb_store import LanceDBPostStore
 
@@ -131,7 +132,7 @@ def _bench_size(rows: int, workdir: str, queue) -> None:
         def fast_path() -> bool:
             landed, _ = land_file(export.path, settings.landing_dir, "facebook")
             instance.add_dynamic_partitions(platform.partitions_name, [landed.partition_key])
-            run = job.execute_in_process(partition_key=landed.partition_key, instance=instance, run_config=QUIET_RUN)
+            run = run_in_process(job, partition_key=landed.partition_key, instance=instance, run_config=QUIET_RUN)
             return run.success
 
         out["dagster_ok"], out["dagster_fast_path"] = _timed(fast_path)

@@ -97,14 +97,16 @@ def run_job(
     what was materialised, checks and errors as a dict."""
     from mlds_assets.core.locks import BatchBusyError, batch_lock
     from mlds_assets.definitions import build_definitions
+    from mlds_assets.execution import run_in_process
 
     job = (defs or build_definitions(settings)).resolve_job_def(job_name)
     run_config = {**QUIET_RUN, "ops": ops_config} if ops_config else QUIET_RUN
     try:
         with batch_lock(settings.home / "locks", partition or job_name):
-            result = job.execute_in_process(
-                partition_key=partition, instance=instance, raise_on_error=False, tags=tags or {}, run_config=run_config
-            )
+            result = run_in_process(  # outputs live in the lake; keeping them in memory too doubles the peak
+                job, partition_key=partition, instance=instance, raise_on_error=False, tags=tags or {},
+                run_config=run_config,
+            )  # fmt: skip
     except BatchBusyError as busy:
         return {"run_id": None, "materialized": [], "status": "busy", "errors": [str(busy)]}
     checks = [
