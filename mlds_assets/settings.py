@@ -113,6 +113,18 @@ class StoreSettings(_Strict):
     weaviate: WeaviateSettings = WeaviateSettings()
 
 
+def version_text(value: Any) -> Any:
+    """`model_version: 2` in YAML or MLDS__SENTIMENT__MODEL_VERSION=2 mean the version "2"."""
+    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+def five_field_cron(value: str, where: str = "") -> str:
+    """Schedules are five-field crons in UTC; a typo fails at load, not at the first tick."""
+    if len(value.split()) != 5:
+        raise ValueError(f"{where}{value!r} is not a five-field cron expression")
+    return value
+
+
 class TransformersSentimentSettings(_Strict):
     model: str = "cardiffnlp/twitter-roberta-base-sentiment-latest"  # a local directory, or a hub name in the cache
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA where present
@@ -132,18 +144,7 @@ class SentimentSettings(_Strict):
     backlog_warn: int = Field(10_000, ge=0)  # WARN when a platform has more posts than this pending sentiment
     transformers: TransformersSentimentSettings = TransformersSentimentSettings()
 
-    @field_validator("model_version", mode="before")
-    @classmethod
-    def _version_text(cls, value: Any) -> Any:
-        """`model_version: 2` in YAML or MLDS__SENTIMENT__MODEL_VERSION=2 mean the version "2"."""
-        return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
-
-
-def five_field_cron(value: str, where: str = "") -> str:
-    """Schedules are five-field crons in UTC; a typo fails at load, not at the first tick."""
-    if len(value.split()) != 5:
-        raise ValueError(f"{where}{value!r} is not a five-field cron expression")
-    return value
+    _version = field_validator("model_version", mode="before")(lambda value: version_text(value))
 
 
 class EmbeddingSettings(_Strict):
@@ -153,10 +154,7 @@ class EmbeddingSettings(_Strict):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     bf16_on_cpu: bool = False  # bfloat16 autocast on CPU: faster on recent CPUs, vectors shift slightly
 
-    @field_validator("model_version", mode="before")
-    @classmethod
-    def _version_text(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+    _version = field_validator("model_version", mode="before")(lambda value: version_text(value))
 
 
 class TopicSettings(_Strict):

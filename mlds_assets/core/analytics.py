@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from mlds_assets.core.metrics import processing_level
+from mlds_assets.core.metrics import metric_value, processing_level
 
 CROSS_PLATFORM = "cross_platform"
 METRICS_COLUMNS = [
@@ -206,9 +206,7 @@ def scope_metrics(con: duckdb.DuckDBPyConnection, scope: str, now: pd.Timestamp 
     )[METRICS_COLUMNS].sort_values(["metric", "key"], ignore_index=True)
 
 
-def value(metrics: pd.DataFrame, metric: str, key: str = "") -> float | None:
-    found = metrics.loc[(metrics["metric"] == metric) & (metrics["key"] == key), "value"]
-    return float(found.iloc[0]) if len(found) else None
+value = metric_value  # one lookup for batch metrics and daily analytics (same long shape)
 
 
 def series(metrics: pd.DataFrame, metric: str) -> pd.Series:

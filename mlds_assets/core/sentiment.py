@@ -23,7 +23,13 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
-from mlds_assets.core.embeddings import ModelUnavailableError, embed, load_sentence_encoder, quiet_transformers
+from mlds_assets.core.embeddings import (
+    ModelUnavailableError,
+    embed,
+    load_sentence_encoder,
+    quiet_transformers,
+    resolve_device,
+)
 
 LABELS = ("negative", "neutral", "positive")
 SCORE_COLUMNS = ["sentiment_label", "sentiment_score", "prob_negative", "prob_neutral", "prob_positive"]
@@ -108,7 +114,6 @@ class TransformersEngine:
         bf16_on_cpu: bool = False,
         label_map: dict[str, str] | None = None,
     ) -> None:
-        import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
         quiet_transformers()
@@ -137,9 +142,7 @@ class TransformersEngine:
                 )
             self._labels.append(target)
         self._target_by_raw = dict(zip(id2label.values(), self._labels, strict=True))
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.device = device
+        self.device = device = resolve_device(device)
         self.max_length = max_length or min(tokenizer.model_max_length, network.config.max_position_embeddings)
         self.batch_size = batch_size
         self._autocast = bf16_on_cpu and device == "cpu"
