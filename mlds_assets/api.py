@@ -63,21 +63,11 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/platforms", tags=["platforms"], dependencies=data)
     def platforms() -> dict:
         """Per platform: posts, quarantined rows, entities, coverage and the last ingestion."""
-        from mlds_assets.core.status import platform_status
+        from mlds_assets.core.status import platform_status, store_status
 
         posts_store = store()
-        out = {}
-        for name in sorted(settings.platforms):
-            lake = platform_status(settings.lake_base, name)
-            posts = posts_store.count({"platform": name})
-            pending = posts_store.count({"platform": name, "processing_status": "pending_sentiment"})
-            out[name] = {
-                **lake,
-                "posts": posts,
-                "pending_sentiment": pending,
-                "sentiment_coverage": round((posts - pending) / posts, 4) if posts else None,
-                "semantic_coverage": round(posts_store.coverage("vector", {"platform": name}), 4) if posts else None,
-            }
+        out = {name: {**platform_status(settings.lake_base, name), **store_status(posts_store, name)}
+               for name in sorted(settings.platforms)}  # fmt: skip
         return {"platforms": out}
 
     @app.get("/metrics/cross-platform", tags=["metrics"], dependencies=data)

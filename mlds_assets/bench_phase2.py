@@ -89,6 +89,19 @@ def bench_phase2(rows: int, workdir: str, queue) -> None:
     queue.put(out)
 
 
+def timed_run(job, instance, partition: str) -> tuple[float, float]:
+    """(the whole run's seconds, its asset step's seconds) for one partition of a one-asset job."""
+    from mlds_assets.cli import QUIET_RUN
+
+    step: list[float] = []
+
+    def run() -> None:
+        result = job.execute_in_process(partition_key=partition, instance=instance, run_config=QUIET_RUN)
+        step.append(_step_seconds(instance, result.run_id))
+
+    return _timed(run), step[0]
+
+
 def _step_seconds(instance, run_id: str, step: str | None = None) -> float:
     """The asset step alone, STEP_START to STEP_SUCCESS: input read, chunks, checkpoints, output write;
     not the run's own launch and bookkeeping. `step` names it where the run has others (checks)."""
@@ -139,7 +152,6 @@ def _bench_entities(settings, instance, batch: str, texts: list[str], out: dict)
     """enhanced_entities' step beside `nlp.pipe` over the same texts with the same pipeline (ruler + ner),
     batch size and processes, reading every entity as the asset does."""
     from mlds_assets.assets.enhanced_entities import configured_pipeline
-    from mlds_assets.cli import QUIET_RUN
     from mlds_assets.definitions import build_definitions
 
     enhanced = settings.entities.enhanced
@@ -152,11 +164,4 @@ def _bench_entities(settings, instance, batch: str, texts: list[str], out: dict)
 
     out["spacy_bare"] = _timed(bare, texts)
     job = build_definitions(settings).resolve_job_def("facebook_entities")
-    step_times: list[float] = []
-
-    def asset_run() -> None:
-        result = job.execute_in_process(partition_key=batch, instance=instance, run_config=QUIET_RUN)
-        step_times.append(_step_seconds(instance, result.run_id))
-
-    out["spacy_asset"] = _timed(asset_run)
-    out["spacy_step"] = step_times[0]
+    out["spacy_asset"], out["spacy_step"] = timed_run(job, instance, batch)

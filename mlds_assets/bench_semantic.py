@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mlds_assets.bench_phase2 import _step_seconds, _timed
+from mlds_assets.bench_phase2 import _step_seconds, _timed, timed_run
 
 REAL_DATA = {
     "nyt_facebook": (
@@ -35,7 +35,7 @@ def bench_semantic(rows: int, workdir: str, queue) -> None:
     from dagster import AssetKey, instance_for_test
 
     from mlds_assets.assets.embeddings import configured_encoder
-    from mlds_assets.cli import QUIET_RUN, ingest
+    from mlds_assets.cli import ingest
     from mlds_assets.core.demo_data import generate_facebook_csv
     from mlds_assets.definitions import build_definitions
     from mlds_assets.settings import load_settings
@@ -62,14 +62,7 @@ def bench_semantic(rows: int, workdir: str, queue) -> None:
         job = defs.resolve_job_def("facebook_embeddings").get_subset(
             asset_selection={AssetKey(["facebook", "post_embeddings"])}, asset_check_selection=set()
         )
-        steps: list[float] = []
-
-        def asset_run() -> None:
-            result = job.execute_in_process(partition_key=batch, instance=instance, run_config=QUIET_RUN)
-            steps.append(_step_seconds(instance, result.run_id))
-
-        out["embed_asset"] = _timed(asset_run)
-        out["embed_step"] = steps[0]
+        out["embed_asset"], out["embed_step"] = timed_run(job, instance, batch)
         _bench_topics(settings, defs, instance, out)
         out["real"] = _real_topics(work, instance)
     queue.put(out)

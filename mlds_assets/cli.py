@@ -16,7 +16,7 @@ from mlds_assets.core.landing import land_file
 from mlds_assets.core.readers import ExportReadError
 from mlds_assets.core.sentiment import SentimentModelError
 from mlds_assets.core.sentiment_training import GoldSetError
-from mlds_assets.core.status import platform_status
+from mlds_assets.core.status import platform_status, store_status
 from mlds_assets.phase2_commands import (
     STAGES,
     enrich,
@@ -150,16 +150,10 @@ def status(settings: Settings, instance=None) -> dict:
     store = open_store(settings)
     platforms = {}
     for name in sorted(settings.platforms):
-        posts = store.count({"platform": name})
-        pending = store.count({"platform": name, "processing_status": "pending_sentiment"})
-        semantic = store.coverage("vector", {"platform": name}) if posts else None
         platforms[name] = {
             "batches": len(instance.get_dynamic_partitions(settings.platform(name).partitions_name)),
             **platform_status(settings.lake_base, name),
-            "posts": posts,
-            "pending_sentiment": pending,
-            "sentiment_coverage": round((posts - pending) / posts, 4) if posts else None,
-            "semantic_coverage": round(semantic, 4) if semantic is not None else None,
+            **store_status(store, name),
         }
     return {"platforms": platforms}
 

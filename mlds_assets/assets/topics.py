@@ -28,9 +28,11 @@ from mlds_assets.core.topics import (
     current_fit,
     fit_and_save,
     load_model,
+    mean_coherence,
     min_posts_to_fit,
     plan_run,
     prune_fits,
+    still_assigned,
     with_sizes,
 )
 from mlds_assets.lake import read_embedded_posts, read_lake_partition
@@ -108,15 +110,14 @@ def build_topics(settings: Settings, scope: str, platforms: list[str], cron: str
         if left_out:
             context.log.warning(f"{left_out} posts embedded under another model version wait for re-embedding")
         fit = current_fit(folder)
-        previous = read_lake_partition(settings.lake_base, [scope, "topic_assignments"], None)
-        if fit is None or previous is None:
-            previous = None
-        else:
-            previous = previous[previous["fit_id"].eq(fit["fit_id"]) & previous["post_id"].isin(set(posts["post_id"]))]
-        assigned = set(previous["post_id"]) if previous is not None else set()
-        new = ~posts["post_id"].isin(assigned).to_numpy()
+        previous = still_assigned(
+            read_lake_partition(settings.lake_base, [scope, "topic_assignments"], None),
+            fit["fit_id"] if fit else None,
+            posts["post_id"],
+        )
+        new = ~posts["post_id"].isin(set(previous["post_id"]) if previous is not None else set()).to_numpy()
         plan = plan_run(
-            len(posts), int(new.sum()), fit is not None and previous is not None, config.force,
+            len(posts), int(new.sum()), previous is not None, config.force,
             settings.topics.min_new_records, min_posts_to_fit(params),
         )  # fmt: skip
         context.log.info(f"topics for {scope}: {plan.action} ({plan.reason})")
@@ -138,11 +139,6 @@ def build_topics(settings: Settings, scope: str, platforms: list[str], cron: str
         yield from _outputs(topics, assignments, fit_id, plan, posts, settings)
 
     return topics_asset
-
-
-def mean_coherence(topics: pd.DataFrame) -> float | None:
-    values = topics.loc[topics["topic_id"].ne(OUTLIER), "coherence"].dropna()
-    return float(values.mean()) if len(values) else None
 
 
 def _outputs(topics, assignments, fit_id, plan, posts, settings: Settings):

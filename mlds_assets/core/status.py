@@ -1,4 +1,5 @@
-"""What the lake holds per platform, read with DuckDB straight from the Parquet files."""
+"""What the lake holds per platform (read with DuckDB straight from the Parquet files), and what the post
+store says of it."""
 
 from __future__ import annotations
 
@@ -33,3 +34,17 @@ def platform_status(lake: str, platform: str) -> dict:
     if entities:
         status["entities"] = con.execute("SELECT count(*) FROM read_parquet(?)", [entities]).fetchone()[0]
     return status
+
+
+def store_status(store, platform: str) -> dict:
+    """What the post store says of a platform: distinct posts, pending sentiment, both coverages. The CLI's
+    `mlds status` and the read API's /platforms report the same numbers."""
+    posts = store.count({"platform": platform})
+    pending = store.count({"platform": platform, "processing_status": "pending_sentiment"})
+    semantic = store.coverage("vector", {"platform": platform}) if posts else None
+    return {
+        "posts": posts,
+        "pending_sentiment": pending,
+        "sentiment_coverage": round((posts - pending) / posts, 4) if posts else None,
+        "semantic_coverage": round(semantic, 4) if semantic is not None else None,
+    }

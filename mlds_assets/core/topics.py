@@ -66,6 +66,20 @@ class TopicPlan:
     reason: str
 
 
+def still_assigned(previous: pd.DataFrame | None, fit_id: str | None, post_ids: pd.Series) -> pd.DataFrame | None:
+    """The previous run's assignments that still hold: made under the current fit, for posts that are still
+    there. None when there is no fit or no previous run (the next run then fits)."""
+    if fit_id is None or previous is None:
+        return None
+    return previous[previous["fit_id"].eq(fit_id) & previous["post_id"].isin(set(post_ids))]
+
+
+def mean_coherence(topics: pd.DataFrame) -> float | None:
+    """Mean c_v over the real topics (the outliers' row has none); None when there are no topics."""
+    values = topics.loc[topics["topic_id"].ne(OUTLIER), "coherence"].dropna()
+    return float(values.mean()) if len(values) else None
+
+
 def plan_run(
     total: int, new_posts: int, has_model: bool, force: bool, min_new_records: int, min_posts: int
 ) -> TopicPlan:
