@@ -1,8 +1,9 @@
 """`make bench`: the fast path beside the raw libraries doing the same work, in the same process and run.
 
 Each size runs in a fresh process so that peak memory (max RSS) belongs to that size alone. Figures are
-ratios against floors measured in the same run: pandas' C CSV reader for loading, a bare Aho-Corasick
-pass for entities, a pyarrow Parquet write of the same frames for the lake.
+ratios against floors measured in the same run: a CSV read for loading (pandas' C reader and Arrow's
+multi-threaded one, which MLDS itself uses for plain UTF-8 files; the faster is the floor), a bare
+Aho-Corasick pass for entities, a pyarrow Parquet write of the same frames for the lake.
 
     python -m mlds_assets.bench [--sizes 100000 1000000] [--phase2-posts 200000] [--semantic-posts 20000]
                                 [--api-posts 400] [--out var/bench]
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 
@@ -63,6 +65,8 @@ def _bench_size(rows: int, workdir: str, queue) -> None:
 
     # Floors: the raw libraries doing the same work.
     raw_frame, out["floor_read_csv"] = _timed(pd.read_csv, export.path, dtype=str, keep_default_na=False)
+    as_text = pa_csv.ConvertOptions(column_types={c: pa.string() for c in raw_frame.columns})
+    _, out["floor_read_arrow"] = _timed(pa_csv.read_csv, export.path, convert_options=as_text)
     texts = raw_frame["status_message"].str.lower().tolist()
 
     def bare_aho_corasick(texts: list[str]) -> int:
@@ -129,13 +133,19 @@ def _bench_size(rows: int, workdir: str, queue) -> None:
         phase1 = {AssetKey(["facebook", a]) for a in PHASE1 if a != "post_collection"}  # load to basic metrics
         job = defs.resolve_job_def("facebook_fast_path").get_subset(asset_selection=phase1)
 
-        def fast_path() -> bool:
-            landed, _ = land_file(export.path, settings.landing_dir, "facebook")
+        def fast_path(path: Path) -> bool:
+            landed, _ = land_file(path, settings.landing_dir, "facebook")
             instance.add_dynamic_partitions(platform.partitions_name, [landed.partition_key])
             run = run_in_process(job, partition_key=landed.partition_key, instance=instance, run_config=QUIET_RUN)
             return run.success
 
-        out["dagster_ok"], out["dagster_fast_path"] = _timed(fast_path)
+        # Best of two runs, each on its own export (the same content again would be the same partition):
+        # the machine's noise is one-sided, so the faster run is the better estimate of the work.
+        second = generate_facebook_csv(work / f"facebook_{rows}_b.csv", rows, seed=8, dirty=True)
+        runs = [_timed(fast_path, path) for path in (export.path, second.path)]
+        out["dagster_ok"] = all(ok for ok, _ in runs)
+        out["dagster_fast_path"] = min(seconds for _, seconds in runs)
+        out["dagster_fast_path_runs"] = [seconds for _, seconds in runs]
     out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     queue.put(out)
 
@@ -166,15 +176,19 @@ def in_fresh_process(target, argument, workdir: str):
 
 
 def summarise(r: dict) -> dict:
-    floors = r["floor_read_csv"] + r["floor_aho_corasick"] + r["floor_parquet_write"]
+    read_floor = min(r["floor_read_csv"], r["floor_read_arrow"])
+    floors = read_floor + r["floor_aho_corasick"] + r["floor_parquet_write"]
+    floors_pandas = r["floor_read_csv"] + r["floor_aho_corasick"] + r["floor_parquet_write"]
     core = r["load_read"] + r["load_map"] + r["clean"] + r["entities"] + r["metrics"] + r["floor_parquet_write"]
     return {
         **r,
         "floors_sum": floors,
+        "floors_sum_pandas_reader": floors_pandas,
         "core_fast_path": core,
         "ratio_core_vs_floors": core / floors,
         "ratio_dagster_vs_floors": r["dagster_fast_path"] / floors,
-        "ratio_load_vs_read_csv": (r["load_read"] + r["load_map"]) / r["floor_read_csv"],
+        "ratio_dagster_vs_floors_pandas_reader": r["dagster_fast_path"] / floors_pandas,
+        "ratio_load_vs_read_csv": (r["load_read"] + r["load_map"]) / read_floor,
         "ratio_entities_vs_aho_corasick": r["entities"] / r["floor_aho_corasick"],
         "posts_per_s_dagster": r["rows"] / r["dagster_fast_path"],
         "ratio_store_vs_merge_insert": (r["store_records"] + r["store_upsert"]) / r["floor_merge_insert"],
@@ -183,17 +197,17 @@ def summarise(r: dict) -> dict:
 
 def markdown(results: list[dict]) -> str:
     lines = [
-        "| posts | file MB | floors: read_csv + Aho-Corasick + Parquet write (s) | MLDS core (s) "
-        "| MLDS through Dagster (s) | Dagster / floors | load / read_csv | entities / Aho-Corasick "
-        "| posts/s | peak RSS MB |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| posts | file MB | floors: read (pandas / Arrow) + Aho-Corasick + Parquet write (s) | MLDS core (s) "
+        "| MLDS through Dagster (s) | Dagster / floors | with pandas' reader as the floor | load / read "
+        "| entities / Aho-Corasick | posts/s | peak RSS MB |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         lines.append(
-            f"| {r['rows']:,} | {r['file_mb']} | {r['floor_read_csv']:.2f} + {r['floor_aho_corasick']:.2f} + "
-            f"{r['floor_parquet_write']:.2f} = {r['floors_sum']:.2f} | {r['core_fast_path']:.2f} | "
-            f"{r['dagster_fast_path']:.2f} | {r['ratio_dagster_vs_floors']:.2f}x | "
-            f"{r['ratio_load_vs_read_csv']:.2f}x | "
+            f"| {r['rows']:,} | {r['file_mb']} | ({r['floor_read_csv']:.2f} / {r['floor_read_arrow']:.2f}) + "
+            f"{r['floor_aho_corasick']:.2f} + {r['floor_parquet_write']:.2f} = {r['floors_sum']:.2f} | "
+            f"{r['core_fast_path']:.2f} | {r['dagster_fast_path']:.2f} | {r['ratio_dagster_vs_floors']:.2f}x | "
+            f"{r['ratio_dagster_vs_floors_pandas_reader']:.2f}x | {r['ratio_load_vs_read_csv']:.2f}x | "
             f"{r['ratio_entities_vs_aho_corasick']:.2f}x | {r['posts_per_s_dagster']:,.0f} | {r['peak_rss_mb']:,} |"
         )
     stages = [

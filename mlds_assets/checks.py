@@ -1,7 +1,7 @@
 """Phase-1 quality gates, per partition and blocking: a failing batch stops its downstream assets."""
 
+import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.compute as pc
 from dagster import (
     AssetCheckExecutionContext,
@@ -16,6 +16,7 @@ from dagster import (
 )
 
 from mlds_assets.assets.ingestion import Lane
+from mlds_assets.core.schema import arrow_text
 from mlds_assets.lake import read_lake_partition
 from mlds_assets.settings import PlatformConfig, Settings
 
@@ -35,7 +36,7 @@ def required_fields_result(raw_posts: pd.DataFrame, required: list[str]) -> Asse
         values = raw_posts[column]
         blank = int(values.isna().sum())
         if values.dtype == object or isinstance(values.dtype, pd.StringDtype):
-            text = pa.array(values.astype(object).where(values.notna(), None), pa.string(), from_pandas=True)
+            text = arrow_text(values)
             blank += int(pc.sum(pc.equal(pc.utf8_trim_whitespace(text), "")).as_py() or 0)
         empty[column] = blank
     return AssetCheckResult(
@@ -55,12 +56,12 @@ def unique_ids_result(raw_posts: pd.DataFrame) -> AssetCheckResult:
 
 
 def rows_accounted_result(kept_rows: pd.Series, quarantined_rows: pd.Series, rows_in: int | None) -> AssetCheckResult:
-    kept, quarantined = set(kept_rows), set(quarantined_rows)
-    both = kept & quarantined
+    kept, quarantined = np.unique(kept_rows.to_numpy()), np.unique(quarantined_rows.to_numpy())
+    both = np.intersect1d(kept, quarantined, assume_unique=True)
     passed = (
         rows_in is not None
         and len(kept_rows) + len(quarantined_rows) == rows_in
-        and not both
+        and not len(both)
         and len(kept) == len(kept_rows)
         and len(quarantined) == len(quarantined_rows)
     )

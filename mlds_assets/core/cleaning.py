@@ -16,6 +16,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from mlds_assets.core.schema import arrow_text, text_series
+
 _WORD = r"\pL\pN_"  # Python's \w
 _LETTER = r"\pL\p{Nl}\p{No}"  # Python's [^\W\d_]
 URL = r"(?i)(?:https?://|www\.)[^\s<>\"']+|\{link\}"
@@ -28,10 +30,9 @@ INVISIBLE = r"[\x00-\x08\x0e-\x1b\x7f\x{200b}-\x{200d}\x{2060}\x{feff}]"
 # Python's str.split() whitespace. A single plain space is left alone: replacing it with itself is the slow part.
 _OTHER_SPACE = r"\t\n\x0b\f\r\x1c-\x1f\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}"
 WHITESPACE_RUN = rf"[ {_OTHER_SPACE}]{{2,}}|[{_OTHER_SPACE}]"
-# ASCII punctuation (but @ and #) with the spaces around it, or runs of spaces: what a near-duplicate key
-# ignores. Single spaces between words are not matched: rewriting every one of them is what is slow.
-_PUNCT = r"!\"$%&'()*+,\-./:;<=>?\[\\\]^_`{|}~"
-PUNCTUATION_OR_SPACE = rf" *[{_PUNCT}][ {_PUNCT}]*| {{2,}}"
+# ASCII punctuation (but @ and #): what a near-duplicate key ignores. Each becomes a space (translate, no
+# regex), then runs of spaces become one: runs of only spaces and punctuation collapse to a single space.
+PUNCTUATION = "!\"$%&'()*+,-./:;<=>?[\\]^_`{|}~"
 
 
 def _emoji_pattern() -> str:
@@ -76,12 +77,20 @@ WITH texts AS (
              THEN list_transform(regexp_extract_all(lower_text, $mention, 1), lambda m: left(m, 30))
              ELSE [] END AS mentions,
         CASE WHEN contains(clean_text, '#') THEN regexp_extract_all(lower_text, $hashtag, 1) ELSE [] END AS hashtags,
-        regexp_extract_all(clean_text, $emoji) AS emoji_all,
-        trim(regexp_replace(
+        -- every emoji code point is outside ASCII: byte length = character length means none
+        CASE WHEN strlen(clean_text) <> length(clean_text) THEN regexp_extract_all(clean_text, $emoji) ELSE [] END
+            AS emoji_all,
+        translate(
             CASE WHEN linked THEN regexp_replace(lower_text, $url, ' ', 'g') ELSE lower_text END,
-            $punctuation_or_space, ' ', 'g'
-        )) AS duplicate_key
+            $punctuation, $punctuation_spaces
+        ) AS spaced_key
     FROM texts
+), keyed AS (
+    SELECT
+        *,
+        trim(CASE WHEN contains(spaced_key, '  ') THEN regexp_replace(spaced_key, ' {2,}', ' ', 'g')
+                  ELSE spaced_key END) AS duplicate_key
+    FROM features
 )
 SELECT
     urls,
@@ -92,7 +101,7 @@ SELECT
               AND row_number() OVER (PARTITION BY duplicate_key ORDER BY row_number) > 1
          THEN first(post_id) OVER (PARTITION BY duplicate_key ORDER BY row_number)
     END AS near_duplicate_of
-FROM features
+FROM keyed
 ORDER BY row_number
 """
 
@@ -133,10 +142,12 @@ def share_nonempty(column: pd.Series) -> float:
 def normalise(texts: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
     """HTML entities decoded, NFKC, invisible characters dropped, whitespace runs collapsed to one space."""
     texts = pc.fill_null(texts, "")
-    entities = pc.match_substring_regex(texts, r"&(?:#\d+|#[xX][0-9a-fA-F]+|\w+);").to_numpy(zero_copy_only=False)
-    if entities.any():  # rare, and html.unescape knows every named entity: Python for those rows only
-        values = texts.to_pylist()
-        texts = pa.array([html.unescape(v) if hit else v for v, hit in zip(values, entities, strict=True)], pa.string())
+    entities = pc.match_substring_regex(texts, r"&(?:#\d+|#[xX][0-9a-fA-F]+|\w+);")
+    if pc.any(entities).as_py():  # rare, and html.unescape knows every named entity: Python for those rows only
+        texts = pa.chunked_array([texts]).combine_chunks() if isinstance(texts, pa.Array) else texts.combine_chunks()
+        entities = pa.chunked_array([entities]).combine_chunks()
+        unescaped = pa.array([html.unescape(v) for v in texts.filter(entities).to_pylist()], texts.type)
+        texts = pc.replace_with_mask(texts, entities, unescaped)
     texts = pc.utf8_normalize(texts, "NFKC")
     texts = pc.replace_substring_regex(texts, INVISIBLE, "")
     texts = pc.replace_substring_regex(texts, WHITESPACE_RUN, " ")
@@ -152,22 +163,22 @@ def clean_posts(posts: pd.DataFrame, near_duplicate_min_chars: int = 20) -> pd.D
     if posts["post_id"].duplicated().any():  # raw_posts quarantines duplicates; this would be a bug upstream
         raise ValueError(f"duplicate post_id in input: {posts.loc[posts['post_id'].duplicated(), 'post_id'].iloc[0]}")
     cleaned = posts.drop(columns=["raw_record"], errors="ignore").reset_index(drop=True)
-    texts = pa.array(cleaned["text"].astype(object).where(cleaned["text"].notna(), None).tolist(), pa.string())
-    clean_text = normalise(texts)
+    clean_text = normalise(arrow_text(cleaned["text"]))
     table = pa.table(
         {
             "row_number": pa.array(range(len(cleaned)), pa.int64()),
-            "post_id": pa.array(cleaned["post_id"].astype(str).tolist(), pa.string()),
+            "post_id": arrow_text(cleaned["post_id"]),
             "clean_text": clean_text,
         }
     )
     params = {"url": URL, "mention": MENTION, "hashtag": HASHTAG, "emoji": EMOJI,
-              "punctuation_or_space": PUNCTUATION_OR_SPACE, "min_chars": near_duplicate_min_chars}  # fmt: skip
+              "punctuation": PUNCTUATION, "punctuation_spaces": " " * len(PUNCTUATION),
+              "min_chars": near_duplicate_min_chars}  # fmt: skip
     with duckdb.connect() as con:
         con.register("posts", table)
         features = con.sql(_FEATURES_SQL, params=params).to_arrow_table()
-    cleaned["clean_text"] = pd.array(clean_text.to_pylist(), dtype="string")
+    cleaned["clean_text"] = text_series(clean_text)
     for column in ("urls", "mentions", "hashtags", "emoji"):
         cleaned[column] = pd.Series(features[column].cast(FEATURE_LIST_TYPE.pyarrow_dtype), dtype=FEATURE_LIST_TYPE)
-    cleaned["near_duplicate_of"] = pd.array(features["near_duplicate_of"].to_pylist(), dtype="string")
+    cleaned["near_duplicate_of"] = text_series(features["near_duplicate_of"])
     return cleaned

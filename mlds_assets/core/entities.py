@@ -14,10 +14,12 @@ from pathlib import Path
 
 import ahocorasick
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 import yaml
 
 from mlds_assets.core.cleaning import feature_arrow
+from mlds_assets.core.schema import TEXT, arrow_text, text_series
 from mlds_assets.settings import ConfidenceSettings, PlatformConfig
 
 ENTITY_COLUMNS = (
@@ -151,7 +153,7 @@ def _feature_hits(
     rows = pc.list_parent_indices(values).to_numpy()[known]
     found = pd.DataFrame(
         {
-            "post_id": cleaned["post_id"].to_numpy()[rows],
+            "row": rows,
             "entity_id": entity[known].to_numpy(),
             "surface": (prefix + flat[known]).to_numpy(),
             "method": method,
@@ -176,11 +178,11 @@ def extract_conservative_entities(
     below = unknown_labels = 0
     has_labels = cleaned["labels"].ne("{}").any() if "labels" in cleaned else False
     columns = zip(
-        cleaned["post_id"].tolist(), cleaned["clean_text"].fillna("").tolist(),
+        cleaned["clean_text"].fillna("").tolist(),
         cleaned["labels"].tolist() if has_labels else [None] * len(cleaned),
         strict=True,
-    )  # fmt: skip
-    for post, text, labels in columns:
+    )
+    for row, (text, labels) in enumerate(columns):
         hits: list[tuple] = []
         if table.automaton is not None and text:
             lower = text.lower()
@@ -198,10 +200,10 @@ def extract_conservative_entities(
                 hits.append((entity_id, value, "label", None, None, confidence.label))
         for hit in hits:
             if hit[-1] >= threshold:
-                rows.append((post, *hit))
+                rows.append((row, *hit))
             else:
                 below += 1
-    hits = pd.DataFrame(rows, columns=["post_id", "entity_id", "surface", "method", "start", "end", "confidence"])
+    hits = pd.DataFrame(rows, columns=["row", "entity_id", "surface", "method", "start", "end", "confidence"])
     hits = hits.astype({"start": "Int64", "end": "Int64"})
     found = [hits] if len(hits) else []
     for column, lookup, method in (("mentions", table.by_handle, "handle"), ("hashtags", table.by_hashtag, "hashtag")):
@@ -212,11 +214,13 @@ def extract_conservative_entities(
             found.append(feature)
     if found:
         hits = pd.concat(found, ignore_index=True) if len(found) > 1 else found[0]
-    meta = cleaned.set_index("post_id")[["platform", "batch_id"]]
-    hits = hits.join(meta, on="post_id")
+    at = pa.array(hits["row"].to_numpy(dtype="int64"))  # the post's own columns, by position: no join
+    for column in ("post_id", "platform", "batch_id"):
+        hits[column] = text_series(arrow_text(cleaned[column]).take(at))
     hits["entity_name"] = hits["entity_id"].map({e.id: e.name for e in table.entities.values()}).fillna(hits["surface"])
     hits["entity_type"] = hits["entity_id"].map({e.id: e.type for e in table.entities.values()}).fillna("LABEL")
     hits = hits[list(ENTITY_COLUMNS)].astype(
-        {"start": "Int64", "end": "Int64", "confidence": "float64", "post_id": "string", "entity_id": "string"}
-    )
+        {"start": "Int64", "end": "Int64", "confidence": "float64", "entity_id": TEXT, "entity_name": TEXT,
+         "entity_type": TEXT, "surface": TEXT, "method": TEXT}
+    )  # fmt: skip
     return hits, {"below_threshold": below, "new_label_entities": unknown_labels}

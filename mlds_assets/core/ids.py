@@ -6,6 +6,9 @@ import hashlib
 import uuid
 from collections.abc import Iterable
 
+import duckdb
+import pyarrow as pa
+
 
 def post_id(platform: str, native_id: str) -> str:
     """uuid5 in the DNS namespace of '<platform>:<native_id>'.
@@ -16,18 +19,26 @@ def post_id(platform: str, native_id: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{platform}:{native_id}"))
 
 
-def post_ids(platform: str, native_ids: Iterable[str]) -> list[str]:
-    # Inlined uuid5 (sha1 of namespace + name, version and variant bits set): about 3x faster than
-    # uuid.uuid5 per id, which matters at a million rows. Equality with post_id() is tested.
-    prefix = uuid.NAMESPACE_DNS.bytes + f"{platform}:".encode()
-    out = []
-    for native in native_ids:
-        digest = bytearray(hashlib.sha1(prefix + native.encode()).digest()[:16])
-        digest[6] = (digest[6] & 0x0F) | 0x50
-        digest[8] = (digest[8] & 0x3F) | 0x80
-        h = digest.hex()
-        out.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
-    return out
+# uuid5 in SQL: sha1 of the namespace bytes and the name, the version nibble set to 5 and the variant bits to
+# 10xx (the 17th hex digit d becomes "89ab"[d % 4]). Arrow in, Arrow out: no Python string per id.
+_UUID5_SQL = """
+WITH digests AS (SELECT sha1($namespace::BLOB || encode($prefix || native_id)) AS h FROM native_ids)
+SELECT substr(h, 1, 8) || '-' || substr(h, 9, 4) || '-5' || substr(h, 14, 3) || '-'
+       || substr('89ab89ab89ab89ab', strpos('0123456789abcdef', substr(h, 17, 1)), 1) || substr(h, 18, 3)
+       || '-' || substr(h, 21, 12) AS post_id
+FROM digests
+"""
+
+
+def post_ids(platform: str, native_ids: Iterable[str] | pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
+    """`post_id` for many native ids at once (nulls stay null), in one DuckDB pass: a Python loop over
+    hashlib was a fifth of the mapping time. Equality with post_id() is tested."""
+    if not isinstance(native_ids, (pa.Array, pa.ChunkedArray)):
+        native_ids = pa.array(list(native_ids), pa.string())
+    params = {"namespace": uuid.NAMESPACE_DNS.bytes, "prefix": f"{platform}:"}
+    with duckdb.connect() as con:
+        con.register("native_ids", pa.table({"native_id": native_ids}))
+        return con.sql(_UUID5_SQL, params=params).to_arrow_table().column("post_id")
 
 
 def content_id(text: str) -> str:

@@ -16,15 +16,18 @@ from zoneinfo import ZoneInfo
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from mlds_assets.core.ids import content_id, post_ids
-from mlds_assets.core.readers import SOURCE_ROW, ReadResult
-from mlds_assets.core.schema import ENGAGEMENT_COLUMNS, POST_COLUMNS, QUARANTINE_COLUMNS, conform
+from mlds_assets.core.readers import SOURCE_ROW, ReadResult, as_text_columns
+from mlds_assets.core.schema import ENGAGEMENT_COLUMNS, POST_COLUMNS, QUARANTINE_COLUMNS, TEXT, conform, text_series
 from mlds_assets.settings import IngestionSettings, PlatformConfig
 
 Reason = str | Callable[[np.ndarray], np.ndarray]
 _FLOAT_ID = re.compile(r"^(\d+)\.0+$")
 _ISO_OFFSET = r"(?:[Zz]|[+-]\d{2}:?\d{2})$"
+_NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
 _OFFSET = re.compile(r"^([+-])(\d{2}):?(\d{2})$")
 
 
@@ -49,7 +52,7 @@ def map_batch(
     now: pd.Timestamp | None = None,
 ) -> MappedBatch:
     now = now or pd.Timestamp.now(tz="UTC")
-    records = read.records.reset_index(drop=True)
+    records = as_text_columns(read.records.reset_index(drop=True))
     warnings = list(read.warnings)
     _check_columns(records, platform, source_file, warnings)
     native_columns = [c for c in records.columns if c != SOURCE_ROW]
@@ -64,7 +67,7 @@ def map_batch(
     if platform.columns_for("native_id"):
         fields["native_id"] = _normalise_ids(_joined(records, platform.columns_for("native_id")))
     else:
-        fields["native_id"] = pd.Series([content_id(r) for r in raw_json], index=records.index, dtype=object)
+        fields["native_id"] = pd.Series([content_id(r) for r in raw_json.to_pylist()], index=records.index, dtype=TEXT)
 
     for name in platform.required:
         present = fields[name] if name in fields else _joined(records, platform.columns_for(name))
@@ -127,7 +130,9 @@ def map_batch(
         )
         ok &= ~duplicate
 
-    posts = _posts_frame(records[ok], fields, ok, raw_json, platform, batch_id, source_file, now)
+    label_columns = [label.column for label in platform.labels if label.column in records.columns]
+    kept = records.loc[ok, [SOURCE_ROW, *label_columns]]
+    posts = _posts_frame(kept, fields, ok, raw_json, platform, batch_id, source_file, now)
     quarantine = _quarantine_frame(records, failed, ~ok, raw_json, read.bad_rows, platform, batch_id, source_file, now)
     if len(posts) + len(quarantine) != read.rows_in:
         raise AssertionError(
@@ -169,7 +174,10 @@ def parse_timestamps(raw: pd.Series, fmt: str, tz: str) -> pd.Series:
 def parse_counts(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Whole non-negative counts ('1,094' and '3.0' accepted); returns (Int64 counts, failing mask)."""
     present = raw.ne("")
-    numbers = pd.to_numeric(raw.str.replace(",", "", regex=False).where(present), errors="coerce")
+    text = pa.array(raw.str.replace(",", "", regex=False).str.strip())
+    numeric = pc.match_substring_regex(text, _NUMBER)  # what float() takes, but inf and nan (never counts)
+    parsed = pc.cast(pc.if_else(numeric, text, pa.scalar(None, text.type)), pa.float64())
+    numbers = pd.Series(parsed.to_numpy(zero_copy_only=False), index=raw.index)
     # >= 2**63 does not fit Int64: the cast would wrap it to a negative number instead of failing
     bad = present & (numbers.isna() | numbers.lt(0) | numbers.mod(1).ne(0) | numbers.ge(2**63))
     return numbers.where(~bad).astype("Float64").astype("Int64"), bad
@@ -206,9 +214,9 @@ def _check_columns(records: pd.DataFrame, platform: PlatformConfig, source_file:
 
 def _joined(records: pd.DataFrame, columns: list[str]) -> pd.Series:
     """The stripped text of one column, or several joined by newlines (empty parts skipped)."""
-    present = [records[c].astype(str).str.strip() for c in columns if c in records.columns]
+    present = [records[c].str.strip() for c in columns if c in records.columns]
     if not present:
-        return pd.Series("", index=records.index, dtype=object)
+        return pd.Series("", index=records.index, dtype=TEXT)
     result = present[0]
     for part in present[1:]:
         either = result.where(part.eq(""), part)  # the non-empty one (result when both are empty)
@@ -224,14 +232,14 @@ def _normalise_ids(ids: pd.Series) -> pd.Series:
     return ids.where(~floaty, ids[floaty].str.replace(_FLOAT_ID, r"\1", regex=True))
 
 
-def _records_as_json(records: pd.DataFrame) -> list[str]:
+def _records_as_json(records: pd.DataFrame) -> pa.ChunkedArray:
     """Each record as a JSON object, in order. DuckDB's to_json is ~10x faster than pandas' here."""
     if len(records) == 0 or len(records.columns) == 0:
-        return ["{}"] * len(records)
+        return pa.chunked_array([pa.array(["{}"] * len(records), pa.string())])
     frame = records.reset_index(drop=True)  # noqa: F841 (scanned by DuckDB below)
     with duckdb.connect() as con:
         table = con.sql("SELECT to_json(t)::VARCHAR AS record FROM frame AS t").to_arrow_table()
-    return table.column("record").to_pylist()
+    return table.column("record")
 
 
 def _quoted(field: str, raw: pd.Series, rest: str) -> Callable[[np.ndarray], np.ndarray]:
@@ -264,14 +272,18 @@ def _posts_frame(
     now: pd.Timestamp,
 ) -> pd.DataFrame:
     mask = ok.to_numpy()
+    keep = pa.array(mask)  # Arrow filters text with an Arrow mask ~50x faster than with a NumPy one
 
     def kept_values(name: str) -> pd.Series:
-        return fields[name][mask].reset_index(drop=True)
+        values = fields[name]
+        if values.dtype == TEXT:
+            return text_series(pa.array(values).filter(keep))
+        return values[mask].reset_index(drop=True)
 
     native, parent = kept_values("native_id"), kept_values("parent_id")
     posts = pd.DataFrame(
         {
-            "post_id": post_ids(platform.name, native.tolist()),
+            "post_id": text_series(post_ids(platform.name, pa.array(native))),
             "platform": platform.name,
             "native_id": native,
             "batch_id": batch_id,
@@ -285,7 +297,7 @@ def _posts_frame(
             "url": kept_values("url").replace("", None),
             **{name: kept_values(name) for name in ENGAGEMENT_COLUMNS},
             "labels": _labels(kept, platform),
-            "raw_record": np.asarray(raw_json, dtype=object)[mask] if raw_json else [],
+            "raw_record": text_series(raw_json.filter(keep)),
             "ingested_at": now,
         }
     )
@@ -293,10 +305,8 @@ def _posts_frame(
 
 
 def _parent_post_ids(platform: str, parent: pd.Series) -> pd.Series:
-    has_parent = parent.ne("")
-    ids = pd.Series(None, index=parent.index, dtype=object)
-    ids[has_parent] = post_ids(platform, parent[has_parent].tolist())
-    return ids
+    return text_series(post_ids(platform, pa.array(parent.replace("", None))))
+
 
 
 def _labels(kept: pd.DataFrame, platform: PlatformConfig) -> list[str]:
@@ -325,7 +335,7 @@ def _quarantine_frame(
             "source_row": records[SOURCE_ROW].to_numpy()[mask],
             "field": failed["field"].to_numpy()[mask],
             "reason": failed["reason"].to_numpy()[mask],
-            "raw_record": np.asarray(raw_json, dtype=object)[mask] if raw_json else [],
+            "raw_record": text_series(raw_json.filter(pa.array(mask))),
         }
     )
     unreadable = pd.DataFrame(

@@ -8,6 +8,8 @@ import json
 import pandas as pd
 import pyarrow as pa
 
+from mlds_assets.core.schema import TEXT
+
 _LIST_TYPE_PREFIXES = ("list<", "large_list<", "fixed_size_list<")
 
 
@@ -30,9 +32,6 @@ def frame_to_arrow(frame: pd.DataFrame) -> pa.Table:
     return portable_pandas_metadata(pa.Table.from_pandas(frame, preserve_index=False))
 
 
-ARROW_STRING = pd.StringDtype("pyarrow")
-
-
 def arrow_lists(arrow_type: pa.DataType) -> pd.ArrowDtype | pd.StringDtype | None:
     """List columns (urls, hashtags, entity ids), vectors and text stay Arrow-backed: no Python object per
     row, which at a million posts is the difference between gigabytes of small strings and one buffer."""
@@ -40,7 +39,7 @@ def arrow_lists(arrow_type: pa.DataType) -> pd.ArrowDtype | pd.StringDtype | Non
     if is_list or pa.types.is_fixed_size_list(arrow_type):
         return pd.ArrowDtype(arrow_type)
     if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
-        return ARROW_STRING
+        return TEXT
     return None
 
 

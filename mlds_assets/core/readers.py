@@ -18,7 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 
+from mlds_assets.core.schema import TEXT
 from mlds_assets.settings import ReadOptions
 
 SOURCE_ROW = "_source_row"
@@ -37,7 +40,7 @@ class ExportReadError(ValueError):
 
 @dataclass
 class ReadResult:
-    records: pd.DataFrame  # one column per native field, all str ('' for missing), plus SOURCE_ROW
+    records: pd.DataFrame  # one Arrow-backed text column per native field ('' for missing), plus SOURCE_ROW
     bad_rows: pd.DataFrame  # SOURCE_ROW, reason, raw_record: records the reader itself could not parse
     rows_in: int
     encoding: str = "utf-8"
@@ -59,7 +62,16 @@ def read_export(
     fmt = fmt or detect_format(path)
     options = options or ReadOptions()
     readers = {"csv": _read_csv, "json": _read_json, "jsonl": _read_jsonl, "parquet": _read_parquet, "xlsx": _read_xlsx}
-    return readers[fmt](path, options, name or path.name)
+    result = readers[fmt](path, options, name or path.name)
+    result.records = as_text_columns(result.records)
+    return result
+
+
+def as_text_columns(records: pd.DataFrame) -> pd.DataFrame:
+    """Native columns as Arrow-backed text: one buffer per column instead of a Python string per cell, so
+    the mapper's string work runs in Arrow compute and the lake write is a copy, not a conversion."""
+    text = {c: TEXT for c in records.columns if c != SOURCE_ROW and records[c].dtype != TEXT}
+    return records.astype(text) if text else records
 
 
 # --- text decoding ---------------------------------------------------------------------------------
@@ -105,7 +117,12 @@ def _read_bytes(path: Path, name: str) -> bytes:
 
 
 def _read_csv(path: Path, options: ReadOptions, name: str) -> ReadResult:
-    text, encoding, warnings = decode_text(name, _read_bytes(path, name), options.encoding)
+    data = _read_bytes(path, name)
+    frame = _read_plain_csv(data, options)
+    if frame is not None:
+        frame[SOURCE_ROW] = range(1, len(frame) + 1)
+        return ReadResult(frame, _no_bad_rows(), len(frame), "utf-8", [])
+    text, encoding, warnings = decode_text(name, data, options.encoding)
     header = 0 if options.header and not options.names else None
     try:
         frame = pd.read_csv(
@@ -137,6 +154,49 @@ def _read_csv(path: Path, options: ReadOptions, name: str) -> ReadResult:
     frame.columns = [str(c).strip() for c in frame.columns]
     frame[SOURCE_ROW] = range(1, len(frame) + 1)
     return ReadResult(frame, _no_bad_rows(), len(frame), encoding, warnings)
+
+
+def _read_plain_csv(data: bytes, options: ReadOptions) -> pd.DataFrame | None:
+    """The common case in Arrow's multi-threaded reader, about ten times faster than pandas' C reader:
+    valid UTF-8 (BOM or not), LF or CRLF line endings, a header of distinct, non-empty names, and every
+    record with as many fields as the header. Anything else returns None and takes the general path, which
+    handles latin-1, CR-only files, a bare CR inside a field and records with the wrong number of fields.
+    """
+    if options.encoding not in ("auto", "utf-8", "utf8", "utf-8-sig") or not options.header or options.names:
+        return None
+    if b"\r" in data:
+        data = data.replace(b"\r\n", b"\n")
+        if b"\r" in data:
+            return None
+    if data.count(b'"') % 2:  # an unclosed quote (Arrow would read to the end of the file) or a stray one
+        return None
+    head = data[:65536]
+    if b"\n" not in head:
+        return None
+    try:
+        reader = csv.reader(io.StringIO(head.decode("utf-8-sig", errors="ignore")), delimiter=options.delimiter)
+        names = next(reader)
+    except (csv.Error, StopIteration):
+        return None
+    stripped = [n.strip() for n in names]
+    if reader.line_num != 1 or len(names) < 2 or "" in stripped or len(set(stripped)) != len(stripped):
+        return None  # a one-column file may have the wrong delimiter: the general path says so
+    try:
+        table = pa_csv.read_csv(
+            pa.py_buffer(data),
+            parse_options=pa_csv.ParseOptions(delimiter=options.delimiter, newlines_in_values=True),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={n: pa.string() for n in names}, strings_can_be_null=False
+            ),
+        )
+    except pa.ArrowInvalid:  # invalid UTF-8, a record with the wrong number of fields, unbalanced quotes
+        return None
+    if table.column_names != names:
+        return None
+    last = table.slice(table.num_rows - 1) if table.num_rows else None
+    if last is not None and any("\n" in value for value in last.to_pylist()[0].values()):
+        return None  # perhaps a quote left open near the end, which Arrow reads to the end of the file
+    return table.rename_columns(stripped).to_pandas(types_mapper={pa.string(): TEXT}.get)
 
 
 def _read_csv_record_by_record(

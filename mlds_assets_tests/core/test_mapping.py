@@ -348,3 +348,14 @@ def test_every_row_is_kept_or_quarantined_exactly_once(rows, fmt):
     assert (batch.posts["text"].str.len() > 0).all()
     for column in ("likes", "comments", "views"):
         assert (batch.posts[column].dropna() >= 0).all()
+
+
+def test_post_ids_in_bulk_equal_uuid5_in_order():
+    """The batch ids come from one DuckDB pass over Arrow; each must equal post_id() (Weaviate's uuid5)
+    and stay in input order across DuckDB's parallel chunks."""
+    natives = [str(i) for i in range(300_000)] + ["caf\u00e9 \U0001f600", "", "a b", None]
+    got = ids.post_ids("demo", natives).to_pylist()
+    assert len(got) == len(natives)
+    assert got[-1] is None
+    for i in [*range(0, 300_000, 997), *range(300_000, len(natives) - 1)]:
+        assert got[i] == ids.post_id("demo", natives[i]), i

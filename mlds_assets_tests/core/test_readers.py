@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from mlds_assets.core import readers
 from mlds_assets.core.readers import SOURCE_ROW, ExportReadError, detect_format, read_export
 from mlds_assets.settings import ReadOptions
 
@@ -88,6 +89,49 @@ def test_csv_row_with_too_many_fields_goes_to_bad_rows(tmp_path):
     assert "expected 2 fields, found 3" in result.bad_rows["reason"].iloc[0]
     assert json.loads(result.bad_rows["raw_record"].iloc[0]) == ["2", "b", "extra"]
     assert result.rows_in == 3 == len(result.records) + len(result.bad_rows)
+
+
+PLAIN_BUT_TRICKY = (
+    "\ufeffid, text ,likes\r\n"
+    '1,"a, quoted ""comma""",3\r\n'
+    '2,"two\r\nlines",\r\n'
+    "\r\n"
+    "3,caf\u00e9 \U0001f600 \u0130stanbul,007\r\n"
+    '4,"",1.50\r\n'
+    "5,  spaced  ,\r\n"
+)
+
+
+@pytest.mark.parametrize("data", [PLAIN_BUT_TRICKY, PLAIN_BUT_TRICKY.replace("\r\n", "\n")], ids=["crlf", "lf"])
+def test_arrow_reader_and_the_general_path_read_plain_files_alike(tmp_path, monkeypatch, data):
+    """Plain UTF-8 files take Arrow's reader; anything it cannot be trusted with takes the general path.
+    On a file both can read, both give the same records, numbers and columns."""
+    path = write(tmp_path, "plain.csv", data)
+    fast = read_export(path)
+    monkeypatch.setattr(readers, "_read_plain_csv", lambda data, options: None)
+    general = read_export(path)
+    assert readers._read_plain_csv(b"", ReadOptions()) is None  # the patch held: the general path was used
+    monkeypatch.undo()
+    assert readers._read_plain_csv(path.read_bytes(), ReadOptions()) is not None  # and Arrow read it
+    pd.testing.assert_frame_equal(fast.records, general.records)
+    assert list(fast.records.columns) == ["id", "text", "likes", SOURCE_ROW]
+    assert rows(fast)[1]["text"] == "two\nlines" and rows(fast)[4]["text"] == "  spaced  "
+    assert fast.records[SOURCE_ROW].tolist() == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        'id,text\n1,a 5" screen\n2,b\n',  # a stray quote inside an unquoted field
+        'id,text\n1,a\n2,"x 5"" screen"\n3,"left open\n',  # an even count of quotes, one left open
+        "id,id\n1,2\n",  # duplicate names: pandas renames the second
+        "id,\n1,2\n",  # an unnamed column
+        "id,text\n1,a\n2\n",  # a short record
+    ],
+)
+def test_files_arrow_cannot_be_trusted_with_take_the_general_path(tmp_path, data):
+    path = write(tmp_path, "odd.csv", data)
+    assert readers._read_plain_csv(path.read_bytes(), ReadOptions()) is None
 
 
 def test_record_numbers_skip_blank_lines_in_both_csv_paths(tmp_path):
