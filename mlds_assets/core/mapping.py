@@ -21,7 +21,15 @@ import pyarrow.compute as pc
 
 from mlds_assets.core.ids import content_id, post_ids
 from mlds_assets.core.readers import SOURCE_ROW, ReadResult, as_text_columns
-from mlds_assets.core.schema import ENGAGEMENT_COLUMNS, POST_COLUMNS, QUARANTINE_COLUMNS, TEXT, conform, text_series
+from mlds_assets.core.schema import (
+    ENGAGEMENT_COLUMNS,
+    POST_COLUMNS,
+    QUARANTINE_COLUMNS,
+    TEXT,
+    arrow_text,
+    conform,
+    text_series,
+)
 from mlds_assets.settings import IngestionSettings, PlatformConfig
 
 Reason = str | Callable[[np.ndarray], np.ndarray]
@@ -214,14 +222,15 @@ def _check_columns(records: pd.DataFrame, platform: PlatformConfig, source_file:
 
 def _joined(records: pd.DataFrame, columns: list[str]) -> pd.Series:
     """The stripped text of one column, or several joined by newlines (empty parts skipped)."""
-    present = [records[c].str.strip() for c in columns if c in records.columns]
+    present = [pc.utf8_trim_whitespace(arrow_text(records[c])) for c in columns if c in records.columns]
     if not present:
         return pd.Series("", index=records.index, dtype=TEXT)
     result = present[0]
     for part in present[1:]:
-        either = result.where(part.eq(""), part)  # the non-empty one (result when both are empty)
-        result = (result + "\n" + part).where(result.ne("") & part.ne(""), either)
-    return result
+        either = pc.if_else(pc.equal(part, ""), result, part)  # the non-empty one (result when both are empty)
+        both = pc.and_(pc.not_equal(result, ""), pc.not_equal(part, ""))
+        result = pc.if_else(both, pc.binary_join_element_wise(result, part, pa.scalar("\n", result.type)), either)
+    return text_series(result, index=records.index)
 
 
 def _normalise_ids(ids: pd.Series) -> pd.Series:
@@ -306,7 +315,6 @@ def _posts_frame(
 
 def _parent_post_ids(platform: str, parent: pd.Series) -> pd.Series:
     return text_series(post_ids(platform, pa.array(parent.replace("", None))))
-
 
 
 def _labels(kept: pd.DataFrame, platform: PlatformConfig) -> list[str]:
