@@ -105,6 +105,15 @@ def _on_boundaries(lower: str, start: int, end: int) -> bool:
     return True
 
 
+def _one_word_not_at_a_word_start(lower: str, start: int, end: int) -> bool:
+    """The span is a single word (letters, digits, _) and what comes before it is part of a word, a handle
+    or a hashtag."""
+    if start == 0:
+        return False
+    before = lower[start - 1]
+    return (before.isalnum() or before in "_@#") and lower[start : end + 1].replace("_", "a").isalnum()
+
+
 def _leftmost_longest(lower: str, table: EntityDictionary) -> list[tuple]:
     """Every match on word boundaries, then leftmost-longest among those: the exhaustive (slower) search."""
     candidates = []
@@ -127,6 +136,10 @@ def _alias_hits(text: str, lower: str, table: EntityDictionary, conf: Confidence
     for end, (length, forms) in table.automaton.iter_long(lower):
         start = end - length + 1
         if not _on_boundaries(lower, start, end):
+            if _one_word_not_at_a_word_start(lower, start, end):
+                # "adidas" in "@adidas" or "apple" in "pineapple": every other match that overlaps it starts
+                # inside the same word or at the same place, so none can stand on its own. Skip it.
+                continue
             # The longest form here runs into a word ("Apple Inc" in "Apple Incorporated"), and iter_long
             # does not report the shorter forms that may stand on their own ("Apple"): search exhaustively.
             spans = _leftmost_longest(lower, table)

@@ -118,6 +118,14 @@ def test_leftmost_longest_alias():
     assert (hits["entity_name"].iloc[0], hits["entity_type"].iloc[0]) == ("The New York Times", "MEDIA")
 
 
+def test_aliases_inside_handles_tags_and_words_are_skipped_and_later_ones_still_found():
+    """"adidas" in "@adidas" and "apple" in "pineapple" are no dictionary hits; what follows them in the post
+    still is, and "Apple" still stands on its own where "Apple Inc" runs into "Incorporated"."""
+    hits, _ = extract(cleaned("@adidas pineapple #adidasrun then Adidas, and Apple Incorporated"))
+    dictionary = hits[hits["method"] == "dictionary"]
+    assert found(dictionary) == [("adidas", "Adidas", "dictionary", 0.9), ("apple", "Apple", "dictionary", 0.9)]
+
+
 def test_offsets_stay_aligned_after_characters_that_lower_to_two():
     text = "İstanbul loves Apple"
     hits, _ = extract(cleaned(text))
