@@ -30,9 +30,10 @@ INVISIBLE = r"[\x00-\x08\x0e-\x1b\x7f\x{200b}-\x{200d}\x{2060}\x{feff}]"
 # Python's str.split() whitespace. A single plain space is left alone: replacing it with itself is the slow part.
 _OTHER_SPACE = r"\t\n\x0b\f\r\x1c-\x1f\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}"
 WHITESPACE_RUN = rf"[ {_OTHER_SPACE}]{{2,}}|[{_OTHER_SPACE}]"
-# ASCII punctuation (but @ and #): what a near-duplicate key ignores. Each becomes a space (translate, no
-# regex), then runs of spaces become one: runs of only spaces and punctuation collapse to a single space.
-PUNCTUATION = "!\"$%&'()*+,-./:;<=>?[\\]^_`{|}~"
+# ASCII punctuation (but @ and #) with the spaces around it, or runs of spaces: what a near-duplicate key
+# ignores. Single spaces between words are not matched: rewriting every one of them is what is slow.
+_PUNCT = r"!\"$%&'()*+,\-./:;<=>?\[\\\]^_`{|}~"
+PUNCTUATION_OR_SPACE = rf" *[{_PUNCT}][ {_PUNCT}]*| {{2,}}"
 
 
 def _emoji_pattern() -> str:
@@ -77,20 +78,12 @@ WITH texts AS (
              THEN list_transform(regexp_extract_all(lower_text, $mention, 1), lambda m: left(m, 30))
              ELSE [] END AS mentions,
         CASE WHEN contains(clean_text, '#') THEN regexp_extract_all(lower_text, $hashtag, 1) ELSE [] END AS hashtags,
-        -- every emoji code point is outside ASCII: byte length = character length means none
-        CASE WHEN strlen(clean_text) <> length(clean_text) THEN regexp_extract_all(clean_text, $emoji) ELSE [] END
-            AS emoji_all,
-        translate(
+        regexp_extract_all(clean_text, $emoji) AS emoji_all,
+        trim(regexp_replace(
             CASE WHEN linked THEN regexp_replace(lower_text, $url, ' ', 'g') ELSE lower_text END,
-            $punctuation, $punctuation_spaces
-        ) AS spaced_key
+            $punctuation_or_space, ' ', 'g'
+        )) AS duplicate_key
     FROM texts
-), keyed AS (
-    SELECT
-        *,
-        trim(CASE WHEN contains(spaced_key, '  ') THEN regexp_replace(spaced_key, ' {2,}', ' ', 'g')
-                  ELSE spaced_key END) AS duplicate_key
-    FROM features
 )
 SELECT
     urls,
@@ -101,7 +94,7 @@ SELECT
               AND row_number() OVER (PARTITION BY duplicate_key ORDER BY row_number) > 1
          THEN first(post_id) OVER (PARTITION BY duplicate_key ORDER BY row_number)
     END AS near_duplicate_of
-FROM keyed
+FROM features
 ORDER BY row_number
 """
 
@@ -172,8 +165,7 @@ def clean_posts(posts: pd.DataFrame, near_duplicate_min_chars: int = 20) -> pd.D
         }
     )
     params = {"url": URL, "mention": MENTION, "hashtag": HASHTAG, "emoji": EMOJI,
-              "punctuation": PUNCTUATION, "punctuation_spaces": " " * len(PUNCTUATION),
-              "min_chars": near_duplicate_min_chars}  # fmt: skip
+              "punctuation_or_space": PUNCTUATION_OR_SPACE, "min_chars": near_duplicate_min_chars}  # fmt: skip
     with duckdb.connect() as con:
         con.register("posts", table)
         features = con.sql(_FEATURES_SQL, params=params).to_arrow_table()
