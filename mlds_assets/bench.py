@@ -96,9 +96,7 @@ def _bench_size(rows: int, workdir: str, queue) -> None:
     # Post store: post_collection's work (records + upsert) beside a bare merge_insert of the same rows,
     # then keyword-search latency over the filled store.
     records, out["store_records"] = _timed(store_records, cleaned, entities)
-    bare = LanceDBPostStore(str(work / "bare_store"), write_batch_rows=settings.store.write_batch_rows)
-    bare.ensure_collection()
-    arrow = bare._as_arrow(records)
+    arrow = LanceDBPostStore(str(work / "schema_only"))._as_arrow(records)
 
     def bare_merge_insert(table, rows: pa.Table, batch: int) -> None:
         for start in range(0, rows.num_rows, batch):
@@ -107,10 +105,19 @@ def _bench_size(rows: int, workdir: str, queue) -> None:
                 chunk, on_bad_vectors="null"
             )
 
-    _, out["floor_merge_insert"] = _timed(bare_merge_insert, bare.table, arrow, settings.store.write_batch_rows)
-    store = LanceDBPostStore(str(work / "store"), write_batch_rows=settings.store.write_batch_rows)
-    store.ensure_collection()
-    _, out["store_upsert"] = _timed(store.upsert, records)
+    def fresh_store(name: str) -> LanceDBPostStore:
+        store = LanceDBPostStore(str(work / name), write_batch_rows=settings.store.write_batch_rows)
+        store.ensure_collection()
+        return store
+
+    # Best of two each, alternating, into fresh tables: a single LanceDB write moves by 2x between runs here.
+    bare_runs, upsert_runs = [], []
+    for attempt in range(2):
+        bare = fresh_store(f"bare_store_{attempt}")
+        bare_runs.append(_timed(bare_merge_insert, bare.table, arrow, settings.store.write_batch_rows)[1])
+        store = fresh_store(f"store_{attempt}")
+        upsert_runs.append(_timed(store.upsert, records)[1])
+    out["floor_merge_insert"], out["store_upsert"] = min(bare_runs), min(upsert_runs)
     _, out["store_optimize"] = _timed(store.optimize)  # index builds: work the bare merge_insert does not do
     latencies = []
     for word in ["delay", "battery", "love", "refund", "shoes", "coffee", "update", "app", "flight", "order"] * 10:

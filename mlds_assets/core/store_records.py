@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from mlds_assets.core.cleaning import FEATURE_LIST_TYPE, as_feature_column
+from mlds_assets.core.schema import arrow_text
 
 # What post_collection reads of cleaned_posts.
 STORE_INPUT_COLUMNS = [
@@ -25,15 +27,14 @@ PENDING_SENTIMENT, PENDING_SEMANTIC, COMPLETE = "pending_sentiment", "pending_se
 
 def _lists_per_post(posts: pd.Series, owners: pd.Series, values: pd.Series) -> pd.Series:
     """`values` gathered into one list per post (in `posts`' order; [] for none), built as one Arrow list
-    array from offsets instead of a Python list per post."""
-    position = pd.Series(np.arange(len(posts)), index=posts.to_numpy())
-    rows = position.reindex(owners.to_numpy()).to_numpy()
-    known = ~np.isnan(rows)
-    rows = rows[known].astype(np.int64)
+    array from offsets, with the post lookup in Arrow: no Python object per post or value."""
+    rows = pc.index_in(arrow_text(owners), value_set=arrow_text(posts))  # null: not a post of this batch
+    known = pc.is_valid(rows)
+    rows = np.asarray(rows.filter(known).to_numpy(zero_copy_only=False), dtype=np.int64)
     order = np.argsort(rows, kind="stable")
     offsets = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=len(posts)))]).astype(np.int32)
-    flat = pa.array(values.to_numpy(dtype=object)[known][order], pa.string())
-    return pd.Series(pa.ListArray.from_arrays(pa.array(offsets), flat), dtype=FEATURE_LIST_TYPE)
+    flat = pa.chunked_array([arrow_text(values)]).filter(known).take(pa.array(order)).cast(pa.string())
+    return pd.Series(pa.ListArray.from_arrays(pa.array(offsets), flat.combine_chunks()), dtype=FEATURE_LIST_TYPE)
 
 
 def canonical_links(mentions: pd.DataFrame, canonical: pd.DataFrame, post_ids: pd.Series) -> pd.DataFrame:
