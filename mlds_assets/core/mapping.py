@@ -129,13 +129,10 @@ def map_batch(
 
     failed = _first_failures(problems, len(records))
     ok = failed["field"].isna()
-    duplicate = ok & fields["native_id"].where(ok).duplicated(keep="first") & ok
+    duplicate, first_rows = _repeated_ids(fields["native_id"], ok.to_numpy(), records[SOURCE_ROW].to_numpy())
     if duplicate.any():
-        first_row = records[SOURCE_ROW].groupby(fields["native_id"].where(ok)).transform("first")
         failed.loc[duplicate, "field"] = "native_id"
-        failed.loc[duplicate, "reason"] = "native_id: duplicate of row " + first_row[duplicate].astype("Int64").astype(
-            str
-        )
+        failed.loc[duplicate, "reason"] = [f"native_id: duplicate of row {row}" for row in first_rows.tolist()]
         ok &= ~duplicate
 
     label_columns = [label.column for label in platform.labels if label.column in records.columns]
@@ -254,6 +251,21 @@ def _records_as_json(records: pd.DataFrame) -> pa.ChunkedArray:
 def _quoted(field: str, raw: pd.Series, rest: str) -> Callable[[np.ndarray], np.ndarray]:
     """A reason that quotes the offending value, built only for the rows that failed."""
     return lambda mask: (f"{field}: '" + raw[mask].str.slice(0, 80) + "'" + rest).to_numpy()
+
+
+def _repeated_ids(native_ids: pd.Series, ok: np.ndarray, source_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows (among those that passed) whose native id an earlier passing row already has, and that earlier
+    row's source row for each: the first one is kept, the repeats are quarantined."""
+    codes, _ = pd.factorize(native_ids)
+    passed = np.flatnonzero(ok)
+    distinct_codes, first = np.unique(codes[passed], return_index=True)
+    repeat = np.ones(len(passed), dtype=bool)
+    repeat[first] = False
+    duplicate = np.zeros(len(native_ids), dtype=bool)
+    duplicate[passed[repeat]] = True
+    first_row_of_code = np.zeros(codes.max() + 1 if len(codes) else 0, dtype=np.int64)
+    first_row_of_code[distinct_codes] = source_rows[passed[first]]
+    return duplicate, first_row_of_code[codes[duplicate]]
 
 
 def _first_failures(problems: list[tuple[str, pd.Series, Reason]], n: int) -> pd.DataFrame:
