@@ -119,9 +119,9 @@ class LanceDBPostStore:
     def upsert(self, records: pd.DataFrame) -> int:
         if records["post_id"].isna().any() or records["post_id"].duplicated().any():
             raise ValueError("upsert needs unique, non-null post_id values")
-        written, rows = 0, self._as_arrow(records)  # one conversion (Arrow-backed columns are not copied)
-        for start in range(0, rows.num_rows, self.write_batch_rows):
-            chunk = rows.slice(start, self.write_batch_rows)
+        written = 0
+        for start in range(0, len(records), self.write_batch_rows):
+            chunk = self._as_arrow(records.iloc[start : start + self.write_batch_rows])
             try:  # I/O errors (a full disk, a flaky object store) are retried; a merge is idempotent
                 retrying(
                     lambda chunk=chunk: (
