@@ -1,6 +1,7 @@
 """The lake on object storage: the fast path with `lake_path: s3://...` against a local S3-compatible server
 (moto's, from PyPI), through the same UPath code as a local folder: the IO manager's writes, the raw gates'
-reads, the post store's sync."""
+reads, the post store's sync; then `mlds status` and the daily analytics, DuckDB reading the same files
+through fsspec."""
 
 from __future__ import annotations
 
@@ -61,3 +62,22 @@ def test_fast_path_writes_and_reads_the_lake_on_s3(s3_env, tmp_path, config_dir,
         assert len(pd.read_parquet(handle)) == 120
     assert not (tmp_path / "home" / "lake").exists()  # nothing fell back to a local folder
     assert open_store(settings).count({"platform": "facebook"}) == 120
+
+
+def test_status_and_analytics_read_the_lake_on_s3(s3_env, tmp_path, config_dir, instance, export):
+    from mlds_assets.core.analytics import LakeFiles, connect, scope_metrics
+    from mlds_assets.core.status import platform_status
+
+    settings = load_settings(
+        config_dir, env={"MLDS_HOME": str(tmp_path / "home"), "MLDS__LAKE_PATH": "s3://mlds-lake/lake2"}
+    )
+    outcome = ingest(settings, export, "facebook", instance)
+    assert outcome["status"] == "ok", outcome
+
+    status = platform_status(settings.lake_base, "facebook")
+    assert status["posts"] == 120 and status["entities"] > 0
+    assert status["last_ingested_at"] is not None
+    metrics = scope_metrics(connect(LakeFiles(settings.lake_base, ("facebook", "instagram"))), "facebook")
+    posts = metrics.loc[(metrics["metric"] == "posts") & (metrics["key"] == ""), "value"]
+    assert posts.tolist() == [120.0]
+    assert not (tmp_path / "home" / "lake").exists()

@@ -9,11 +9,11 @@ labelled as such, never mistaken for final ones.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import duckdb
 import pandas as pd
 
+from mlds_assets.core.lake_sql import lake_connection, parquet_file, parquet_files
 from mlds_assets.core.metrics import metric_value, processing_level
 
 CROSS_PLATFORM = "cross_platform"
@@ -30,11 +30,10 @@ class LakeFiles:
     platforms: tuple[str, ...]
 
     def batches(self, platform: str, asset: str) -> list[str]:
-        return sorted(str(p) for p in (Path(self.lake) / platform / asset).glob("*.parquet"))
+        return parquet_files(self.lake, platform, asset)
 
     def single(self, scope: str, asset: str) -> str | None:
-        path = Path(self.lake) / scope / f"{asset}.parquet"
-        return str(path) if path.exists() else None
+        return parquet_file(self.lake, scope, asset)
 
 
 def _union(parts: list[str], empty: str) -> str:
@@ -48,7 +47,7 @@ def _files(paths: list[str]) -> str:
 def connect(files: LakeFiles) -> duckdb.DuckDBPyConnection:
     """Views over the lake: posts (one row per post, the latest ingestion), sentiment, entities (the
     conservative pass plus what resolution linked), embedded posts and topic assignments with labels."""
-    con = duckdb.connect()
+    con = lake_connection(files.lake)
     posts, sentiment, entities, embedded, topics = [], [], [], [], []
     for p in files.platforms:
         literal = "'" + p + "'"

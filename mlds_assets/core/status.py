@@ -3,14 +3,11 @@ store says of it."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import duckdb
+from mlds_assets.core.lake_sql import lake_connection, parquet_files
 
 
-def _glob(lake: str, platform: str, asset: str) -> str | None:
-    folder = Path(lake) / platform / asset
-    return str(folder / "*.parquet") if folder.is_dir() and any(folder.glob("*.parquet")) else None
+def _files(lake: str, platform: str, asset: str) -> list[str] | None:
+    return parquet_files(lake, platform, asset) or None
 
 
 def platform_status(lake: str, platform: str) -> dict:
@@ -19,18 +16,18 @@ def platform_status(lake: str, platform: str) -> dict:
         "posts": 0, "quarantined": 0, "entities": 0, "pending_sentiment": 0,
         "sentiment_coverage": None, "semantic_coverage": None, "last_ingested_at": None,
     }  # fmt: skip
-    con = duckdb.connect()
-    cleaned = _glob(lake, platform, "cleaned_posts")
+    con = lake_connection(lake)
+    cleaned = _files(lake, platform, "cleaned_posts")
     if cleaned:
         posts, last = con.execute(
             "SELECT count(DISTINCT post_id), max(ingested_at) FROM read_parquet(?)", [cleaned]
         ).fetchone()
         status.update(posts=posts, pending_sentiment=posts, sentiment_coverage=0.0, semantic_coverage=0.0)
         status["last_ingested_at"] = last.isoformat() if last is not None else None
-    quarantine = _glob(lake, platform, "quarantine")
+    quarantine = _files(lake, platform, "quarantine")
     if quarantine:
         status["quarantined"] = con.execute("SELECT count(*) FROM read_parquet(?)", [quarantine]).fetchone()[0]
-    entities = _glob(lake, platform, "conservative_entities")
+    entities = _files(lake, platform, "conservative_entities")
     if entities:
         status["entities"] = con.execute("SELECT count(*) FROM read_parquet(?)", [entities]).fetchone()[0]
     return status
