@@ -17,6 +17,7 @@ setup(
         "pydantic>=2.6,<3",
         "pyyaml>=6",
         "universal-pathlib>=0.2",
+        "fsspec",  # the lake's filesystems, for UPath and for DuckDB over an object-store lake
         "pyahocorasick>=2.1",
         "emoji>=2.10",
         "openpyxl>=3.1",
