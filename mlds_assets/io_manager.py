@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 from dagster import ConfigurableIOManagerFactory, InputContext, OutputContext, UPathIOManager
 from upath import UPath
 
+from mlds_assets.core.lake_sql import LOCAL
 from mlds_assets.core.parquet_frames import arrow_to_frame, frame_to_arrow
 
 
@@ -18,7 +19,7 @@ class ParquetIOManager(UPathIOManager):
 
     def dump_to_path(self, context: OutputContext, obj: pd.DataFrame, path: UPath) -> None:
         table = frame_to_arrow(obj)
-        if path.protocol in ("", "file", "local"):
+        if path.protocol in LOCAL:
             # Readers never see a half-written file: write beside it, then rename over it.
             local = str(path.path) if hasattr(path, "path") else str(path)
             os.makedirs(os.path.dirname(local), exist_ok=True)
