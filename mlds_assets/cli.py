@@ -28,6 +28,7 @@ from mlds_assets.phase2_commands import (
 )
 from mlds_assets.review_commands import ReviewError, decide, review_queue
 from mlds_assets.settings import ConfigError, Settings, load_settings
+from mlds_assets.store.rebuild import RebuildError
 
 QUIET_RUN = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the instance keeps the full log
 PROFILES = Path(__file__).parent / "dagster_profiles"  # dagster.yaml for SQLite (default) and Postgres
@@ -398,17 +399,18 @@ def main(argv: list[str] | None = None) -> int:
             print("applied at the next resolution: `mlds enrich --only entities`, or materialise resolved_entities")
             return 0
         if args.command == "store":
-            from mlds_assets.store.rebuild import rebuild_platform
+            from mlds_assets.store.rebuild import rebuild_platform_report
 
             store = open_store(settings)
             for name in [args.platform] if args.platform else sorted(settings.platforms):
                 settings.platform(name)
-                print(f"{name:<15} {rebuild_platform(store, settings.lake_base, name):>9} posts")
+                result = rebuild_platform_report(store, settings.lake_base, name)
+                print(f"{name:<15} {result.posts:>9} posts ({result.written} written, {result.removed} removed)")
             return 0
     except ConfigError as exc:
         print(f"mlds: configuration error:\n{exc}", file=sys.stderr)
         return 2
-    except (SentimentModelError, GoldSetError, ExportReadError, ReviewError, EntityModelError) as exc:
+    except (SentimentModelError, GoldSetError, ExportReadError, ReviewError, EntityModelError, RebuildError) as exc:
         print(f"mlds: {exc}", file=sys.stderr)
         return 2
     return 1

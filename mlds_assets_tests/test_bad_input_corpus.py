@@ -123,3 +123,44 @@ def test_duplicate_ids_across_files_are_one_post(corpus_settings, instance, tmp_
     assert ingest(corpus_settings, second, "corpus", instance)["status"] == "ok"
     report = status(corpus_settings, instance)["platforms"]["corpus"]
     assert report["posts"] == 3 and report["batches"] == 2  # ids 1 and 2 once each, however many files
+
+
+# --- probes beyond the corpus (issue 15) -----------------------------------------------------------
+
+
+def _store_posts(settings, platform: str) -> pd.DataFrame:
+    from mlds_assets.cli import open_store
+
+    return open_store(settings).fetch({"platform": platform}, limit=1000)
+
+
+def test_sub_microsecond_created_at_reaches_the_store_and_a_rebuild_keeps_it(corpus_settings, instance, tmp_path):
+    from mlds_assets.store.rebuild import rebuild_platform
+
+    path = tmp_path / "nanos.csv"
+    path.write_text(HEADER + "1,a,2024-01-01T10:00:00.123456789Z,1\n2,b,2024-01-02T10:00:00.5Z,2\n")
+    outcome = ingest(corpus_settings, path, "corpus", instance)
+    assert outcome["status"] == "ok", outcome
+    stored = _store_posts(corpus_settings, "corpus").sort_values("native_id")
+    assert stored["created_at"].tolist() == [
+        pd.Timestamp("2024-01-01T10:00:00.123456Z"),  # truncated to the microsecond, the store's precision
+        pd.Timestamp("2024-01-02T10:00:00.5Z"),
+    ]
+    from mlds_assets.cli import open_store
+
+    assert rebuild_platform(open_store(corpus_settings), corpus_settings.lake_base, "corpus") == 2
+
+
+def test_a_tiktok_epoch_with_seven_decimals_reaches_the_store(settings, instance, tmp_path):
+    path = tmp_path / "videos.jsonl"
+    path.write_text(
+        '{"video_id": "7301", "desc": "a", "create_time": 1700000000.1234567}\n'
+        '{"video_id": "7302", "desc": "b", "create_time": 1700000001}\n'
+    )
+    outcome = ingest(settings, path, "tiktok", instance)
+    assert outcome["status"] == "ok", outcome
+    stored = _store_posts(settings, "tiktok").sort_values("native_id")
+    assert stored["created_at"].tolist() == [
+        pd.Timestamp("2023-11-14T22:13:20.123457Z"),  # rounded to the microsecond
+        pd.Timestamp("2023-11-14T22:13:21Z"),
+    ]

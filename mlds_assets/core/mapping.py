@@ -150,13 +150,18 @@ def map_batch(
 
 
 def parse_timestamps(raw: pd.Series, fmt: str, tz: str) -> pd.Series:
-    """Parse to UTC; naive values are taken in `tz` (an IANA name or a fixed offset like -05:00)."""
+    """Parse to UTC; naive values are taken in `tz` (an IANA name or a fixed offset like -05:00).
+
+    Every timestamp leaves here with one precision, the microsecond the lake and the post store keep:
+    '10:00:00.123456789Z' is truncated to .123456, an epoch float is rounded to the nearest microsecond
+    (its last digits are floating-point noise). A nanosecond left in would fail the store write later."""
     values = raw.where(raw.ne(""))
     if fmt in ("epoch_s", "epoch_ms"):
         numbers = pd.to_numeric(values, errors="coerce")
         # Far outside the datetime64[ns] range (or inf), to_datetime raises OverflowError instead of coercing.
         numbers = numbers.where(numbers.abs().lt(1e11 if fmt == "epoch_s" else 1e14))
-        return pd.to_datetime(numbers, unit="s" if fmt == "epoch_s" else "ms", utc=True, errors="coerce")
+        parsed = pd.to_datetime(numbers, unit="s" if fmt == "epoch_s" else "ms", utc=True, errors="coerce")
+        return parsed.dt.round("us")
     pattern = "ISO8601" if fmt == "iso" else fmt
     if fmt == "iso":
         aware = values.str.contains(_ISO_OFFSET, regex=True, na=False)
@@ -173,7 +178,7 @@ def parse_timestamps(raw: pd.Series, fmt: str, tz: str) -> pd.Series:
         summer = np.ones(len(local), dtype=bool)
         localised = local.dt.tz_localize(_tzinfo(tz), ambiguous=summer, nonexistent="shift_forward")
         parsed[naive] = localised.dt.tz_convert("UTC")
-    return parsed.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+    return parsed.dt.tz_convert("UTC").astype("datetime64[ns, UTC]").dt.floor("us")
 
 
 def parse_counts(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
