@@ -5,6 +5,7 @@ in ../shared/data are in test_shared_data.py."""
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 from dataclasses import dataclass
@@ -81,6 +82,23 @@ CASES = [
     Case("an xlsx that is not one", "fake.xlsx", b"this is not a zip file", error="fake.xlsx"),
     Case("a real xlsx", "real.xlsx", _xlsx_bytes(), kept=2),
     Case("a parquet that is not one", "fake.parquet", b"PAR1 nope", error="fake.parquet"),
+    # probes beyond the corpus (issue 15)
+    Case("sub-microsecond created_at", "nanos.csv", (HEADER + "1,a,2024-01-01T10:00:00.123456789Z,1\n").encode(),
+         kept=1),
+    Case("UTF-16 with BOM", "utf16.csv", (HEADER + GOOD).encode("utf-16"), kept=2),
+    Case("gzip named .csv", "packed.csv", gzip.compress((HEADER + GOOD).encode()), error="gzip-compressed"),
+    Case("duplicate header names", "dupecols.csv", b"id,text,created_at,likes,id\n1,a,2024-01-01T10:00:00Z,3,9\n",
+         kept=1),
+    Case("JSON nested 1,000 levels", "deep.json",
+         b'[{"id": "1", "text": "a", "created_at": "2024-01-01T00:00:00Z", "x": ' + b"[" * 1000 + b"]" * 1000 + b"}]",
+         error="deep.json: JSON nested too deeply"),
+    Case("JSONL with one line nested 1,000 levels", "deep.jsonl",
+         b'{"id": "1", "text": "a", "created_at": "2024-01-01T00:00:00Z"}\n'
+         b'{"id": "2", "text": "b", "x": ' + b"[" * 1000 + b"]" * 1000 + b"}\n"
+         b'{"id": "3", "text": "c", "created_at": "2024-01-03T00:00:00Z"}\n',
+         kept=2, quarantined=1, reasons=("line 2: JSON nested too deeply",)),
+    Case("an id that a float rounded", "floatids.csv", (HEADER + "1.2345678901234568e+18,a,2024-01-01T10:00:00Z,1\n"
+         "3.0,b,2024-01-02T10:00:00Z,1\n").encode(), kept=1, quarantined=1, reasons=("beyond 2**53",)),
 ]  # fmt: skip
 
 
@@ -164,3 +182,29 @@ def test_a_tiktok_epoch_with_seven_decimals_reaches_the_store(settings, instance
         pd.Timestamp("2023-11-14T22:13:20.123457Z"),  # rounded to the microsecond
         pd.Timestamp("2023-11-14T22:13:21Z"),
     ]
+
+
+def test_mixed_encodings_keep_every_utf8_row_intact(corpus_settings, instance, tmp_path):
+    path = tmp_path / "mixed.csv"
+    path.write_bytes((HEADER + "1,café,2024-01-01T10:00:00Z,1\n2,日本語のテキスト,2024-01-02T10:00:00Z,2\n").encode()
+                     + LATIN1_ROW)
+    outcome = ingest(corpus_settings, path, "corpus", instance)
+    assert outcome["status"] == "ok", outcome
+    lake = Path(corpus_settings.lake_base) / "corpus"
+    raw = pd.read_parquet(lake / "raw_posts" / f"{outcome['batch']}.parquet").sort_values("native_id")
+    cleaned = pd.read_parquet(lake / "cleaned_posts" / f"{outcome['batch']}.parquet").sort_values("native_id")
+    assert raw["text"].tolist() == ["café", "日本語のテキスト", "café crème"]
+    assert cleaned["clean_text"].tolist() == ["café", "日本語のテキスト", "café crème"]
+    assert [json.loads(r)["text"] for r in raw["raw_record"]] == ["café", "日本語のテキスト", "café crème"]
+
+
+def test_an_id_written_as_a_json_float_is_the_same_post_as_its_digits(corpus_settings, instance, tmp_path):
+    csv_file, json_file = tmp_path / "digits.csv", tmp_path / "floats.json"
+    csv_file.write_text(HEADER + "1000000000000000000,from csv,2024-01-01T10:00:00Z,1\n")
+    json_file.write_text('[{"id": 1e18, "text": "from json", "created_at": "2024-01-01T10:00:00Z", "likes": 2.0}]')
+    assert ingest(corpus_settings, csv_file, "corpus", instance)["status"] == "ok"
+    assert ingest(corpus_settings, json_file, "corpus", instance)["status"] == "ok"
+    report = status(corpus_settings, instance)["platforms"]["corpus"]
+    assert report["posts"] == 1  # one post, however its id was written
+    [stored] = _store_posts(corpus_settings, "corpus").to_dict("records")
+    assert (stored["native_id"], stored["text"], stored["likes"]) == ("1000000000000000000", "from json", 2)

@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta, timezone
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import duckdb
@@ -34,6 +35,10 @@ from mlds_assets.settings import IngestionSettings, PlatformConfig
 
 Reason = str | Callable[[np.ndarray], np.ndarray]
 _FLOAT_ID = re.compile(r"^(\d+)\.0+$")
+# Scientific notation as floating-point writers put it (Python/pandas '1e+18', Excel '1.23457E+18', JS): the
+# explicit '+' keeps hexadecimal ids such as '5e3' out.
+_SCIENTIFIC_ID = r"^\d(?:\.\d+)?[eE]\+\d+$"
+_EXACT_FLOAT_LIMIT = 2**53  # every whole number up to here survives a float; beyond, digits may be lost
 _ISO_OFFSET = r"(?:[Zz]|[+-]\d{2}:?\d{2})$"
 _NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
 _OFFSET = re.compile(r"^([+-])(\d{2}):?(\d{2})$")
@@ -71,9 +76,22 @@ def map_batch(
 
     for name in ("text", "author", "url", "parent_id"):
         fields[name] = _joined(records, platform.columns_for(name))
-    fields["parent_id"] = _normalise_ids(fields["parent_id"])
+    fields["parent_id"], _ = _normalise_ids(fields["parent_id"])
     if platform.columns_for("native_id"):
-        fields["native_id"] = _normalise_ids(_joined(records, platform.columns_for("native_id")))
+        native_raw = _joined(records, platform.columns_for("native_id"))
+        fields["native_id"], lossy = _normalise_ids(native_raw)
+        problems.append(
+            (
+                "native_id",
+                lossy,
+                _quoted(
+                    "native_id",
+                    native_raw,
+                    " is a floating-point number beyond 2**53: its last digits may have been lost "
+                    "(export ids as text)",
+                ),
+            )
+        )
     else:
         fields["native_id"] = pd.Series([content_id(r) for r in raw_json.to_pylist()], index=records.index, dtype=TEXT)
 
@@ -235,12 +253,26 @@ def _joined(records: pd.DataFrame, columns: list[str]) -> pd.Series:
     return text_series(result, index=records.index)
 
 
-def _normalise_ids(ids: pd.Series) -> pd.Series:
-    """Ids read as floats by an upstream tool ('3.0') are ints again; everything else is left alone."""
+def _normalise_ids(ids: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Ids that an upstream tool read as floats are whole numbers again, so '3.0', '1e+18' and the digits
+    are one post: ('3.0' -> '3', '1e+18' -> '1000000000000000000'). Returns (ids, lossy): lossy marks ids
+    in scientific notation beyond 2**53, whose digits a float may already have lost; they are left as
+    they are, for the caller to quarantine. Everything else is left alone."""
+    lossy = pd.Series(False, index=ids.index)
     floaty = ids.str.endswith(".0")
-    if not floaty.any():
-        return ids
-    return ids.where(~floaty, ids[floaty].str.replace(_FLOAT_ID, r"\1", regex=True))
+    if floaty.any():
+        ids = ids.where(~floaty, ids[floaty].str.replace(_FLOAT_ID, r"\1", regex=True))
+    scientific = ids.str.contains(_SCIENTIFIC_ID, regex=True)
+    if scientific.any():
+        numbers = ids[scientific].map(Decimal)
+        whole = numbers.map(lambda d: d == d.to_integral_value() and d.adjusted() < 40)
+        exact = whole & numbers.map(lambda d: d <= _EXACT_FLOAT_LIMIT)
+        digits = numbers[exact].map(lambda d: str(int(d)))
+        ids = ids.astype(object)
+        ids[digits.index] = digits
+        ids = ids.astype(TEXT)
+        lossy[whole[whole & ~exact].index] = True
+    return ids, lossy
 
 
 def _records_as_json(records: pd.DataFrame) -> pa.ChunkedArray:
