@@ -13,6 +13,7 @@ from pathlib import Path
 
 from mlds_assets.core.enhanced_entities import EntityModelError
 from mlds_assets.core.landing import land_file
+from mlds_assets.core.locks import BatchBusyError
 from mlds_assets.core.readers import ExportReadError
 from mlds_assets.core.sentiment import SentimentModelError
 from mlds_assets.core.sentiment_training import GoldSetError
@@ -54,9 +55,10 @@ def ingest(settings: Settings, path: Path, platform: str, instance=None, mode: s
     partitions = settings.platform(platform).partitions_name
     instance = instance or dagster_instance(settings)
     landed, _ = land_file(path, settings.landing_dir, platform, settings.ingestion.max_file_bytes)
-    if fast_path_done(instance, platform, landed.partition_key):
+    known = instance.has_dynamic_partition(partitions, landed.partition_key)  # not after `mlds batch drop`
+    if known and fast_path_done(instance, platform, landed.partition_key):
         return {"platform": platform, "batch": landed.partition_key, "status": "already ingested"}
-    if not instance.has_dynamic_partition(partitions, landed.partition_key):
+    if not known:
         instance.add_dynamic_partitions(partitions, [landed.partition_key])
     # else: a run for this file was killed or failed part-way; it runs again, and every step upserts
     mode = mode or settings.mode_for(platform)
@@ -72,6 +74,32 @@ def ingest(settings: Settings, path: Path, platform: str, instance=None, mode: s
         worst = worst or ("checks failed" if any(s["status"] != "ok" for s in stages.values()) else "ok")
         outcome["phase2"] = {"status": worst, "stages": stages}
     return outcome
+
+
+class BatchError(ValueError):
+    """`mlds batch` was asked about a batch the platform does not have."""
+
+
+def drop_batch(settings: Settings, platform: str, batch: str, instance=None) -> dict:
+    """Retire a batch: its dynamic partition, lake files, landed file and store records go, and the drop is
+    recorded in `<home>/batch_drops.log`. For batches that should never have been ingested (a rejected
+    file keeps `mlds enrich` failing on it), or whose data must go."""
+    from mlds_assets.core.locks import batch_lock
+    from mlds_assets.store.rebuild import drop_batch_data, record_drop
+
+    partitions = settings.platform(platform).partitions_name
+    instance = instance or dagster_instance(settings)
+    known = instance.has_dynamic_partition(partitions, batch)
+    sidecar = settings.landing_dir / platform / f"{batch}.landed.json"
+    if not known and not sidecar.is_file():
+        batches = instance.get_dynamic_partitions(partitions)
+        raise BatchError(f"{platform} has no batch {batch!r}; its batches: {', '.join(batches[:20]) or 'none'}")
+    with batch_lock(settings.home / "locks", batch):
+        dropped = drop_batch_data(open_store(settings), settings.lake_base, settings.landing_dir, platform, batch)
+        if known:
+            instance.delete_dynamic_partition(partitions, batch)
+    record_drop(settings.home / "batch_drops.log", dropped, known)
+    return {**dropped.__dict__, "partition_deleted": known, "log": str(settings.home / "batch_drops.log")}
 
 
 def fast_path_done(instance, platform: str, batch: str) -> bool:
@@ -307,6 +335,13 @@ def main(argv: list[str] | None = None) -> int:
     store_sub = store_cmd.add_subparsers(dest="store_command", required=True)
     rebuild_cmd = store_sub.add_parser("rebuild", help="recreate the post store from the lake")
     rebuild_cmd.add_argument("--platform", help="only this platform (default: all)")
+    batch_cmd = commands.add_parser("batch", help="batch maintenance")
+    batch_sub = batch_cmd.add_subparsers(dest="batch_command", required=True)
+    drop_cmd = batch_sub.add_parser(
+        "drop", help="retire a batch: its partition, lake files, landed file and store records (logged)"
+    )
+    drop_cmd.add_argument("platform")
+    drop_cmd.add_argument("batch", help="the batch id (partition key), as `mlds ingest` printed it")
     args = parser.parse_args(argv)
 
     try:
@@ -341,7 +376,8 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
             outcome = ingest(settings, args.path, args.platform, mode=args.mode)
             print(json.dumps(outcome, indent=2))
-            return 0 if outcome["status"] in ("ok", "already ingested") else 1
+            phase2 = outcome.get("phase2", {"status": "ok"})["status"]  # --mode full: phase 2 counts too
+            return 0 if outcome["status"] in ("ok", "already ingested") and phase2 == "ok" else 1
         if args.command == "status":
             report = status(settings)
             print(json.dumps(report, indent=2)) if args.json else _print_status(report)
@@ -398,6 +434,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{args.conflict}: {decision.action} {decision.target or ''} -> {settings.entity_decisions_path}")
             print("applied at the next resolution: `mlds enrich --only entities`, or materialise resolved_entities")
             return 0
+        if args.command == "batch":
+            dropped = drop_batch(settings, args.platform, args.batch)
+            print(
+                f"{args.platform} batch {args.batch} dropped: {len(dropped['lake_files'])} lake files, "
+                f"{dropped['store_removed']} store records ({dropped['store_restored']} posts kept from other "
+                f"batches), partition {'deleted' if dropped['partition_deleted'] else 'already gone'}; "
+                f"recorded in {dropped['log']}"
+            )
+            return 0
         if args.command == "store":
             from mlds_assets.store.rebuild import rebuild_platform_report
 
@@ -410,7 +455,10 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"mlds: configuration error:\n{exc}", file=sys.stderr)
         return 2
-    except (SentimentModelError, GoldSetError, ExportReadError, ReviewError, EntityModelError, RebuildError) as exc:
+    except (
+        SentimentModelError, GoldSetError, ExportReadError, ReviewError, EntityModelError, RebuildError, BatchError,
+        BatchBusyError,
+    ) as exc:
         print(f"mlds: {exc}", file=sys.stderr)
         return 2
     return 1

@@ -208,3 +208,18 @@ def test_an_id_written_as_a_json_float_is_the_same_post_as_its_digits(corpus_set
     assert report["posts"] == 1  # one post, however its id was written
     [stored] = _store_posts(corpus_settings, "corpus").to_dict("records")
     assert (stored["native_id"], stored["text"], stored["likes"]) == ("1000000000000000000", "from json", 2)
+
+
+@pytest.mark.parametrize(
+    "body", [HEADER, HEADER + "1,a,yesterday,1\n"], ids=["header only", "every row quarantined"]
+)
+def test_an_empty_batch_goes_through_every_phase_two_stage(corpus_settings, instance, tmp_path, body):
+    from mlds_assets.phase2_commands import enrich
+
+    path = tmp_path / "empty.csv"
+    path.write_text(body)
+    assert ingest(corpus_settings, path, "corpus", instance)["status"] == "ok"
+    for stage in ("sentiment", "embeddings", "entities"):
+        outcomes = enrich(corpus_settings, stage, "corpus", instance)
+        assert outcomes and all(o["status"] == "ok" for o in outcomes), outcomes
+    assert status(corpus_settings, instance)["platforms"]["corpus"]["posts"] == 0
