@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from mlds_assets.core.enhanced_entities import EntityModelError
-from mlds_assets.core.landing import land_file
+from mlds_assets.core.landing import LandingError, land_file
 from mlds_assets.core.locks import BatchBusyError
 from mlds_assets.core.readers import ExportReadError
 from mlds_assets.core.sentiment import SentimentModelError
@@ -29,6 +29,7 @@ from mlds_assets.phase2_commands import (
 )
 from mlds_assets.review_commands import ReviewError, decide, review_queue
 from mlds_assets.settings import ConfigError, Settings, load_settings
+from mlds_assets.store.base import StoreUnavailableError
 from mlds_assets.store.rebuild import RebuildError
 
 QUIET_RUN = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the instance keeps the full log
@@ -59,7 +60,7 @@ def ingest(settings: Settings, path: Path, platform: str, instance=None, mode: s
     if known and fast_path_done(instance, platform, landed.partition_key):
         return {"platform": platform, "batch": landed.partition_key, "status": "already ingested"}
     if not known:
-        instance.add_dynamic_partitions(partitions, [landed.partition_key])
+        _add_partition(instance, partitions, landed.partition_key)
     # else: a run for this file was killed or failed part-way; it runs again, and every step upserts
     mode = mode or settings.mode_for(platform)
     tags = {"mlds/source_file": path.name, "mlds/platform": platform, "mlds/mode": mode}
@@ -74,6 +75,16 @@ def ingest(settings: Settings, path: Path, platform: str, instance=None, mode: s
         worst = worst or ("checks failed" if any(s["status"] != "ok" for s in stages.values()) else "ok")
         outcome["phase2"] = {"status": worst, "stages": stages}
     return outcome
+
+
+def _add_partition(instance, partitions: str, key: str) -> None:
+    """Add a dynamic partition; the same content landing under two names at once may race another process
+    to it (Dagster checks, then inserts: the loser gets an IntegrityError), which is no error at all."""
+    try:
+        instance.add_dynamic_partitions(partitions, [key])
+    except Exception:
+        if not instance.has_dynamic_partition(partitions, key):
+            raise
 
 
 class BatchError(ValueError):
@@ -198,6 +209,23 @@ def store_disagreements(settings: Settings, report: dict) -> list[str]:
 
 
 SEARCH_MODES = ("hybrid", "semantic", "keyword")
+MAX_SEARCH_LIMIT = 10_000
+MAX_INT64 = 2**63 - 1
+
+
+def _int_between(low: int, high: int):
+    """An argparse type: an integer in [low, high], or a one-line error naming the bounds."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is out of range: between {low} and {high}")
+        return value
+
+    return parse
 
 
 def search(
@@ -285,9 +313,13 @@ def main(argv: list[str] | None = None) -> int:
     search_cmd.add_argument("--platform")
     search_cmd.add_argument("--entity", help="canonical entity id, e.g. nike")
     search_cmd.add_argument("--sentiment", choices=["negative", "neutral", "positive"])
-    search_cmd.add_argument("--topic", type=int, help="the platform topic id (see the topics asset)")
+    search_cmd.add_argument(
+        "--topic", type=_int_between(-1, MAX_INT64), help="the platform topic id (see the topics asset)"
+    )
     search_cmd.add_argument("--mode", choices=SEARCH_MODES, default="hybrid")
-    search_cmd.add_argument("--limit", type=int, default=10)
+    search_cmd.add_argument(
+        "--limit", type=_int_between(1, MAX_SEARCH_LIMIT), default=10, help=f"1 to {MAX_SEARCH_LIMIT} (default 10)"
+    )
     search_cmd.add_argument("--json", action="store_true")
     commands.add_parser("report", help="phase 3 now: platform and cross-platform metrics, the day's HTML report")
     api_cmd = commands.add_parser("api", help="serve the read API (FastAPI; 127.0.0.1:8000 by default)")
@@ -457,9 +489,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except (
         SentimentModelError, GoldSetError, ExportReadError, ReviewError, EntityModelError, RebuildError, BatchError,
-        BatchBusyError,
+        BatchBusyError, LandingError, StoreUnavailableError,
     ) as exc:
         print(f"mlds: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # unreadable file, a full disk, ...: what and where, not a traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"mlds: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
     return 1
 
