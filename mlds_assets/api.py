@@ -96,7 +96,7 @@ def create_app(settings: Settings) -> FastAPI:
         platform: str | None = None,
         entity: str | None = Query(None, description="canonical entity id, e.g. nike"),
         sentiment: Literal["negative", "neutral", "positive"] | None = None,
-        topic: int | None = Query(None, description="the platform topic id"),
+        topic: int | None = Query(None, ge=-1, le=2**63 - 1, description="the platform topic id"),
         limit: int = Query(10, ge=1, le=100),
     ) -> dict:
         """The post store's search with filters: hybrid (keyword + vector), semantic or keyword."""

@@ -49,7 +49,32 @@ def dagster_instance(settings: Settings):
     os.environ["DAGSTER_HOME"] = str(home)
     instance = DagsterInstance.get()
     apply_pool_limits(instance, settings)
+    reap_dead_runs(instance)
     return instance
+
+
+PID_TAG = "mlds/pid"  # the process that runs a job in-process for `mlds`
+
+
+def reap_dead_runs(instance) -> list[str]:
+    """Mark failed every STARTED run that `mlds` ran on this host in a process that is gone (kill -9, OOM,
+    a closed terminal): a killed `mlds ingest` leaves no orphan run holding its batch's queue slot. Each
+    `mlds` command does this as it opens the instance; the daemon's dead_run_reaper does the same."""
+    from dagster import DagsterRunStatus, RunsFilter
+
+    from mlds_assets.core.processes import process_alive
+    from mlds_assets.sensors import HOST_TAG, run_pid
+
+    reaped = []
+    started = RunsFilter(statuses=[DagsterRunStatus.STARTED], tags={HOST_TAG: socket.gethostname()})
+    for run in instance.get_runs(started):
+        tagged = run.tags.get(PID_TAG, "")
+        pid = int(tagged) if tagged.isdigit() else run_pid(instance, run.run_id)
+        if pid is None or pid == os.getpid() or process_alive(pid):
+            continue
+        instance.report_run_failed(run, f"the mlds process that ran it (pid {pid}) is gone: killed or crashed")
+        reaped.append(run.run_id)
+    return reaped
 
 
 def apply_pool_limits(instance, settings: Settings) -> dict[str, int]:
@@ -160,7 +185,7 @@ def run_job(
     from mlds_assets.sensors import HOST_TAG
 
     job = (defs or build_definitions(settings)).resolve_job_def(job_name)
-    tags = {**(tags or {}), HOST_TAG: socket.gethostname()}  # so a run whose process dies here can be reaped
+    tags = {**(tags or {}), HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}  # a dead one is reaped
     run_config = {**QUIET_RUN, "ops": ops_config} if ops_config else QUIET_RUN
     try:
         with batch_lock(settings.home / "locks", partition or job_name):
