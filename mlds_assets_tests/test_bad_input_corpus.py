@@ -97,6 +97,8 @@ CASES = [
          b'{"id": "2", "text": "b", "x": ' + b"[" * 1000 + b"]" * 1000 + b"}\n"
          b'{"id": "3", "text": "c", "created_at": "2024-01-03T00:00:00Z"}\n',
          kept=2, quarantined=1, reasons=("line 2: JSON nested too deeply",)),
+    Case("a header of 100,000 columns", "wide.csv", (",".join(f"c{i}" for i in range(100_000)) + "\n1\n").encode(),
+         error="wide.csv: 100000 columns, more than ingestion.max_columns (10000)"),
     Case("an id that a float rounded", "floatids.csv", (HEADER + "1.2345678901234568e+18,a,2024-01-01T10:00:00Z,1\n"
          "3.0,b,2024-01-02T10:00:00Z,1\n").encode(), kept=1, quarantined=1, reasons=("beyond 2**53",)),
 ]  # fmt: skip

@@ -56,17 +56,53 @@ def detect_format(path: Path) -> str:
     return fmt
 
 
+DEFAULT_MAX_COLUMNS = 10_000  # ingestion.max_columns
+
+
 def read_export(
-    path: str | Path, fmt: str | None = None, options: ReadOptions | None = None, name: str | None = None
+    path: str | Path,
+    fmt: str | None = None,
+    options: ReadOptions | None = None,
+    name: str | None = None,
+    max_columns: int = DEFAULT_MAX_COLUMNS,
 ) -> ReadResult:
-    """`name` is the file's name as the user knows it (the inbox name), used in every message."""
+    """`name` is the file's name as the user knows it (the inbox name), used in every message. A file with
+    more than `max_columns` columns fails at once (a 100,000-column header took minutes and gigabytes)."""
     path = Path(path)
     fmt = fmt or detect_format(path)
     options = options or ReadOptions()
+    name = name or path.name
+    if fmt == "csv":
+        _check_header_width(path, options, name, max_columns)
     readers = {"csv": _read_csv, "json": _read_json, "jsonl": _read_jsonl, "parquet": _read_parquet, "xlsx": _read_xlsx}
-    result = readers[fmt](path, options, name or path.name)
+    result = readers[fmt](path, options, name)
+    width = len(result.records.columns) - (SOURCE_ROW in result.records.columns)
+    if width > max_columns:
+        raise ExportReadError(_too_wide(name, width, max_columns))
     result.records = as_text_columns(result.records)
     return result
+
+
+def _too_wide(name: str, width: int, max_columns: int) -> str:
+    return (
+        f"{name}: {width} columns, more than ingestion.max_columns ({max_columns}); "
+        "is it the right file (and delimiter)? Raise the setting if it is"
+    )
+
+
+def _check_header_width(path: Path, options: ReadOptions, name: str, max_columns: int) -> None:
+    """Before any parsing: the first line's fields (a field count only grows with the rest of the file)."""
+    with open(path, "rb") as handle:
+        first = handle.readline(64 << 20)
+    delimiters = first.count(options.delimiter.encode("utf-8", "replace")) if len(options.delimiter) == 1 else 0
+    if delimiters + 1 <= max_columns:
+        return
+    try:
+        width = len(next(csv.reader([first.decode("utf-8", "replace")], delimiter=options.delimiter)))
+    except (csv.Error, StopIteration):
+        width = delimiters + 1
+    if width > max_columns:
+        raise ExportReadError(_too_wide(name, width, max_columns))
 
 
 def as_text_columns(records: pd.DataFrame) -> pd.DataFrame:

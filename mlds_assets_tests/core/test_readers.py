@@ -364,3 +364,14 @@ def test_a_record_nested_deeper_than_the_limit_is_quarantined_alone(tmp_path):
     assert result.bad_rows["reason"].tolist() == ["record 2: nested more than 100 levels"] * 1 + [
         "record 3: nested more than 100 levels"
     ]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_a_file_wider_than_max_columns_fails_naming_the_setting(tmp_path, fmt):
+    if fmt == "csv":
+        path = write(tmp_path, "wide.csv", ",".join(f"c{i}" for i in range(50)) + "\n" + ",".join("1" * 50) + "\n")
+    else:
+        path = write(tmp_path, "wide.jsonl", json.dumps({f"c{i}": 1 for i in range(50)}) + "\n")
+    with pytest.raises(ExportReadError, match=r"50 columns, more than ingestion\.max_columns \(49\)"):
+        read_export(path, max_columns=49)
+    assert len(read_export(path, max_columns=50).records.columns) == 51  # 50 and the source row
