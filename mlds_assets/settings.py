@@ -243,7 +243,7 @@ class ReadOptions(_Strict):
     names: tuple[str, ...] | None = None  # column names when the file has no header row
     encoding: str = "auto"  # auto: UTF-8 (BOM or not), then latin-1 with a recorded warning
     records_path: str | None = None  # JSON: dotted path to the list of records
-    sheet: int | str = 0  # XLSX
+    sheet: int | str | tuple[int | str, ...] | None = None  # XLSX: None = every sheet (one header), or these
 
 
 class CreatedAtFormat(_Strict):

@@ -48,6 +48,17 @@ def _xlsx_bytes() -> bytes:
     return buffer.getvalue()
 
 
+def _two_sheet_xlsx_bytes() -> bytes:
+    def sheet(ids: range) -> pd.DataFrame:
+        return pd.DataFrame({"id": [str(i) for i in ids], "text": "t", "created_at": "2024-01-01", "likes": "1"})
+
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer) as writer:
+        sheet(range(1, 4)).to_excel(writer, sheet_name="first", index=False)
+        sheet(range(4, 8)).to_excel(writer, sheet_name="second", index=False)
+    return buffer.getvalue()
+
+
 CASES = [
     Case("empty file", "empty.csv", b"", error="empty.csv"),
     Case("header only", "header.csv", HEADER.encode(), kept=0),
@@ -99,6 +110,7 @@ CASES = [
          kept=2, quarantined=1, reasons=("line 2: JSON nested too deeply",)),
     Case("a header of 100,000 columns", "wide.csv", (",".join(f"c{i}" for i in range(100_000)) + "\n1\n").encode(),
          error="wide.csv: 100000 columns, more than ingestion.max_columns (10000)"),
+    Case("a workbook of two sheets (3 + 4 rows)", "two.xlsx", _two_sheet_xlsx_bytes(), kept=7),
     Case("an id that a float rounded", "floatids.csv", (HEADER + "1.2345678901234568e+18,a,2024-01-01T10:00:00Z,1\n"
          "3.0,b,2024-01-02T10:00:00Z,1\n").encode(), kept=1, quarantined=1, reasons=("beyond 2**53",)),
 ]  # fmt: skip

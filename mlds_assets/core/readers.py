@@ -442,14 +442,45 @@ def _read_parquet(path: Path, options: ReadOptions, name: str) -> ReadResult:
 
 
 def _read_xlsx(path: Path, options: ReadOptions, name: str) -> ReadResult:
+    """Every sheet by default, stacked when they share one header (a sheet with other columns is an error
+    naming it, never dropped silently); `read.sheet` picks one sheet or a list. Rows are numbered through
+    the workbook, sheet after sheet; which sheets were read is in the warnings."""
+    wanted = options.sheet if options.sheet is None or isinstance(options.sheet, (int, str)) else list(options.sheet)
     try:
-        frame = pd.read_excel(path, sheet_name=options.sheet, dtype=str, engine="openpyxl", keep_default_na=False)
+        sheets = pd.read_excel(path, sheet_name=wanted, dtype=str, engine="openpyxl", keep_default_na=False)
+        all_names = pd.ExcelFile(path, engine="openpyxl").sheet_names
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
         raise ExportReadError(f"{name}: not a valid XLSX workbook (or no sheet {options.sheet!r}): {exc}") from exc
+    if isinstance(sheets, pd.DataFrame):
+        sheets = {all_names[wanted] if isinstance(wanted, int) else wanted: sheets}
+    frames = {
+        all_names[sheet] if isinstance(sheet, int) else str(sheet): frame.set_axis(
+            [str(c).strip() for c in frame.columns], axis=1
+        )
+        for sheet, frame in sheets.items()
+    }
+    warnings = []
+    if wanted is None:
+        with_rows = {sheet: frame for sheet, frame in frames.items() if len(frame.columns) or len(frame)}
+        first = next(iter(with_rows), None)
+        other = [s for s, f in with_rows.items() if list(f.columns) != list(with_rows[first].columns)]
+        if other:
+            raise ExportReadError(
+                f"{name}: sheet(s) {other} have other columns than sheet {first!r}; set read.sheet to the sheet "
+                "(or list of sheets) to read"
+            )
+        frames = with_rows or frames
+    else:
+        ignored = [s for s in all_names if s not in frames]
+        if ignored:
+            warnings.append(f"{name}: sheet(s) {ignored} not read (read.sheet is {options.sheet!r})")
+    if len(frames) > 1:
+        counts = ", ".join(f"{sheet!r} {len(frame)}" for sheet, frame in frames.items())
+        warnings.append(f"{name}: {len(frames)} sheets read, rows numbered through them in order ({counts})")
+    frame = pd.concat(list(frames.values()), ignore_index=True) if frames else pd.DataFrame()
     frame = _stringify(frame)
-    frame.columns = [str(c).strip() for c in frame.columns]
     frame[SOURCE_ROW] = range(1, len(frame) + 1)
-    return ReadResult(frame, _no_bad_rows(), len(frame), "xlsx")
+    return ReadResult(frame, _no_bad_rows(), len(frame), "xlsx", warnings)
 
 
 # --- helpers ---------------------------------------------------------------------------------------

@@ -375,3 +375,30 @@ def test_a_file_wider_than_max_columns_fails_naming_the_setting(tmp_path, fmt):
     with pytest.raises(ExportReadError, match=r"50 columns, more than ingestion\.max_columns \(49\)"):
         read_export(path, max_columns=49)
     assert len(read_export(path, max_columns=50).records.columns) == 51  # 50 and the source row
+
+
+def _workbook(path: Path, sheets: dict[str, pd.DataFrame]) -> Path:
+    with pd.ExcelWriter(path) as writer:
+        for sheet, frame in sheets.items():
+            frame.to_excel(writer, sheet_name=sheet, index=False)
+    return path
+
+
+def test_every_sheet_with_the_same_header_is_read(tmp_path):
+    one = pd.DataFrame({"id": ["1", "2", "3"], "text": ["a", "b", "c"]})
+    two = pd.DataFrame({"id": ["4", "5", "6", "7"], "text": ["d", "e", "f", "g"]})
+    result = read_export(_workbook(tmp_path / "two.xlsx", {"Jan": one, "Feb": two}))
+    assert result.rows_in == 7 and result.records["id"].tolist() == ["1", "2", "3", "4", "5", "6", "7"]
+    assert result.records[SOURCE_ROW].tolist() == list(range(1, 8))
+    assert any("2 sheets read" in w and "'Feb' 4" in w for w in result.warnings)
+
+
+def test_a_sheet_with_other_columns_is_an_error_naming_it(tmp_path):
+    data = pd.DataFrame({"id": ["1"], "text": ["a"]})
+    notes = pd.DataFrame({"note": ["exported by hand"]})
+    path = _workbook(tmp_path / "notes.xlsx", {"Posts": data, "Notes": notes})
+    with pytest.raises(ExportReadError, match=r"notes\.xlsx: sheet\(s\) \['Notes'\] have other columns"):
+        read_export(path)
+    chosen = read_export(path, options=ReadOptions(sheet="Posts"))  # the configured sheet only, the rest named
+    assert chosen.rows_in == 1
+    assert chosen.warnings == ["notes.xlsx: sheet(s) ['Notes'] not read (read.sheet is 'Posts')"]
