@@ -381,6 +381,9 @@ def main(argv: list[str] | None = None) -> int:
     api_cmd = commands.add_parser("api", help="serve the read API (FastAPI; 127.0.0.1:8000 by default)")
     api_cmd.add_argument("--host", help="bind address (default api.host: 127.0.0.1)")
     api_cmd.add_argument("--port", type=int)
+    api_cmd.add_argument(
+        "--insecure", action="store_true", help="allow binding beyond loopback without a key (warns)"
+    )
     enrich_cmd = commands.add_parser("enrich", help="run a phase-2 stage now over pending posts")
     enrich_cmd.add_argument("--only", choices=STAGES, default="sentiment")
     enrich_cmd.add_argument("--platform")
@@ -462,9 +465,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{outcome['status']}: {outcome['report']}")
             return 0 if outcome["status"] == "ok" else 1
         if args.command == "api":
-            from mlds_assets.api import serve
+            from mlds_assets.api import ApiExposureError, serve
 
-            serve(settings, args.host or settings.api.host, args.port or settings.api.port)
+            try:
+                serve(settings, args.host or settings.api.host, args.port or settings.api.port, args.insecure)
+            except ApiExposureError as exc:
+                print(f"mlds api: {exc}", file=sys.stderr)
+                return 2
             return 0
         if args.command == "ingest":
             if not args.path.is_file():

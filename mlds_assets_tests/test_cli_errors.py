@@ -99,3 +99,44 @@ def test_the_api_answers_a_huge_topic_with_422(tmp_path):
     response = client.get("/posts/search", params={"q": "x", "topic": "99999999999999999999"})
     assert response.status_code == 422
     assert "topic" in response.text
+
+
+# --- item 12: an empty API key fails closed; beyond loopback without a key needs --insecure ----------
+
+
+def test_an_empty_api_key_serves_no_data(tmp_path, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from mlds_assets.api import create_app
+
+    monkeypatch.setenv("MLDS_API_KEY", "")
+    client = TestClient(create_app(load_settings(env={"MLDS_HOME": str(tmp_path / "home")})))
+    response = client.get("/platforms")
+    assert response.status_code == 503 and "MLDS_API_KEY is set but empty" in response.text
+    assert client.get("/health").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("key", "args", "message"),
+    [
+        ("", [], "MLDS_API_KEY is set but empty"),
+        (None, ["--host", "0.0.0.0"], "binding to 0.0.0.0 without a key serves every post to the network"),
+    ],
+)
+def test_mlds_api_refuses_to_start_open(home, monkeypatch, capsys, key, args, message):
+    if key is None:
+        monkeypatch.delenv("MLDS_API_KEY", raising=False)
+    else:
+        monkeypatch.setenv("MLDS_API_KEY", key)
+    assert main(["api", *args]) == 2  # refused before any server starts
+    assert message in one_line_error(capsys)
+
+
+def test_insecure_binding_is_allowed_with_a_warning(tmp_path):
+    from mlds_assets.api import check_exposure
+
+    settings = load_settings(env={"MLDS_HOME": str(tmp_path / "home")})
+    [warning] = check_exposure(settings, "0.0.0.0", insecure=True, env={})
+    assert "without a key" in warning and "--insecure" in warning
+    assert check_exposure(settings, "0.0.0.0", insecure=False, env={"MLDS_API_KEY": "s3cret"}) == []
+    assert check_exposure(settings, "127.0.0.1", insecure=False, env={}) == []
