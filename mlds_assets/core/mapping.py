@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from mlds_assets.core.cleaning import INVISIBLE, OTHER_SPACE
 from mlds_assets.core.ids import content_id, post_ids
 from mlds_assets.core.readers import SOURCE_ROW, ReadResult, as_text_columns
 from mlds_assets.core.schema import (
@@ -42,6 +43,7 @@ _EXACT_FLOAT_LIMIT = 2**53  # every whole number up to here survives a float; be
 _ISO_OFFSET = r"(?:[Zz]|[+-]\d{2}:?\d{2})$"
 _NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
 _OFFSET = re.compile(r"^([+-])(\d{2}):?(\d{2})$")
+_BLANK = rf"^(?:[ {OTHER_SPACE}]|{INVISIBLE})+$"
 
 
 class MappingError(ValueError):
@@ -98,6 +100,9 @@ def map_batch(
     for name in platform.required:
         present = fields[name] if name in fields else _joined(records, platform.columns_for(name))
         missing = present.eq("")
+        if name == "text":  # only zero-width or bidi characters: as empty as only spaces (NBSP included)
+            blank = pc.fill_null(pc.match_substring_regex(arrow_text(present), _BLANK), False)
+            missing |= pd.Series(np.asarray(blank, dtype=bool), index=present.index)
         columns = ", ".join(platform.columns_for(name)) or "(derived)"
         problems.append((name, missing, f"missing required field {name} (column {columns})"))
 
@@ -208,7 +213,18 @@ def parse_counts(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     numbers = pd.Series(parsed.to_numpy(zero_copy_only=False), index=raw.index)
     # >= 2**63 does not fit Int64: the cast would wrap it to a negative number instead of failing
     bad = present & (numbers.isna() | numbers.lt(0) | numbers.mod(1).ne(0) | numbers.ge(2**63))
-    return numbers.where(~bad).astype("Float64").astype("Int64"), bad
+    counts = numbers.where(~bad).astype("Float64").astype("Int64")
+    # Plain digits are taken exactly, not through a float: 2**63 - 1 is a valid count, and a float would
+    # round it up to 2**63 (and any count beyond 2**53 to a neighbour).
+    digits = pc.fill_null(pc.match_substring_regex(text, r"^\+?\d{1,19}$"), False)
+    if pc.any(digits).as_py():
+        exact = pc.cast(pc.utf8_ltrim(pc.if_else(digits, text, pa.scalar("0", text.type)), "+"), pa.uint64())
+        exact = pd.Series(exact.to_numpy(zero_copy_only=False), index=raw.index)
+        is_digits = np.asarray(digits, dtype=bool)
+        fits = is_digits & (exact <= 2**63 - 1).to_numpy()
+        counts = counts.where(~fits, pd.array(exact.where(fits, 0).astype("int64"), dtype="Int64"))
+        bad = (bad & ~fits) | (present & is_digits & ~fits)
+    return counts, bad
 
 
 def _tzinfo(name: str):

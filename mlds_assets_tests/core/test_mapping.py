@@ -113,6 +113,21 @@ def test_scientific_ids_are_whole_numbers_and_lossy_ones_are_quarantined():
     assert "native_id: '1.2345678901234568e+18' is a floating-point number beyond 2**53" in reason
 
 
+def test_text_of_only_invisible_characters_is_missing_like_only_spaces():
+    rows = [good("1", body="\u00a0\u00a0"), good("2", body="\u200b\u200d"), good("3", body="\u202e "), good("4")]
+    batch = run(make_read(rows))
+    assert batch.posts["native_id"].tolist() == ["4"]
+    assert batch.quarantine["field"].tolist() == ["text"] * 3  # one rule for NBSP, zero-width and bidi-only text
+
+
+def test_the_largest_int64_count_is_valid_and_exact():
+    rows = [good("1", likes="9223372036854775807"), good("2", likes="9223372036854775808"),
+            good("3", likes="9007199254740993")]  # fmt: skip
+    batch = run(make_read(rows))
+    assert batch.posts["likes"].tolist() == [2**63 - 1, 9007199254740993]  # exact, not through a float
+    assert only_quarantined(batch)["field"] == "likes"
+
+
 def test_sub_microsecond_timestamps_are_truncated_to_the_microsecond():
     batch = run(make_read([good("1", when="2024-01-02T03:04:05.123456789Z")]), created_at("iso"))
     assert batch.posts["created_at"].iloc[0] == pd.Timestamp("2024-01-02T03:04:05.123456Z")
