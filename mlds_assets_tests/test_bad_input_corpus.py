@@ -111,6 +111,12 @@ CASES = [
     Case("a header of 100,000 columns", "wide.csv", (",".join(f"c{i}" for i in range(100_000)) + "\n1\n").encode(),
          error="wide.csv: 100000 columns, more than ingestion.max_columns (10000)"),
     Case("a workbook of two sheets (3 + 4 rows)", "two.xlsx", _two_sheet_xlsx_bytes(), kept=7),
+    Case("text of only NBSP, zero-width or bidi characters", "invisible.csv",
+         (HEADER + "1,\u00a0\u00a0,2024-01-01T10:00:00Z,1\n2,\u200b\u200d,2024-01-01T10:00:00Z,1\n"
+          "3,\u202e,2024-01-01T10:00:00Z,1\n4,ok,2024-01-01T10:00:00Z,1\n").encode(),
+         kept=1, quarantined=3, reasons=("missing required field text",)),
+    Case("the largest int64 count", "maxcount.csv",
+         (HEADER + "1,a,2024-01-01T10:00:00Z,9223372036854775807\n").encode(), kept=1),
     Case("an id that a float rounded", "floatids.csv", (HEADER + "1.2345678901234568e+18,a,2024-01-01T10:00:00Z,1\n"
          "3.0,b,2024-01-02T10:00:00Z,1\n").encode(), kept=1, quarantined=1, reasons=("beyond 2**53",)),
 ]  # fmt: skip
