@@ -73,6 +73,8 @@ def reap_dead_runs(instance) -> list[str]:
         if pid is None or pid == os.getpid() or process_alive(pid):
             continue
         instance.report_run_failed(run, f"the mlds process that ran it (pid {pid}) is gone: killed or crashed")
+        if instance.event_log_storage.supports_global_concurrency_limits:  # the pool slots its steps held
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
         reaped.append(run.run_id)
     return reaped
 

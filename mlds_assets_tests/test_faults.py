@@ -256,3 +256,4 @@ def test_a_killed_mlds_ingest_leaves_no_started_run_behind(env, config_dir, expo
         run = instance.get_run_by_id(orphan.run_id)
         assert run.status == DagsterRunStatus.FAILURE
         assert instance.get_runs_count() == 1
+        assert orphan.run_id not in instance.event_log_storage.get_concurrency_run_ids()  # its pool slots freed
