@@ -203,6 +203,11 @@ def resolve(
     )
 
 
+def candidate_text(item) -> str:
+    """A queue item's candidates with their scores: "iphone (91), ipad (73)"."""
+    return ", ".join(f"{c} ({s:.0f})" for c, s in zip(item["candidates"], item["candidate_scores"], strict=True))
+
+
 def _by_decision(whole: pd.DataFrame, sid: str, decisions: dict[str, Decision]):
     """(mentions, legacy id or None): labels decided under a per-label id (before issue 19) keep that
     decision; the rest of the surface is one item."""
