@@ -26,7 +26,14 @@ from mlds_assets.phase2_commands import (
     read_gold,
     train_sentiment,
 )
-from mlds_assets.review_commands import ReviewError, decide, review_queue
+from mlds_assets.review_commands import (
+    ReviewError,
+    apply_decisions_file,
+    decide,
+    export_queue,
+    learned_aliases,
+    review_queue,
+)
 from mlds_assets.settings import ConfigError, Settings, load_settings
 
 QUIET_RUN = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the instance keeps the full log
@@ -238,6 +245,45 @@ def _print_status(report: dict) -> None:
         print(f"{name:<15}{counts}{sentiment:>11}{semantic:>10}  {s['last_ingested_at'] or '-'}")
 
 
+def _review(settings: Settings, args) -> int:
+    from mlds_assets.core.resolution import candidate_text
+
+    later = "applied at the next resolution: `mlds enrich --only entities`, or materialise resolved_entities"
+    if args.what == "list":
+        queue = review_queue(settings)
+        if args.json:
+            print(queue.to_json(orient="records", force_ascii=False))
+            return 0
+        for row in (queue.head(args.limit) if args.limit else queue).to_dict("records"):
+            scored = candidate_text(row) if "candidate_scores" in row else ", ".join(row["candidates"])
+            posts = row.get("posts", row["mentions"])
+            print(
+                f"{row['conflict_id']}  {row['surface']!r} ({row['label']}; {posts} posts, {row['mentions']} mentions)"
+            )
+            print(f"              {row['reason']}" + (f"; candidates: {scored}" if scored else ""))
+        print(f"{len(queue)} open items, {int(queue['mentions'].sum()) if len(queue) else 0} mentions")
+        return 0
+    if args.what == "aliases":
+        learned = learned_aliases(settings)
+        for row in learned.itertuples():
+            print(f"{row.conflict_id}  {row.entity_id:<20} {row.alias!r}")
+        print(f"{len(learned)} learned aliases; reverse one: mlds review decide ID --reject (or --merge-into OTHER)")
+        return 0
+    if args.what == "export":
+        print(
+            f"{export_queue(settings, args.path)} open items -> {args.path}; fill action (merge|new|reject) and target"
+        )
+        return 0
+    if args.what == "apply":
+        print(f"{apply_decisions_file(settings, args.path)} decisions -> {settings.entity_decisions_path}")
+        print(later)
+        return 0
+    decision, ids = decide(settings, args.conflict, args.merge_into, args.new, args.reject, args.all_like)
+    print(f"{len(ids)} item(s): {decision.action} {decision.target or ''} -> {settings.entity_decisions_path}")
+    print(later)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="mlds", description="MLDS: social-media exports to searchable, measured data."
@@ -294,10 +340,18 @@ def main(argv: list[str] | None = None) -> int:
     review_cmd = commands.add_parser("review", help="the entity review queue").add_subparsers(
         dest="what", required=True
     )
-    review_list = review_cmd.add_parser("list", help="open conflicts with their candidates")
+    review_list = review_cmd.add_parser("list", help="open items, most posts first, with scored candidates")
     review_list.add_argument("--json", action="store_true")
-    review_decide = review_cmd.add_parser("decide", help="decide a conflict (written to entity_decisions.yaml)")
-    review_decide.add_argument("conflict")
+    review_list.add_argument("--limit", type=int, default=50, help="items shown (default 50; 0 = all)")
+    review_decide = review_cmd.add_parser("decide", help="decide items (written to entity_decisions.yaml)")
+    which = review_decide.add_mutually_exclusive_group(required=True)
+    which.add_argument("conflict", nargs="?", help="an item id from `review list` or `review aliases`")
+    which.add_argument("--all-like", metavar="PATTERN", help="every open item whose surface matches, e.g. '*airport*'")
+    review_export = review_cmd.add_parser("export", help="the open items as a CSV to decide in bulk")
+    review_export.add_argument("path", type=Path)
+    review_apply = review_cmd.add_parser("apply", help="record every decided row of an exported CSV")
+    review_apply.add_argument("path", type=Path)
+    review_cmd.add_parser("aliases", help="aliases the resolver learned, with the item id that reverses each")
     choice = review_decide.add_mutually_exclusive_group(required=True)
     choice.add_argument("--merge-into", metavar="CANONICAL")
     choice.add_argument("--new", action="store_true", help="a new canonical entity")
@@ -382,21 +436,7 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(report, indent=2) if args.json else format_eval(report))
             return 0
         if args.command == "review":
-            if args.what == "list":
-                queue = review_queue(settings)
-                if args.json:
-                    print(queue.to_json(orient="records", force_ascii=False))
-                else:
-                    for row in queue.itertuples():
-                        print(
-                            f"{row.conflict_id}  {row.surface!r} ({row.label}, {row.mentions} mentions): {row.reason}"
-                        )
-                    print(f"{len(queue)} open conflicts")
-                return 0
-            decision = decide(settings, args.conflict, args.merge_into, args.new, args.reject)
-            print(f"{args.conflict}: {decision.action} {decision.target or ''} -> {settings.entity_decisions_path}")
-            print("applied at the next resolution: `mlds enrich --only entities`, or materialise resolved_entities")
-            return 0
+            return _review(settings, args)
         if args.command == "store":
             from mlds_assets.store.rebuild import rebuild_platform
 
