@@ -16,6 +16,7 @@ from dagster import (
 )
 
 from mlds_assets.assets.ingestion import Lane
+from mlds_assets.core.quarantine import quarantine_share, top_reasons
 from mlds_assets.core.schema import arrow_text
 from mlds_assets.lake import read_lake_partition
 from mlds_assets.settings import PlatformConfig, Settings
@@ -77,6 +78,26 @@ def rows_accounted_result(kept_rows: pd.Series, quarantined_rows: pd.Series, row
     )
 
 
+def quarantine_rate_result(rows_in: int | None, quarantine: pd.DataFrame, limit: float) -> AssetCheckResult:
+    """ERROR when more than `limit` of the batch's rows were quarantined: a wrong date format or column
+    name in the platform YAML, not bad rows; the top reasons say which."""
+    share = quarantine_share(rows_in or 0, len(quarantine))
+    reasons = top_reasons(quarantine)
+    return AssetCheckResult(
+        check_name="quarantine_rate",
+        passed=share <= limit,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={
+            "quarantine_share": share,
+            "limit": limit,
+            "rows_quarantined": len(quarantine),
+            "top_reasons": MetadataValue.md(
+                "\n".join(f"- {r['rows']} rows: {r['example']}" for r in reasons) if reasons else "_none_"
+            ),
+        },
+    )
+
+
 def build_lane_checks(lane: Lane, platform: PlatformConfig, settings: Settings) -> list[AssetChecksDefinition]:
     raw_key, quarantine_key = lane.key("raw_posts"), lane.key("quarantine")
     common = {"partitions_def": lane.partitions, "blocking": True}
@@ -86,9 +107,11 @@ def build_lane_checks(lane: Lane, platform: PlatformConfig, settings: Settings) 
         "required_fields_present": f"Non-empty: {required}",
         "unique_post_ids": "post_id is unique within the batch.",
         "rows_accounted_for": "rows in = rows kept + rows quarantined; every source row is in exactly one of them.",
+        "quarantine_rate": f"At most {settings.ingestion.max_quarantine_share:.0%} of the rows quarantined "
+        "(ingestion.max_quarantine_share); above it the mapping is wrong, and the top reasons say how.",
     }
 
-    # One step for the three raw_posts gates: the batch is read once, not once per check, and only the
+    # One step for the raw_posts gates: the batch is read once, not once per check, and only the
     # columns they test (Dagster allows no column projection on a checked asset's own input).
     @multi_asset_check(
         name=f"{lane.platform}__raw_posts_gates",
@@ -100,13 +123,16 @@ def build_lane_checks(lane: Lane, platform: PlatformConfig, settings: Settings) 
     def raw_posts_gates(context: AssetCheckExecutionContext):
         partition = context.partition_key
         raw_posts = read_lake_partition(settings.lake_base, list(raw_key.path), partition, gate_columns)
-        quarantine = read_lake_partition(settings.lake_base, list(quarantine_key.path), partition, ["source_row"])
+        quarantine = read_lake_partition(
+            settings.lake_base, list(quarantine_key.path), partition, ["source_row", "reason"]
+        )
         if raw_posts is None or quarantine is None:
             raise FileNotFoundError(f"{lane.platform} batch {partition}: raw_posts or quarantine not in the lake")
         yield required_fields_result(raw_posts, required)
         yield unique_ids_result(raw_posts)
         rows_in = _latest_metadata(context, lane, "raw_posts").get("rows_in")
         yield rows_accounted_result(raw_posts["source_row"], quarantine["source_row"], rows_in)
+        yield quarantine_rate_result(rows_in, quarantine, settings.ingestion.max_quarantine_share)
 
     threshold = settings.entities.confidence_threshold
 

@@ -53,22 +53,35 @@ def dagster_instance(settings: Settings):
     return DagsterInstance.get()
 
 
-def ingest(settings: Settings, path: Path, platform: str, instance=None, mode: str | None = None) -> dict:
-    """Land one file and run the platform's fast path for it (and phase 2 at once in `full` mode)."""
+def ingest(
+    settings: Settings, path: Path, platform: str, instance=None, mode: str | None = None, replay: bool = False
+) -> dict:
+    """Land one file and run the platform's fast path for it (and phase 2 at once in `full` mode). With
+    `replay`, a file already ingested is mapped again from its landed copy (after a platform YAML fix)."""
     from mlds_assets.sensors import enrich_job_name, fast_path_job_name
 
     partitions = settings.platform(platform).partitions_name
     instance = instance or dagster_instance(settings)
     landed, _ = land_file(path, settings.landing_dir, platform, settings.ingestion.max_file_bytes)
-    if fast_path_done(instance, platform, landed.partition_key):
-        return {"platform": platform, "batch": landed.partition_key, "status": "already ingested"}
+    if not replay and fast_path_done(instance, platform, landed.partition_key):
+        return {
+            "platform": platform, "batch": landed.partition_key, "status": "already ingested",
+            "hint": "mlds ingest --replay maps the landed file again (after a fix to the platform YAML)",
+        }  # fmt: skip
     if not instance.has_dynamic_partition(partitions, landed.partition_key):
         instance.add_dynamic_partitions(partitions, [landed.partition_key])
     # else: a run for this file was killed or failed part-way; it runs again, and every step upserts
     mode = mode or settings.mode_for(platform)
     tags = {"mlds/source_file": path.name, "mlds/platform": platform, "mlds/mode": mode}
+    if replay:
+        tags["mlds/replay"] = "true"
     outcome = run_job(settings, instance, fast_path_job_name(platform), landed.partition_key, tags)
-    outcome = {"platform": platform, "batch": landed.partition_key, **outcome}
+    outcome = {
+        "platform": platform,
+        "batch": landed.partition_key,
+        **outcome,
+        **batch_accounting(settings, platform, landed.partition_key),
+    }
     if mode == "full" and outcome["status"] == "ok":  # what the automation sensor does in full mode, now
         stages = {
             stage: run_job(settings, instance, enrich_job_name(platform, stage), landed.partition_key, tags)
@@ -78,6 +91,23 @@ def ingest(settings: Settings, path: Path, platform: str, instance=None, mode: s
         worst = worst or ("checks failed" if any(s["status"] != "ok" for s in stages.values()) else "ok")
         outcome["phase2"] = {"status": worst, "stages": stages}
     return outcome
+
+
+def batch_accounting(settings: Settings, platform: str, batch: str) -> dict:
+    """Rows in, kept and quarantined for one batch, and the most common quarantine reasons (from the lake)."""
+    from mlds_assets.core.quarantine import quarantine_share, top_reasons
+    from mlds_assets.lake import read_lake_partition
+
+    kept = read_lake_partition(settings.lake_base, [platform, "raw_posts"], batch, ["source_row"])
+    quarantine = read_lake_partition(settings.lake_base, [platform, "quarantine"], batch, ["source_row", "reason"])
+    if kept is None or quarantine is None:
+        return {}
+    rows_in = len(kept) + len(quarantine)
+    return {
+        "rows": {"in": rows_in, "kept": len(kept), "quarantined": len(quarantine)},
+        "quarantine_share": round(quarantine_share(rows_in, len(quarantine)), 4),
+        "top_quarantine_reasons": top_reasons(quarantine),
+    }
 
 
 def fast_path_done(instance, platform: str, batch: str) -> bool:
@@ -234,6 +264,18 @@ def daily_report(settings: Settings, instance=None) -> dict:
     return {"platform": "cross_platform", "batch": "-", "stage": "analytics", **outcome, "report": report}
 
 
+def _print_accounting(outcome: dict, limit: float) -> None:
+    """The batch's rows in / kept / quarantined and the top reasons, on stderr (stdout stays JSON)."""
+    rows = outcome.get("rows")
+    if not rows:
+        return
+    counts = f"{rows['in']} rows in, {rows['kept']} kept, {rows['quarantined']} quarantined"
+    share = f"{outcome['quarantine_share']:.1%}; the limit is {limit:.0%}"
+    print(f"{outcome['platform']} {outcome['batch']}: {counts} ({share})", file=sys.stderr)
+    for reason in outcome["top_quarantine_reasons"]:
+        print(f"  {reason['rows']:>8} rows: {reason['example']}", file=sys.stderr)
+
+
 def _print_status(report: dict) -> None:
     header = f"{'platform':<15}{'batches':>8}{'posts':>9}{'quarantined':>13}{'entities':>10}{'sentiment':>11}"
     print(header + f"{'semantic':>10}  last ingested")
@@ -295,6 +337,9 @@ def main(argv: list[str] | None = None) -> int:
     ingest_cmd.add_argument("path", type=Path)
     ingest_cmd.add_argument("--platform", required=True)
     ingest_cmd.add_argument("--mode", choices=["fast", "full"], default=None)
+    ingest_cmd.add_argument(
+        "--replay", action="store_true", help="map an already-ingested file again (after fixing the platform YAML)"
+    )
     status_cmd = commands.add_parser("status", help="posts, quarantine and coverage per platform")
     status_cmd.add_argument("--json", action="store_true")
     search_cmd = commands.add_parser("search", help="hybrid (keyword + semantic) search of the post store")
@@ -392,8 +437,9 @@ def main(argv: list[str] | None = None) -> int:
             if not args.path.is_file():
                 print(f"mlds: {args.path}: no such file", file=sys.stderr)
                 return 2
-            outcome = ingest(settings, args.path, args.platform, mode=args.mode)
+            outcome = ingest(settings, args.path, args.platform, mode=args.mode, replay=args.replay)
             print(json.dumps(outcome, indent=2))
+            _print_accounting(outcome, settings.ingestion.max_quarantine_share)
             return 0 if outcome["status"] in ("ok", "already ingested") else 1
         if args.command == "status":
             report = status(settings)

@@ -97,7 +97,7 @@ def export_queue(settings: Settings, path: Path) -> int:
     """The open items as a CSV to decide in bulk: fill `action` (merge|new|reject) and `target`, then
     `mlds review apply FILE`. Rows left without an action stay open."""
     queue = review_queue(settings)
-    frame = queue.assign(candidates=queue.apply(candidate_text, axis=1) if len(queue) else "", action="", target="")
+    frame = queue.assign(candidates=[candidate_text(item) for item in queue.to_dict("records")], action="", target="")
     frame[EXPORT_COLUMNS].to_csv(path, index=False)
     return len(frame)
 

@@ -44,6 +44,7 @@ class IngestionSettings(_Strict):
     max_text_length: int = Field(100_000, gt=0)
     earliest_created_at: str = "1990-01-01"
     future_tolerance_hours: float = Field(24, ge=0)
+    max_quarantine_share: float = Field(0.5, ge=0, le=1)  # the quarantine_rate check (ERROR) fails above it
 
     @property
     def max_file_bytes(self) -> int:

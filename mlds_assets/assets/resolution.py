@@ -92,7 +92,7 @@ def build_resolution(settings: Settings) -> AssetsDefinition:
             f"{len(result.mentions)} mentions, {len(result.canonical)} canonical entities, "
             f"{len(result.review)} open conflicts, {len(decisions)} decisions applied"
         )
-        queue = result.review.assign(candidates=result.review.apply(candidate_text, axis=1))
+        queue = result.review.assign(candidates=[candidate_text(item) for item in result.review.to_dict("records")])
         yield Output(
             result.canonical,
             output_name="resolved_entities",
