@@ -86,7 +86,7 @@ def build_resolution(settings: Settings) -> AssetsDefinition:
         decisions = load_decisions(settings.entity_decisions_path)
         result = resolve(
             conservative, enhanced, table, decisions, resolution.fuzzy_threshold, resolution.discovery_confidence,
-            resolution.review_skip_labels,
+            resolution.review_skip_labels, resolution.review_min_posts,
         )  # fmt: skip
         context.log.info(
             f"{len(result.mentions)} mentions, {len(result.canonical)} canonical entities, "

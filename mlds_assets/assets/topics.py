@@ -21,11 +21,13 @@ from dagster import (
     multi_asset,
 )
 
+from mlds_assets.core.entities import EntityDictionary
 from mlds_assets.core.topics import (
     OUTLIER,
     TopicParams,
     assign_topics,
     current_fit,
+    excluded_words,
     fit_and_save,
     load_model,
     mean_coherence,
@@ -47,6 +49,9 @@ class TopicRunConfig(Config):
 
 def topic_params(settings: Settings) -> TopicParams:
     t = settings.topics
+    exclude = ()
+    if t.exclude_entity_words:
+        exclude = excluded_words(EntityDictionary.load(settings.entity_dictionary_path))
     return TopicParams(
         seed=t.seed,
         min_topic_size=t.min_topic_size,
@@ -56,6 +61,9 @@ def topic_params(settings: Settings) -> TopicParams:
         representative_posts=t.representative_posts,
         coherence_sample=t.coherence_sample,
         max_fit_posts=t.max_fit_posts,
+        exclude_words=exclude,
+        max_topics_per_10k=t.max_topics_per_10k,
+        outlier_threshold=t.outlier_threshold,
     )
 
 

@@ -54,7 +54,7 @@ def evaluate_entities(
     settings = entities.resolution
     resolution = resolve(
         conservative, found, table, {}, settings.fuzzy_threshold, settings.discovery_confidence,
-        settings.review_skip_labels,
+        settings.review_skip_labels, settings.review_min_posts,
     )  # fmt: skip
     expected = pd.Series(
         expected_ids(targets.reset_index(drop=True), table, target_map or {}).tolist(), index=posts["post_id"]

@@ -10,7 +10,8 @@ People's decisions come first, so a decided conflict never returns to the queue.
 
 The review queue is one item per normalised surface, whatever labels NER gave it, ranked by how many posts
 a decision would move. Surfaces that cannot name a brand or product (numbers, times, emoji, single
-characters) and labels configured off (places, by default) never reach it. A fuzzy match alone merges only
+characters), labels configured off (places, by default) and surfaces seen in fewer posts than configured
+never reach it. A fuzzy match alone merges only
 a name of several words: a single word ("Phone" ~ iPhone) goes to review with its candidate and score, as a
 dictionary word may be. Learned aliases are normalised and each keeps the id of the item that taught it,
 so a person can list them and reverse one with a decision.
@@ -147,11 +148,13 @@ def resolve(
     fuzzy_threshold: float = 90.0,
     discovery_confidence: float = 0.8,
     skip_labels: tuple[str, ...] = DEFAULT_SKIP_LABELS,
+    min_posts: int = 1,
 ) -> Resolution:
     """`conservative`: post_id, platform, entity_id, surface, method, confidence (already canonical ids).
     `enhanced`: post_id, platform, surface, label, method, confidence, model_version, and entity_id where an
     entity ruler matched the dictionary. Mentions that cannot be a name, or carry only `skip_labels`, are
-    linked to nothing with link "filtered" and never queued."""
+    linked to nothing with link "filtered" and never queued; those in fewer than `min_posts` posts, with
+    link "rare"."""
     decisions = decisions or {}
     matcher = Matcher(table, fuzzy_threshold)
     rows = [
@@ -174,6 +177,8 @@ def resolve(
             )
             if canonical and canonical.startswith("discovered:") and canonical not in table.entities:
                 discovered.setdefault(canonical, (surface, labels[0] if labels else "ORG"))
+            if reason is not None and group["post_id"].nunique() < min_posts:
+                reason, link = None, "rare"
             if reason is not None:
                 review.append(
                     {

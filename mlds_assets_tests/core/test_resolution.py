@@ -199,6 +199,9 @@ def test_queue_groups_by_surface_filters_noise_and_ranks_by_posts_moved():
     assert len(result.mentions) == len(rows)  # filtered mentions are still accounted for
     everything = resolve(NO_CONSERVATIVE, enhanced(*rows), TABLE, skip_labels=())
     assert {"Heathrow", "London"} <= set(everything.review["surface"])
+    frequent = resolve(NO_CONSERVATIVE, enhanced(*rows), TABLE, min_posts=2)
+    assert frequent.review["surface"].tolist() == ["DM", "Austin"]
+    assert frequent.mentions.set_index("post_id").loc["d", "link"] == "rare"  # seen once: unlinked, not queued
 
 
 def test_candidates_with_scores_are_suggested_for_an_unmatched_surface():
