@@ -176,6 +176,15 @@ def _step_errors(result) -> list[str]:
 
 
 def open_store(settings: Settings):
+    """The post store. The embedded LanceDB one opens without importing Dagster or the asset graph (about
+    3 s of a keyword search from the command line); another backend goes through the resource."""
+    if settings.store.backend == "lancedb":
+        from mlds_assets.store.lancedb_store import LanceDBPostStore
+
+        config = settings.store
+        store = LanceDBPostStore(settings.store_uri, config.table, config.vector_dim, config.write_batch_rows)
+        store.ensure_collection()
+        return store
     from mlds_assets.definitions import post_store_resource
 
     return post_store_resource(settings).get_store()
