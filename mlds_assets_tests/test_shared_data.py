@@ -152,3 +152,20 @@ def test_topics_and_semantic_search_on_facebook_page_posts_and_customer_care(rea
     assert about_internet.sum() >= 7, hits["text"].tolist()
     hybrid = search(real_settings, "broadband", platform="twcs", mode="hybrid", limit=10)
     assert hybrid["text"].str.contains(r"internet|modem|wi-?fi|connection|outage", case=False).sum() >= 7
+
+
+@pytest.mark.shared_data
+def test_a_wrong_date_format_on_real_tweets_fails_the_ingest_with_its_reasons(
+    tmp_path, config_dir, instance, shared_data
+):
+    """Issue 19 item 8 on twcs: `created_at.format` written for another export quarantines every row; the
+    quarantine_rate gate fails the run and the outcome says why; after the fix the same file ingests."""
+    write_platform(config_dir, "twcs", PLATFORMS["twcs"].replace("%a %b %d %H:%M:%S %z %Y", "%Y-%m-%d %H:%M:%S"))
+    wrong = load_settings(config_dir, env={"MLDS_HOME": str(tmp_path / "home")})
+    outcome = ingest(wrong, shared_data / FILES["twcs"][0], "twcs", instance)
+    assert outcome["status"] != "ok" and outcome["rows"] == {"in": 5000, "kept": 0, "quarantined": 5000}
+    [top] = outcome["top_quarantine_reasons"]
+    assert top["rows"] == 5000 and top["reason"].startswith("created_at") and "%Y-%m-%d %H:%M:%S" in top["reason"]
+    write_platform(config_dir, "twcs", PLATFORMS["twcs"])
+    fixed = load_settings(config_dir, env={"MLDS_HOME": str(tmp_path / "home")})
+    assert ingest(fixed, shared_data / FILES["twcs"][0], "twcs", instance)["status"] == "ok"
