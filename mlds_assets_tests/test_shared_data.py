@@ -169,3 +169,39 @@ def test_a_wrong_date_format_on_real_tweets_fails_the_ingest_with_its_reasons(
     write_platform(config_dir, "twcs", PLATFORMS["twcs"])
     fixed = load_settings(config_dir, env={"MLDS_HOME": str(tmp_path / "home")})
     assert ingest(fixed, shared_data / FILES["twcs"][0], "twcs", instance)["status"] == "ok"
+
+
+@pytest.mark.shared_data
+def test_review_queue_on_real_customer_tweets_is_grouped_filtered_and_ranked(shared_data):
+    """Issue 19 item 2 on twcs: one item per normalised surface, nothing that cannot be a brand or product,
+    no place-only items, most posts first, and far fewer items than unresolved (surface, label) pairs."""
+    from mlds_assets.core.cleaning import clean_posts
+    from mlds_assets.core.enhanced_entities import extract_enhanced_entities, load_ner, model_version
+    from mlds_assets.core.entities import EntityDictionary, extract_conservative_entities
+    from mlds_assets.core.entity_eval import _GOLD_PLATFORM
+    from mlds_assets.core.resolution import cannot_be_a_name, normalise_name, resolve
+
+    settings = load_settings()
+    table = EntityDictionary.load(settings.entity_dictionary_path)
+    texts = pd.read_csv(shared_data / FILES["twcs"][0], dtype=str)["text"].fillna("").head(2000)
+    posts = pd.DataFrame({"post_id": [f"t{i}" for i in range(len(texts))], "text": texts.tolist()})
+    posts[["platform", "batch_id", "labels"]] = ["twcs", "b", "{}"]
+    cleaned = clean_posts(posts)
+    entities, resolution = settings.entities, settings.entities.resolution
+    conservative, _ = extract_conservative_entities(
+        cleaned, table, _GOLD_PLATFORM, entities.confidence, entities.confidence_threshold
+    )
+    nlp = load_ner(entities.enhanced.model, table)
+    found = extract_enhanced_entities(cleaned[["post_id", "clean_text"]], nlp, model_version(nlp, table))
+    result = resolve(
+        conservative, found.assign(platform="twcs"), table, {}, resolution.fuzzy_threshold,
+        resolution.discovery_confidence, resolution.review_skip_labels, resolution.review_min_posts,
+    )  # fmt: skip
+    queue, mentions = result.review, result.mentions
+    assert len(queue) and queue["surface"].map(normalise_name).is_unique
+    assert not queue["surface"].map(cannot_be_a_name).any()
+    assert not queue["label"].map(lambda labels: set(labels.split(", ")) <= {"GPE", "FAC", "LOC"}).any()
+    assert queue["posts"].is_monotonic_decreasing and queue["posts"].min() >= 2
+    unresolved = mentions[mentions["link"].isin(["review", "filtered", "rare"])]
+    per_label = unresolved.assign(key=unresolved["surface"].map(normalise_name))[["key", "label"]].drop_duplicates()
+    assert len(queue) * 4 < len(per_label)  # what main's resolver queued, about, one item per (surface, label)
