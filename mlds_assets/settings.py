@@ -73,7 +73,7 @@ class ResolutionSettings(_Strict):
     discovery_confidence: float = Field(0.8, ge=0, le=1)  # an unmatched mention above it is a discovery
     decisions: str = "entity_decisions.yaml"  # relative to the config directory; written by `mlds review decide`
     review_warn: int = Field(200, ge=0)  # WARN when the review queue holds more open conflicts than this
-    review_skip_labels: tuple[str, ...] = ("GPE", "FAC", "LOC")  # NER labels kept out of the review queue
+    review_skip_labels: tuple[str, ...] = ("GPE", "FAC", "LOC", "NORP")  # NER labels kept out of the review queue
     review_min_posts: int = Field(2, ge=1)  # a surface in fewer posts stays unlinked (link "rare"), not queued
     gold: str | None = None  # CSV of surface,canonical_id pairs (relative to the config folder): the accuracy check
     gold_accuracy: float = Field(0.9, ge=0, le=1)  # the check needs more than this share of gold surfaces right

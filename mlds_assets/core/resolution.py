@@ -55,16 +55,19 @@ def surface_id(surface: str) -> str:
     return hashlib.sha1(f"surface|{normalise_name(surface)}".encode()).hexdigest()[:12]
 
 
-DEFAULT_SKIP_LABELS = ("GPE", "FAC", "LOC")  # places: rarely a brand, most of a brand-monitoring queue
+DEFAULT_SKIP_LABELS = ("GPE", "FAC", "LOC", "NORP")  # places and demonyms: never a brand, most of a queue
 _TIME_OR_NUMBER = re.compile(r"[\d\s]+(am|pm|a m|p m|st|nd|rd|th|s|h|hr|hrs|min|mins|k|m|x|gb|mb)?")
 _TRAILING_NOISE = re.compile(r"(?:[\s\W_]|\d)+$")
 
 
 def cannot_be_a_name(surface: str) -> bool:
-    """Numbers, times, ordinals, emoji, single characters: nothing a brand or product is called."""
+    """Numbers, times, ordinals, emoji, single characters, retweet markers and runs of handles ("RT
+    @mention", "@a @b"): nothing a brand or product is called. One unknown @handle may be a brand."""
     key = normalise_name(surface)
     letters = [c for c in key if c.isalpha()]
-    return len(letters) < 2 or _TIME_OR_NUMBER.fullmatch(key) is not None
+    text = str(surface).strip()
+    artefact = text.count("@") > 1 or text.upper().startswith("RT @")
+    return artefact or len(letters) < 2 or _TIME_OR_NUMBER.fullmatch(key) is not None
 
 
 def clean_alias(surface: str) -> str:

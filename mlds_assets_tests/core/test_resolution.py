@@ -186,7 +186,8 @@ def test_queue_groups_by_surface_filters_noise_and_ranks_by_posts_moved():
         ("e", "x", "10:30 pm", "ORG", 0.75), ("f", "x", "3rd", "ORG", 0.75), ("g", "x", "😡😡", "ORG", 0.75),
         ("h", "x", "X", "PERSON", 0.75), ("i", "x", "2017", "ORG", 0.75),
         ("j", "x", "Heathrow", "FAC", 0.75), ("k", "x", "London", "GPE", 0.75), ("l", "x", "Austin", "GPE", 0.75),
-        ("m", "x", "Austin", "PERSON", 0.75),
+        ("m", "x", "Austin", "PERSON", 0.75), ("n", "x", "Americans", "NORP", 0.75),
+        ("o", "x", "RT @mention", "ORG", 0.75), ("p", "x", "@mention @mention", "ORG", 0.75),
     ]  # fmt: skip
     result = resolve(NO_CONSERVATIVE, enhanced(*rows), TABLE)
     queue = result.review
@@ -195,10 +196,10 @@ def test_queue_groups_by_surface_filters_noise_and_ranks_by_posts_moved():
     assert queue.iloc[0]["conflict_id"] == surface_id("dm")
     assert queue.iloc[1]["label"] == "GPE, PERSON"  # a place label alone keeps it out; another label does not
     links = result.mentions.set_index("post_id")["link"]
-    assert set(links[list("efghijk")]) == {"filtered"}
+    assert set(links[list("efghijknop")]) == {"filtered"}
     assert len(result.mentions) == len(rows)  # filtered mentions are still accounted for
     everything = resolve(NO_CONSERVATIVE, enhanced(*rows), TABLE, skip_labels=())
-    assert {"Heathrow", "London"} <= set(everything.review["surface"])
+    assert {"Heathrow", "London", "Americans"} <= set(everything.review["surface"])
     frequent = resolve(NO_CONSERVATIVE, enhanced(*rows), TABLE, min_posts=2)
     assert frequent.review["surface"].tolist() == ["DM", "Austin"]
     assert frequent.mentions.set_index("post_id").loc["d", "link"] == "rare"  # seen once: unlinked, not queued
