@@ -31,7 +31,7 @@ from rapidfuzz import fuzz, process
 
 from mlds_assets.core.entities import EntityDictionary
 
-RESOLVER_VERSION = "resolver:1"
+RESOLVER_VERSION = "resolver:2"  # 2: one item per surface, filtered queue, no single-word fuzzy merge
 CORPORATE_SUFFIXES = frozenset({"inc", "corp", "corporation", "co", "company", "ltd", "llc", "plc", "gmbh", "ag"})
 _NOT_WORD = re.compile(r"[^\w]+")
 _SLUG = re.compile(r"[^a-z0-9]+")

@@ -148,7 +148,7 @@ def test_every_mention_is_accounted_for():
     rows = enhanced(("a", "x", "Nike", "ORG", 0.9), ("b", "x", "Delta", "ORG", 0.9), ("c", "x", "Foo", "ORG", 0.1))
     result = resolve(CONSERVATIVE, rows, TABLE)
     assert len(result.mentions) == len(CONSERVATIVE) + len(rows)  # nothing dropped silently
-    assert set(result.mentions["resolver_version"]) == {"resolver:1"}
+    assert set(result.mentions["resolver_version"]) == {"resolver:2"}
 
 
 def test_matcher_finds_handles_and_hashtags():
