@@ -145,6 +145,14 @@ def test_topics_and_semantic_search_on_facebook_page_posts_and_customer_care(rea
         assert len(real) >= 3
         assert real["coherence"].mean() > real_settings.topics.coherence_threshold
         assert topics["size"].sum() == status(real_settings, instance)["platforms"][platform]["posts"]
+        # issue 19 item 5: a readable number of topics, few outliers, no brand words
+        posts = topics["size"].sum()
+        print(platform, len(real), len(real) * 10_000 / posts, topics.loc[topics["topic_id"] < 0, "size"].sum() / posts,
+              real["coherence"].mean())  # fmt: skip
+        assert len(real) * 10_000 / posts <= 50.5
+        assert topics.loc[topics["topic_id"] < 0, "size"].sum() / posts <= 0.15
+        brands = {"comcastcares", "applesupport", "amazonhelp", "delta", "uber", "spotify", "chipotle", "nytimes"}
+        assert not brands & {w for words in real["top_words"] for w in list(words)[:3]}
 
     assert len(search(real_settings, "broadband", platform="twcs", mode="keyword")) == 0
     hits = search(real_settings, "broadband", platform="twcs", mode="semantic", limit=10)

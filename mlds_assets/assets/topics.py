@@ -63,6 +63,7 @@ def topic_params(settings: Settings) -> TopicParams:
         max_fit_posts=t.max_fit_posts,
         exclude_words=exclude,
         max_topics_per_10k=t.max_topics_per_10k,
+        min_topic_share=t.min_topic_share,
         outlier_threshold=t.outlier_threshold,
     )
 

@@ -47,6 +47,8 @@ class TopicParams:
     exclude_words: tuple[str, ...] = ()  # never topic words: the dictionary's names, aliases, handles, hashtags
     max_topics_per_10k: int | None = None  # merge the closest topics down to this many per 10k posts (min 10)
     outlier_threshold: float | None = None  # reassign outliers whose similarity to a topic is at least this
+    reduce_frequent_words: bool = False  # c-TF-IDF damps words frequent in every topic ("said", "new")
+    min_topic_share: float = 0.0  # HDBSCAN's minimum cluster is at least this share of the posts fitted on
 
 
 _HANDLE_OR_URL = re.compile(r"@\w+|https?://\S+|www\.\S+")
@@ -160,12 +162,13 @@ def fit_topics(posts: pd.DataFrame, vectors: np.ndarray, params: TopicParams, fi
             random_state=params.seed,  # deterministic (UMAP then runs single-threaded)
         ),
         hdbscan_model=HDBSCAN(
-            min_cluster_size=params.min_topic_size,
+            min_cluster_size=min_cluster_size(len(posts), params),
             metric="euclidean",
             cluster_selection_method="eom",
             prediction_data=True,
         ),
         vectorizer_model=tokenizer(params.exclude_words),
+        ctfidf_model=_ctfidf(params),
         top_n_words=params.top_words,
         calculate_probabilities=False,
         verbose=False,
@@ -177,6 +180,18 @@ def fit_topics(posts: pd.DataFrame, vectors: np.ndarray, params: TopicParams, fi
     coherence = float(np.mean(list(per_topic.values()))) if per_topic else None
     table = topic_table(model, posts, vectors, assignments, per_topic, params, fit_id)
     return TopicFit(model, table, assignments, coherence, fit_id)
+
+
+def min_cluster_size(posts: int, params: TopicParams) -> int:
+    """`min_topic_size`, or `min_topic_share` of the posts when that is more: 10 posts is a topic in a few
+    hundred, a crumb of one story in 10k (174 topics on 8.8k page posts)."""
+    return max(params.min_topic_size, round(params.min_topic_share * posts))
+
+
+def _ctfidf(params: TopicParams):
+    from bertopic.vectorizers import ClassTfidfTransformer
+
+    return ClassTfidfTransformer(reduce_frequent_words=params.reduce_frequent_words)
 
 
 def topic_cap(posts: int, per_10k: int) -> int:
@@ -197,8 +212,9 @@ def _merge_and_reassign(model, texts, vectors, topic_ids, probabilities, params:
             texts, topic_ids.tolist(), strategy="embeddings", embeddings=vectors, threshold=params.outlier_threshold
         )
         model.update_topics(
-            texts, topics=reassigned, top_n_words=params.top_words, vectorizer_model=tokenizer(params.exclude_words)
-        )
+            texts, topics=reassigned, top_n_words=params.top_words, vectorizer_model=tokenizer(params.exclude_words),
+            ctfidf_model=_ctfidf(params),
+        )  # fmt: skip
         topic_ids, changed = np.asarray(model.topics_), True
     if not changed:
         return topic_ids, probabilities

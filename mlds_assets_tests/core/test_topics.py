@@ -200,3 +200,10 @@ def test_outliers_are_reassigned_and_near_duplicate_topics_merged(corpus):
         assert fit.topics["size"].sum() == len(posts)
         assert set(fit.assignments["topic_id"]) == set(fit.topics.loc[fit.topics["size"] > 0, "topic_id"])
         assert fit.assignments["probability"].between(0, 1).all()
+
+
+def test_the_minimum_topic_size_grows_with_the_posts():
+    from mlds_assets.core.topics import min_cluster_size
+
+    params = TopicParams(min_topic_size=10, min_topic_share=0.003)
+    assert [min_cluster_size(n, params) for n in (100, 3000, 8800, 100_000)] == [10, 10, 26, 300]
