@@ -208,6 +208,7 @@ def _merge_and_reassign(model, texts, vectors, topic_ids, probabilities, params:
         model.reduce_topics(texts, nr_topics=topic_cap(len(texts), params.max_topics_per_10k) + 1)  # + outliers
         topic_ids, changed = np.asarray(model.topics_), True
     if params.outlier_threshold is not None and (topic_ids == OUTLIER).any() and n_topics:
+        _quiet_bertopic()  # update_topics warns about custom assignments: only outliers move, embeddings stay
         reassigned = model.reduce_outliers(
             texts, topic_ids.tolist(), strategy="embeddings", embeddings=vectors, threshold=params.outlier_threshold
         )
