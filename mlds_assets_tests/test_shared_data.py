@@ -147,10 +147,8 @@ def test_topics_and_semantic_search_on_facebook_page_posts_and_customer_care(rea
         assert topics["size"].sum() == status(real_settings, instance)["platforms"][platform]["posts"]
         # issue 19 item 5: a readable number of topics, few outliers, no brand words
         posts = topics["size"].sum()
-        print(platform, len(real), len(real) * 10_000 / posts, topics.loc[topics["topic_id"] < 0, "size"].sum() / posts,
-              real["coherence"].mean())  # fmt: skip
-        assert len(real) * 10_000 / posts <= 50.5
-        assert topics.loc[topics["topic_id"] < 0, "size"].sum() / posts <= 0.15
+        assert len(real) * 10_000 / posts <= 50.5  # measured: 50.0 for both (44 and 25 topics)
+        assert topics.loc[topics["topic_id"] < 0, "size"].sum() / posts <= 0.15  # measured: 6.5% and 1.2%
         brands = {"comcastcares", "applesupport", "amazonhelp", "delta", "uber", "spotify", "chipotle", "nytimes"}
         assert not brands & {w for words in real["top_words"] for w in list(words)[:3]}
 
