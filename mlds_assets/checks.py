@@ -78,17 +78,18 @@ def rows_accounted_result(kept_rows: pd.Series, quarantined_rows: pd.Series, row
     )
 
 
-def quarantine_rate_result(rows_in: int | None, quarantine: pd.DataFrame, limit: float) -> AssetCheckResult:
-    """ERROR when more than `limit` of the batch's rows were quarantined: a wrong date format or column
-    name in the platform YAML, not bad rows; the top reasons say which."""
-    share = quarantine_share(rows_in or 0, len(quarantine))
+def quarantine_rate_result(quarantine: pd.DataFrame, rows_in: int | None, limit: float) -> AssetCheckResult:
+    """A file mapped with the wrong format or columns quarantines most of its rows: the ledger still
+    balances, so without this gate such a batch would reach the store as a handful of posts. ERROR, with
+    the most common reasons, which say what to fix in the platform YAML."""
+    rate = quarantine_share(rows_in or 0, len(quarantine))
     reasons = top_reasons(quarantine)
     return AssetCheckResult(
-        check_name="quarantine_rate",
-        passed=share <= limit,
+        check_name="quarantine_rate_below_limit",
+        passed=rows_in is not None and rate <= limit,
         severity=AssetCheckSeverity.ERROR,
         metadata={
-            "quarantine_share": share,
+            "quarantine_rate": round(rate, 4),
             "limit": limit,
             "rows_quarantined": len(quarantine),
             "top_reasons": MetadataValue.md(
@@ -107,8 +108,10 @@ def build_lane_checks(lane: Lane, platform: PlatformConfig, settings: Settings) 
         "required_fields_present": f"Non-empty: {required}",
         "unique_post_ids": "post_id is unique within the batch.",
         "rows_accounted_for": "rows in = rows kept + rows quarantined; every source row is in exactly one of them.",
-        "quarantine_rate": f"At most {settings.ingestion.max_quarantine_share:.0%} of the rows quarantined "
-        "(ingestion.max_quarantine_share); above it the mapping is wrong, and the top reasons say how.",
+        "quarantine_rate_below_limit": (
+            f"At most {settings.ingestion.max_quarantine_rate:.0%} of the file's rows quarantined "
+            "(ingestion.max_quarantine_rate); above it the mapping is wrong, and the top reasons say how."
+        ),
     }
 
     # One step for the raw_posts gates: the batch is read once, not once per check, and only the
@@ -132,7 +135,7 @@ def build_lane_checks(lane: Lane, platform: PlatformConfig, settings: Settings) 
         yield unique_ids_result(raw_posts)
         rows_in = _latest_metadata(context, lane, "raw_posts").get("rows_in")
         yield rows_accounted_result(raw_posts["source_row"], quarantine["source_row"], rows_in)
-        yield quarantine_rate_result(rows_in, quarantine, settings.ingestion.max_quarantine_share)
+        yield quarantine_rate_result(quarantine, rows_in, settings.ingestion.max_quarantine_rate)
 
     threshold = settings.entities.confidence_threshold
 

@@ -149,7 +149,7 @@ def test_blocking_checks_catch_bad_frames(settings):
     assert entity_check(low).passed is False
     assert entity_check(low.iloc[:1]).passed is True
     specs = [spec for c in definitions for spec in c.check_specs]
-    assert len(specs) == 4 and all(spec.blocking and spec.partitions_def is lane.partitions for spec in specs)
+    assert len(specs) == 5 and all(spec.blocking and spec.partitions_def is lane.partitions for spec in specs)
 
 
 def test_downstream_assets_are_eager_after_raw_posts(settings, instance, facebook_file):
@@ -189,7 +189,7 @@ def test_an_ingest_that_quarantines_most_rows_fails_with_counts_and_reasons(
     wrong = _with_date_format(settings, config_dir, "%d/%m/%Y")
     outcome = ingest(wrong, facebook_file, "facebook", instance)
     assert outcome["status"] != "ok"
-    assert "quarantine_rate" in str(outcome.get("checks_failed", "")) + str(outcome.get("errors", ""))
+    assert "quarantine_rate_below_limit" in str(outcome.get("checks_failed", "")) + str(outcome.get("errors", ""))
     assert outcome["rows"] == {"in": 6, "kept": 0, "quarantined": 6}
     assert outcome["quarantine_share"] == 1.0
     top = outcome["top_quarantine_reasons"][0]
@@ -222,6 +222,7 @@ def test_quarantine_rate_result_and_reason_kinds():
 
     quarantine = pd.DataFrame({"reason": ["created_at: 'x' bad", "created_at: 'y' bad", "likes: '-3' negative"]})
     assert reason_kind("created_at: 'Tue Oct 31' does not match") == "created_at: '…' does not match"
-    assert quarantine_rate_result(4, quarantine, 0.5).passed is False
-    assert quarantine_rate_result(6, quarantine, 0.5).passed is True
-    assert quarantine_rate_result(6, quarantine, 0.5).severity.value == "ERROR"
+    assert quarantine_rate_result(quarantine, 4, 0.5).passed is False
+    assert quarantine_rate_result(quarantine, 6, 0.5).passed is True
+    assert quarantine_rate_result(quarantine, 6, 0.5).severity.value == "ERROR"
+    assert quarantine_rate_result(quarantine, None, 0.5).passed is False  # rows in unknown: not proven
