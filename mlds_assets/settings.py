@@ -69,6 +69,7 @@ class ConcurrencySettings(_Strict):
     store_writers: int = Field(1, ge=1)  # steps writing the post store at once (LanceDB: keep 1)
     model_steps: int = Field(1, ge=1)  # spaCy / encoder / transformer / BERTopic steps at once (memory)
     automation_interval_seconds: int = Field(30, gt=0)  # how often the automation sensor evaluates
+    dead_run_check_seconds: int = Field(30, gt=0)  # how often the dead_run_reaper sensor looks for dead runs
 
 
 class ConfidenceSettings(_Strict):
