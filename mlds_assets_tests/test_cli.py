@@ -33,14 +33,31 @@ def test_demo_ingests_every_platform_and_status_reports_them(home, capsys):
     for name, numbers in report["platforms"].items():
         assert numbers["batches"] == 1, name
         assert numbers["posts"] > 0 and numbers["quarantined"] > 0, name  # the demo has dirty rows
-        expected = {"batches", "posts", "quarantined", "entities", "pending_sentiment", "sentiment_coverage",
-                    "semantic_coverage", "last_ingested_at"}  # fmt: skip
+        expected = {"batches", "failed_batches", "batches_in_progress", "posts", "duplicate_records", "quarantined",
+                    "entities", "pending_sentiment", "sentiment_coverage", "semantic_coverage",
+                    "last_ingested_at"}  # fmt: skip
         assert set(numbers) == expected
     assert (home / "dagster_home" / "dagster.yaml").is_file()
 
     # A second demo run generates byte-identical files: nothing new is ingested.
     assert main(["demo", "--posts", "60"]) == 0
     assert "already ingested" in capsys.readouterr().out
+
+
+def test_status_counts_batches_with_data_and_lists_failed_ones_apart(home, tmp_path, capsys):
+    good, broken = tmp_path / "good.csv", tmp_path / "broken.csv"
+    good.write_text("status_id,status_message,status_published\n1,hello Nike,2024-01-01 10:00:00\n")
+    broken.write_text('status_id,status_message,status_published\n1,"never closed,2024-01-01 10:00:00\n')
+    assert main(["ingest", str(good), "--platform", "facebook"]) == 0
+    assert main(["ingest", str(broken), "--platform", "facebook"]) == 1
+    capsys.readouterr()
+    assert main(["status", "--json"]) == 0
+    facebook = json.loads(capsys.readouterr().out)["platforms"]["facebook"]
+    assert facebook["batches"] == 1 and facebook["posts"] == 1
+    [(batch, error)] = facebook["failed_batches"].items()
+    assert batch.startswith("broken-") and "broken.csv" in error
+    assert main(["status"]) == 0
+    assert f"facebook: batch {batch} failed" in capsys.readouterr().out
 
 
 def test_ingest_rejects_unknown_platform_with_known_ones(home, tmp_path, capsys):
