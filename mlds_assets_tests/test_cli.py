@@ -191,3 +191,24 @@ def test_eval_entities_reports_resolution_accuracy_and_each_step(home, tmp_path,
     assert report["resolution_accuracy"] == 1.0  # iPad 2 -> ipad, google maps -> google, Steve Jobs -> apple
     assert report["conservative_recall"] < report["resolved_recall"]  # lower-case "google" needs the ruler
     assert {"enhanced_precision", "enhanced_recall", "review_queue"} <= set(report)
+
+
+def test_keyword_search_from_the_command_line_loads_neither_dagster_nor_an_encoder(home, tmp_path):
+    """Issue 19 item 7: a keyword search opens the store and answers; the asset graph (Dagster) and the
+    sentence encoder are never imported for it."""
+    from mlds_assets.cli import open_store
+    from mlds_assets.settings import load_settings
+    from mlds_assets_tests.store.test_contract import records
+
+    open_store(load_settings()).upsert(records(6))
+    script = (
+        "import json, sys\n"
+        "from mlds_assets.cli import main\n"
+        "code = main(['search', 'post', '--mode', 'keyword', '--json'])\n"
+        "print(json.dumps({'code': code, 'dagster': 'dagster' in sys.modules,"
+        " 'encoder': 'sentence_transformers' in sys.modules}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, check=True)
+    hits, outcome = done.stdout.strip().splitlines()
+    assert json.loads(outcome) == {"code": 0, "dagster": False, "encoder": False}
+    assert len(json.loads(hits)) > 0

@@ -44,7 +44,7 @@ def test_resolution_across_platforms_and_a_decision_that_survives_rematerialisat
     canonical = pd.read_parquet(base / "resolved_entities.parquet").set_index("entity_id")
     mentions = pd.read_parquet(base / "entity_mentions.parquet")
     assert "nike" in canonical.index and canonical.loc["nike", "mentions"] > 0
-    assert mentions["resolver_version"].eq("resolver:1").all()
+    assert mentions["resolver_version"].eq("resolver:2").all()
     assert {"conservative", "ruler"} <= set(mentions["link"])
     queue = review_queue(settings)
     assert not queue.empty  # the generated posts name people and places NER finds at low confidence
