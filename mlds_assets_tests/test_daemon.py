@@ -23,10 +23,10 @@ from mlds_assets.core.demo_data import (
 )
 from mlds_assets.core.landing import land_file
 from mlds_assets.core.status import platform_status
+from mlds_assets.devserver import dagster_dev, wait_until
 from mlds_assets.sensors import run_pid
 from mlds_assets.settings import load_settings
 from mlds_assets.store.lancedb_store import LanceDBPostStore
-from mlds_assets_tests.daemon import dagster_dev, wait_until
 
 GENERATORS = {
     "facebook": (generate_facebook_csv, "csv"),

@@ -1,6 +1,6 @@
-"""`dagster dev` (webserver + daemon + code server) on loopback over a fresh MLDS_HOME and SQLite instance,
-exactly as `make dev` starts it: for tests of the path users take (inbox sensor, automation sensor, UI
-launches through GraphQL, many runs at once). Waiting is bounded polling on the instance, never a fixed sleep."""
+"""`dagster dev` (webserver + daemon + code server) on loopback over its own MLDS_HOME and SQLite instance,
+as `make dev` starts it: what the daemon tests and `make bench` drive (the inbox sensor, the automation
+sensor, UI launches through GraphQL, many runs at once). Waiting is bounded polling, never a fixed sleep."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parent.parent  # workspace.yaml; the code location is this package
 FAST = {  # the daemon's intervals shortened for tests; the settle rule itself is unchanged
     "MLDS__INGESTION__SENSOR_INTERVAL_SECONDS": "2",
     "MLDS__INGESTION__SETTLE_SECONDS": "2",
@@ -83,15 +83,15 @@ class DevServer:
 
 
 @contextmanager
-def dagster_dev(tmp_path: Path, extra_env: dict | None = None) -> Iterator[DevServer]:
-    home = tmp_path / "home"
+def dagster_dev(workdir: Path, extra_env: dict | None = None) -> Iterator[DevServer]:
+    home = workdir / "home"
     env = {
         **os.environ, **FAST, **(extra_env or {}),
         "MLDS_HOME": str(home), "DAGSTER_HOME": str(home / "dagster_home"), "PYTHONUNBUFFERED": "1",
     }  # fmt: skip
     env.pop("MLDS_CONFIG", None)
     subprocess.run([sys.executable, "-m", "mlds_assets.cli", "instance"], env=env, cwd=REPO, check=True)
-    server = DevServer(home, free_port(), env, tmp_path / "dagster_dev.log")
+    server = DevServer(home, free_port(), env, workdir / "dagster_dev.log")
     command = [
         sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(server.port),
         "-w", str(REPO / "workspace.yaml"),
