@@ -119,7 +119,8 @@ def gold(tmp_path) -> Path:
 def test_eval_sentiment_prints_accuracy_and_macro_f1(home, gold, capsys):
     assert main(["eval", "sentiment", "--gold", str(gold), "--text-col", "text", "--label-col", "label"]) == 0
     printed = capsys.readouterr().out
-    assert "engine: vader" in printed
+    assert "engine: minilm-finetuned" in printed  # the default engine, the model this package ships
+    assert "confusion (rows gold, columns predicted):" in printed and "precision" in printed
     macro = [line for line in printed.splitlines() if line.startswith("macro_f1: ")]
     assert len(macro) == 1 and 0.0 < float(macro[0].split(": ")[1]) <= 1.0
     assert "I can't tell 3" in printed  # skipped rows are reported, not lost
@@ -127,6 +128,30 @@ def test_eval_sentiment_prints_accuracy_and_macro_f1(home, gold, capsys):
     assert main(["eval", "sentiment", "--gold", str(gold), "--text-col", "text", "--label-col", "label", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["rows"] == 27 and report["skipped"] == 3 and 0 <= report["accuracy"] <= 1
+    assert set(report["per_class"]) == {"negative", "neutral", "positive"}
+    assert sum(n for row in report["confusion"].values() for n in row.values()) == 27
+
+
+def test_eval_sentiment_takes_several_gold_files_and_a_model_folder(home, gold, tmp_path, capsys):
+    from mlds_assets.core.sentiment_finetune import SHIPPED_DIR
+
+    other = tmp_path / "other.csv"
+    other.write_text("text,label\nI love it,4\nI hate it,0\nit is tuesday,2\n")
+    args = ["--gold", str(gold), str(other), "--text-col", "text", "--label-col", "label", "--json"]
+    assert main(["eval", "sentiment", *args, "--model", str(SHIPPED_DIR)]) == 0
+    reports = json.loads(capsys.readouterr().out)
+    assert [r["gold"] for r in reports] == ["gold.csv", "other.csv"] and reports[1]["rows"] == 3
+    assert reports[0]["engine"] == "minilm-finetuned"
+
+
+def test_numeric_labels_other_than_sentiment140s_ask_for_a_label_map(home, tmp_path, capsys):
+    path = tmp_path / "numeric.csv"
+    path.write_text("text,label\nI love it,2\nI hate it,0\nit is tuesday,1\n")
+    args = ["eval", "sentiment", "--gold", str(path), "--text-col", "text", "--label-col", "label", "--engine", "vader"]
+    assert main(args) == 2
+    assert "--label-map" in capsys.readouterr().err
+    assert main([*args, "--label-map", "0=negative,1=neutral,2=positive", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["rows"] == 3
 
 
 def test_train_then_eval_the_embedding_classifier(home, gold, capsys):

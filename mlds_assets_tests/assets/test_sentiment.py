@@ -33,9 +33,9 @@ def test_enrich_scores_every_post_and_the_store_and_status_pick_it_up(settings, 
     assert len(scores) == 120 and scores["post_id"].is_unique
     assert set(scores["post_id"]) == set(lake(settings, "cleaned_posts", batch)["post_id"])
     assert scores["sentiment_score"].between(-1, 1).all()
-    assert set(scores["engine"]) == {"vader"}
+    assert set(scores["engine"]) == {"minilm-finetuned"}  # the default engine
     meta = latest_metadata(instance, SENTIMENT)
-    assert meta["engine"] == "vader" and meta["coverage"] == 1.0 and meta["scored_this_run"] == 120
+    assert meta["engine"] == "minilm-finetuned" and meta["coverage"] == 1.0 and meta["scored_this_run"] == 120
 
     metrics = lake(settings, "basic_metrics", batch)
     assert set(metrics["processing_level"]) == {"sentiment_complete"}  # recomputed with the scores
