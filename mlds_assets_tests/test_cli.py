@@ -11,6 +11,7 @@ import pytest
 
 from mlds_assets.cli import main
 from mlds_assets.core.demo_data import DEMO_PLATFORMS
+from mlds_assets.core.sentiment import FinetunedEngine
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -164,7 +165,8 @@ def test_train_then_eval_the_embedding_classifier(home, gold, capsys):
 
     assert main(["eval", "sentiment", "--engine", "embedding-classifier", *args, "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["engine"] == "embedding-classifier" and report["model_version"] == trained["version"]
+    assert report["engine"] == "embedding-classifier"
+    assert report["model_version"].startswith(trained["version"] + "+mask:")  # scored as in production: masked
 
 
 def test_eval_with_a_wrong_column_names_the_file_and_column(home, gold, capsys):
@@ -199,3 +201,24 @@ def test_eval_entities_reports_resolution_accuracy_and_each_step(home, tmp_path,
     assert report["resolution_accuracy"] == 1.0  # iPad 2 -> ipad, google maps -> google, Steve Jobs -> apple
     assert report["conservative_recall"] < report["resolved_recall"]  # lower-case "google" needs the ruler
     assert {"enhanced_precision", "enhanced_recall", "review_queue"} <= set(report)
+
+
+def test_finetune_continues_from_the_shipped_model_on_a_teams_labels(home, tmp_path, capsys):
+    """Domain adaptation: `--method finetune --gold` starts from the shipped model (not from scratch), and
+    reports the shipped model's scores beside the adapted one's on the team's held-out labels."""
+    words = {"positive": ["love", "great", "perfect", "happy", "best"], "negative": ["hate", "awful", "broken",
+             "angry", "worst"], "neutral": ["opens", "ships", "closes", "starts", "moves"]}  # fmt: skip
+    rows = [f"{w} {topic},{label}" for label, ws in words.items() for w in ws for topic in ("order", "router")]
+    path = tmp_path / "mine.csv"
+    path.write_text("text,label\n" + "\n".join(rows) + "\n")
+    args = ["--gold", str(path), "--text-col", "text", "--label-col", "label", "--method", "finetune"]
+    out = tmp_path / "adapted"
+    assert main(["train", "sentiment", *args, "--epochs", "1", "--out", str(out), "--data-dir", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    trained = json.loads(captured.out)
+    assert "epoch 1/1 step" in captured.err  # progress
+    shipped = FinetunedEngine()
+    assert trained["adapted_from"] == shipped.version and trained["top_layers"] == shipped.meta["top_layers"]
+    assert set(trained["test_scores"]["mine.csv"]) == {"before", "after"}
+    assert trained["gold"]["train"] + trained["gold"]["val"] + trained["gold"]["test"] == 30
+    assert FinetunedEngine(out).version != shipped.version

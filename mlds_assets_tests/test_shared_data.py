@@ -152,3 +152,19 @@ def test_topics_and_semantic_search_on_facebook_page_posts_and_customer_care(rea
     assert about_internet.sum() >= 7, hits["text"].tolist()
     hybrid = search(real_settings, "broadband", platform="twcs", mode="hybrid", limit=10)
     assert hybrid["text"].str.contains(r"internet|modem|wi-?fi|connection|outage", case=False).sum() >= 7
+
+
+def test_the_shipped_sentiment_model_beats_vader_on_held_out_sentiment140(shared_data):
+    """sentiment140_test is never trained on: the shipped model against VADER on all of it, both masked as
+    in production (the model card has the figures on every held-out set)."""
+    from mlds_assets.core.sentiment import FinetunedEngine, MaskedEngine, Masker, VaderEngine
+    from mlds_assets.core.sentiment_finetune import RECIPE_ALIASES, load_sentiment140_test
+    from mlds_assets.core.sentiment_training import GoldSet, evaluate
+
+    rows = load_sentiment140_test(shared_data / "sentiment140_test").test
+    gold = GoldSet([t for t, _ in rows], [label for _, label in rows], {}, "sentiment140_test")
+    masker = Masker(RECIPE_ALIASES)
+    shipped = evaluate(MaskedEngine(FinetunedEngine(), masker), gold)
+    vader = evaluate(MaskedEngine(VaderEngine(), masker), gold)
+    assert shipped["rows"] == 498
+    assert shipped["macro_f1"] > vader["macro_f1"]
