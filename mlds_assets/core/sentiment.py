@@ -61,16 +61,22 @@ def alias_pattern(aliases) -> re.Pattern | None:
     words = sorted({a.strip().lower() for a in aliases if a and a.strip()}, key=len, reverse=True)
     if not words:
         return None
-    return re.compile(r"(?<![\w@#])#?(?:" + "|".join(map(re.escape, words)) + r")(?!\w)", re.IGNORECASE)
+    first = "".join(sorted({re.escape(w[0]) for w in words}))  # a cheap first-character test at each position
+    alternatives = "|".join(map(re.escape, words))
+    return re.compile(r"(?<![\w@#])#?(?=[" + first + r"])(?:" + alternatives + r")(?!\w)", re.IGNORECASE)
 
 
 def mask_text(text: str, aliases: re.Pattern | None = None) -> str:
     """What every engine scores, and what the fine-tuned model was trained on: HTML entities decoded,
     @handles -> `@user` and URLs -> `http` (as TweetEval), entity aliases -> `@user` (a brand's name carries
     no sentiment of its own), whitespace collapsed."""
-    text = html.unescape(text or "")
-    text = _URL.sub("http", text)
-    text = _HANDLE.sub("@user", text)
+    text = text or ""
+    if "&" in text:
+        text = html.unescape(text)
+    if "/" in text or "www." in text or "{link}" in text:
+        text = _URL.sub("http", text)
+    if "@" in text:
+        text = _HANDLE.sub("@user", text)
     if aliases is not None:
         text = aliases.sub("@user", text)
     return _SPACES.sub(" ", text).strip()
@@ -85,7 +91,10 @@ class Masker:
         self.digest = hashlib.sha1("\n".join(self.aliases).encode()).hexdigest()[:8]
 
     def __call__(self, texts: list[str]) -> list[str]:
-        return [mask_text(t, self._pattern) for t in texts]
+        if self._pattern is None:
+            return [mask_text(t) for t in texts]
+        words, pattern = self.aliases, self._pattern  # a substring test first: most posts name no alias
+        return [mask_text(t, pattern if any(w in (t or "").lower() for w in words) else None) for t in texts]
 
 
 class SentimentModelError(ModelUnavailableError):
