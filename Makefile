@@ -25,8 +25,7 @@ test: install
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
 
 dev: install
-	mkdir -p $(MLDS_HOME)/dagster_home
-	test -f $(MLDS_HOME)/dagster_home/dagster.yaml || cp mlds_assets/dagster_profiles/sqlite.yaml $(MLDS_HOME)/dagster_home/dagster.yaml
+	$(BIN)/mlds instance
 	DAGSTER_HOME=$(MLDS_HOME)/dagster_home $(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
 
 bench: install

@@ -77,6 +77,17 @@ def rows_accounted_result(kept_rows: pd.Series, quarantined_rows: pd.Series, row
     )
 
 
+def quarantine_rate_result(quarantined: int, rows_in: int | None, limit: float) -> AssetCheckResult:
+    """A file mapped with the wrong format or columns quarantines most of its rows: the ledger still
+    balances, so without this gate such a batch would reach the store as a handful of posts."""
+    rate = quarantined / rows_in if rows_in else 0.0
+    return AssetCheckResult(
+        check_name="quarantine_rate_below_limit",
+        passed=rows_in is not None and rate <= limit,
+        metadata={"quarantine_rate": round(rate, 4), "limit": limit, "rows_quarantined": quarantined},
+    )
+
+
 def build_lane_checks(lane: Lane, platform: PlatformConfig, settings: Settings) -> list[AssetChecksDefinition]:
     raw_key, quarantine_key = lane.key("raw_posts"), lane.key("quarantine")
     common = {"partitions_def": lane.partitions, "blocking": True}
@@ -86,9 +97,13 @@ def build_lane_checks(lane: Lane, platform: PlatformConfig, settings: Settings) 
         "required_fields_present": f"Non-empty: {required}",
         "unique_post_ids": "post_id is unique within the batch.",
         "rows_accounted_for": "rows in = rows kept + rows quarantined; every source row is in exactly one of them.",
+        "quarantine_rate_below_limit": (
+            f"At most {settings.ingestion.max_quarantine_rate:.0%} of the file's rows quarantined "
+            "(ingestion.max_quarantine_rate)."
+        ),
     }
 
-    # One step for the three raw_posts gates: the batch is read once, not once per check, and only the
+    # One step for the raw_posts gates: the batch is read once, not once per check, and only the
     # columns they test (Dagster allows no column projection on a checked asset's own input).
     @multi_asset_check(
         name=f"{lane.platform}__raw_posts_gates",
@@ -107,6 +122,7 @@ def build_lane_checks(lane: Lane, platform: PlatformConfig, settings: Settings) 
         yield unique_ids_result(raw_posts)
         rows_in = _latest_metadata(context, lane, "raw_posts").get("rows_in")
         yield rows_accounted_result(raw_posts["source_row"], quarantine["source_row"], rows_in)
+        yield quarantine_rate_result(len(quarantine), rows_in, settings.ingestion.max_quarantine_rate)
 
     threshold = settings.entities.confidence_threshold
 

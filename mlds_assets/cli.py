@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -46,7 +47,25 @@ def dagster_instance(settings: Settings):
     if not config.exists():
         config.write_text(DAGSTER_YAML)
     os.environ["DAGSTER_HOME"] = str(home)
-    return DagsterInstance.get()
+    instance = DagsterInstance.get()
+    apply_pool_limits(instance, settings)
+    return instance
+
+
+def apply_pool_limits(instance, settings: Settings) -> dict[str, int]:
+    """Size the Dagster pools from `concurrency` in global.yaml (the profiles' default_limit of 1 holds
+    until then): every run on this instance, from the daemon, the UI or `mlds`, then shares them."""
+    from mlds_assets.assets.automation import POOL_MODELS, POOL_STORE
+
+    wanted = {POOL_STORE: settings.concurrency.store_writers, POOL_MODELS: settings.concurrency.model_steps}
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return {}
+    current = {pool.name: pool.limit for pool in storage.get_pool_limits()}
+    for pool, limit in wanted.items():
+        if current.get(pool) != limit:
+            storage.set_concurrency_slots(pool, limit)
+    return wanted
 
 
 def ingest(settings: Settings, path: Path, platform: str, instance=None, mode: str | None = None) -> dict:
@@ -101,13 +120,15 @@ def run_job(
     from mlds_assets.core.locks import BatchBusyError, batch_lock
     from mlds_assets.definitions import build_definitions
     from mlds_assets.execution import run_in_process
+    from mlds_assets.sensors import HOST_TAG
 
     job = (defs or build_definitions(settings)).resolve_job_def(job_name)
+    tags = {**(tags or {}), HOST_TAG: socket.gethostname()}  # so a run whose process dies here can be reaped
     run_config = {**QUIET_RUN, "ops": ops_config} if ops_config else QUIET_RUN
     try:
         with batch_lock(settings.home / "locks", partition or job_name):
             result = run_in_process(  # outputs live in the lake; keeping them in memory too doubles the peak
-                job, partition_key=partition, instance=instance, raise_on_error=False, tags=tags or {},
+                job, partition_key=partition, instance=instance, raise_on_error=False, tags=tags,
                 run_config=run_config,
             )  # fmt: skip
     except BatchBusyError as busy:
@@ -149,12 +170,17 @@ def open_store(settings: Settings):
 
 def status(settings: Settings, instance=None) -> dict:
     """Posts and pending counts from the post store; the rest from the lake and the instance."""
+    from mlds_assets.batch_status import batch_states
+
     instance = instance or dagster_instance(settings)
     store = open_store(settings)
     platforms = {}
     for name in sorted(settings.platforms):
+        states = batch_states(instance, name, settings.platform(name).partitions_name)
         platforms[name] = {
-            "batches": len(instance.get_dynamic_partitions(settings.platform(name).partitions_name)),
+            "batches": len(states["with_data"]),  # batches whose file was read; failed ones are listed apart
+            "failed_batches": states["failed"],
+            "batches_in_progress": len(states["in_progress"]) + len(states["never_run"]),
             **platform_status(settings.lake_base, name),
             **store_status(store, name),
         }
@@ -239,6 +265,11 @@ def _print_status(report: dict) -> None:
             f"{s[k]:.0%}" if s[k] is not None else "-" for k in ("sentiment_coverage", "semantic_coverage")
         )
         print(f"{name:<15}{counts}{sentiment:>11}{semantic:>10}  {s['last_ingested_at'] or '-'}")
+    for name, s in report["platforms"].items():
+        for batch, error in s.get("failed_batches", {}).items():
+            print(f"{name}: batch {batch} failed: {error}")
+        if s.get("duplicate_records"):
+            print(f"{name}: {s['duplicate_records']} duplicate records in the store; `mlds store rebuild` removes them")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -325,6 +356,9 @@ def main(argv: list[str] | None = None) -> int:
     choice.add_argument("--merge-into", metavar="CANONICAL")
     choice.add_argument("--new", action="store_true", help="a new canonical entity")
     choice.add_argument("--reject", action="store_true", help="not an entity")
+    commands.add_parser(
+        "instance", help="create the Dagster instance (dagster.yaml) if missing and size its pools from config"
+    )
     store_cmd = commands.add_parser("store", help="post store maintenance")
     store_sub = store_cmd.add_subparsers(dest="store_command", required=True)
     rebuild_cmd = store_sub.add_parser("rebuild", help="recreate the post store from the lake")
@@ -348,6 +382,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Read API:         mlds api   then http://{settings.api.host}:{settings.api.port}/docs")
             runs = report["ingested"] + report["enriched"] + [report["analytics"]]
             return 0 if all(r["status"] != "failed" for r in runs) else 1
+        if args.command == "instance":
+            pools = apply_pool_limits(dagster_instance(settings), settings)
+            print(f"DAGSTER_HOME={settings.dagster_home}")
+            print("pools: " + ", ".join(f"{name}={limit}" for name, limit in pools.items()))
+            return 0
         if args.command == "report":
             outcome = daily_report(settings)
             print(f"{outcome['status']}: {outcome['report']}")

@@ -8,6 +8,7 @@ from dagster import (
     DefaultSensorStatus,
     Definitions,
     define_asset_job,
+    in_process_executor,
 )
 
 from mlds_assets.assets.analytics import (
@@ -16,7 +17,7 @@ from mlds_assets.assets.analytics import (
     build_platform_metrics,
     build_reports,
 )
-from mlds_assets.assets.collection import build_backlog_check, build_post_collection
+from mlds_assets.assets.collection import build_backlog_check, build_post_collection, build_store_resync
 from mlds_assets.assets.embeddings import build_embedding_checks, build_post_embeddings
 from mlds_assets.assets.enhanced_entities import build_enhanced_entities
 from mlds_assets.assets.ingestion import build_ingestion_lane
@@ -26,10 +27,18 @@ from mlds_assets.assets.topics import CROSS_PLATFORM, build_topic_checks, build_
 from mlds_assets.checks import build_lane_checks
 from mlds_assets.io_manager import LakeIOManager
 from mlds_assets.resources import PostStoreResource
-from mlds_assets.sensors import build_inbox_sensor, enrich_job_name, fast_path_job_name, topics_job_name
+from mlds_assets.sensors import (
+    build_inbox_sensor,
+    build_run_reaper,
+    enrich_job_name,
+    fast_path_job_name,
+    topics_job_name,
+)
 from mlds_assets.settings import Settings, load_settings
 
 DAILY_ANALYTICS_JOB = "daily_analytics"
+RESOLVE_JOB = "resolve_entities"
+STORE_RESYNC_JOB = "store_resync"
 
 
 def post_store_resource(settings: Settings) -> PostStoreResource:
@@ -132,13 +141,21 @@ def build_definitions(settings: Settings, post_store: PostStoreResource | None =
             description="Phase 3 now: every platform's metrics, the cross-platform metrics and the day's report.",
         )
     )
-    resolution = build_resolution(settings)
-    assets.append(resolution)
+    resolution, store_resync = build_resolution(settings), build_store_resync(settings)
+    assets += [resolution, store_resync]
     jobs.append(
         define_asset_job(
-            "resolve_entities",
-            selection=AssetSelection.assets(resolution),
-            description="Cross-platform entity resolution now, with the decisions in entity_decisions.yaml.",
+            RESOLVE_JOB,
+            selection=AssetSelection.assets(resolution, store_resync),
+            description="Cross-platform entity resolution now (decisions in entity_decisions.yaml), then the "
+            "store re-synced for the batches whose canonical entities changed.",
+        )
+    )
+    jobs.append(
+        define_asset_job(
+            STORE_RESYNC_JOB,
+            selection=AssetSelection.assets(store_resync),
+            description="Carry canonical entities and topic ids into the store for the batches they changed.",
         )
     )
     checks.append(build_review_check(settings))
@@ -146,17 +163,23 @@ def build_definitions(settings: Settings, post_store: PostStoreResource | None =
     if accuracy is not None:
         checks.append(accuracy)
     automation = AutomationConditionSensorDefinition(
-        "mlds_automation", target=AssetSelection.all(), default_status=DefaultSensorStatus.RUNNING
+        "mlds_automation",
+        target=AssetSelection.all(),
+        default_status=DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=settings.concurrency.automation_interval_seconds,
     )
     return Definitions(
         assets=assets,
         asset_checks=checks,
         jobs=jobs,
-        sensors=[build_inbox_sensor(settings, jobs), automation],
+        sensors=[build_inbox_sensor(settings, jobs), automation, build_run_reaper()],
         resources={
             "io_manager": LakeIOManager(base_path=settings.lake_base),
             "post_store": post_store or post_store_resource(settings),
         },
+        # Every job runs its steps in the run's own process: a lane's steps hand each other frames through
+        # the lake, one after another, so a process per step only added 5-10 s of start-up per step.
+        executor=in_process_executor,
     )
 
 

@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 from upath import UPath
 
 from mlds_assets.core.embeddings import vector_matrix
+from mlds_assets.core.lake_sql import lake_connection, parquet_files
 from mlds_assets.core.parquet_frames import arrow_to_frame
 from mlds_assets.core.store_records import (
     EMBEDDING_STORE_COLUMNS,
@@ -122,6 +123,20 @@ def batch_store_records(
         read_lake_partition(base_path, [platform, "post_embeddings"], batch, EMBEDDING_STORE_COLUMNS),
         read_lake_partition(base_path, [platform, "topic_assignments"], None, TOPIC_STORE_COLUMNS),
     )
+
+
+def batches_of_posts(base_path: str, platform: str, post_ids: pd.Series) -> list[str]:
+    """The batches (partitions) of a platform that hold any of these posts, read with DuckDB from the
+    cleaned posts' post_id and batch_id columns only."""
+    files = parquet_files(base_path, platform, "cleaned_posts")
+    if not files or not len(post_ids):
+        return []
+    con = lake_connection(base_path)
+    con.register("wanted", pd.DataFrame({"post_id": pd.Series(post_ids, dtype=object).to_numpy()}))
+    rows = con.execute(
+        "SELECT DISTINCT p.batch_id FROM read_parquet(?) p JOIN wanted w USING (post_id) ORDER BY 1", [files]
+    ).fetchall()
+    return [row[0] for row in rows]
 
 
 def topic_labels(base_path: str, scope: str) -> pd.DataFrame | None:

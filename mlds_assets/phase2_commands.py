@@ -22,7 +22,6 @@ from mlds_assets.core.sentiment_training import GoldSet, GoldSetError, evaluate,
 from mlds_assets.settings import ReadOptions, Settings
 
 STAGES = ("sentiment", "entities", "embeddings", "topics")
-RESOLVE_JOB = "resolve_entities"
 
 
 def enrich(
@@ -31,7 +30,7 @@ def enrich(
     """Run a phase-2 stage now for every batch of a platform (or all): pending posts only, store re-synced.
     Topics run per platform and, without --platform, across platforms; `force` refits them."""
     from mlds_assets.cli import dagster_instance, run_job
-    from mlds_assets.definitions import build_definitions
+    from mlds_assets.definitions import RESOLVE_JOB, build_definitions
     from mlds_assets.sensors import enrich_job_name
 
     instance = instance or dagster_instance(settings)
@@ -44,23 +43,20 @@ def enrich(
             tags = {"mlds/platform": name, "mlds/stage": only, "mlds/trigger": "mlds enrich"}
             outcome = run_job(settings, instance, enrich_job_name(name, only), batch, tags, defs)
             outcomes.append({"platform": name, "batch": batch, "stage": only, **outcome})
-    if only == "entities" and outcomes:  # then resolve across platforms once, and carry the ids to the store
+    if only == "entities" and outcomes:  # then resolve across platforms once; the same job re-syncs the store
         tags = {"mlds/trigger": "mlds enrich"}
         outcome = run_job(settings, instance, RESOLVE_JOB, None, tags, defs)
         outcomes.append({"platform": "cross_platform", "batch": "-", "stage": "resolution", **outcome})
-        for run in [o for o in outcomes if o["stage"] == "entities"]:
-            synced = run_job(settings, instance, enrich_job_name(run["platform"], "resync"), run["batch"], tags, defs)
-            if synced["status"] != "ok":
-                outcomes.append({"platform": run["platform"], "batch": run["batch"], "stage": "resync", **synced})
     return outcomes
 
 
 def _topics(settings: Settings, instance, defs, platform: str | None, force: bool) -> list[dict]:
     """Each scope's topics (refit if due or forced, else new posts assigned), then the store re-synced for
-    every batch of a platform whose assignments changed."""
+    the batches whose posts' topic changed (one store_resync run, not one run per batch)."""
     from mlds_assets.assets.topics import CROSS_PLATFORM
     from mlds_assets.cli import run_job
-    from mlds_assets.sensors import enrich_job_name, topics_job_name
+    from mlds_assets.definitions import STORE_RESYNC_JOB
+    from mlds_assets.sensors import topics_job_name
 
     scopes = [platform] if platform else [*sorted(settings.platforms), CROSS_PLATFORM]
     tags = {"mlds/stage": "topics", "mlds/trigger": "mlds enrich"}
@@ -72,11 +68,10 @@ def _topics(settings: Settings, instance, defs, platform: str | None, force: boo
         outcomes.append(
             {"platform": scope, "batch": "-", "stage": "topics" if changed else "topics (no change)", **outcome}
         )
-        if changed and scope != CROSS_PLATFORM:
-            for batch in instance.get_dynamic_partitions(settings.platform(scope).partitions_name):
-                synced = run_job(settings, instance, enrich_job_name(scope, "resync"), batch, tags, defs)
-                if synced["status"] != "ok":
-                    outcomes.append({"platform": scope, "batch": batch, "stage": "resync", **synced})
+    if any(o["stage"] == "topics" and o["platform"] != CROSS_PLATFORM for o in outcomes):
+        synced = run_job(settings, instance, STORE_RESYNC_JOB, None, tags, defs)
+        if synced["status"] != "ok":
+            outcomes.append({"platform": "cross_platform", "batch": "-", "stage": "store resync", **synced})
     return outcomes
 
 

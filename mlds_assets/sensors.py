@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import socket
 
 from dagster import (
     AddDynamicPartitionsRequest,
+    DagsterEventType,
+    DagsterInstance,
+    DagsterRunStatus,
+    DefaultRunLauncher,
     DefaultSensorStatus,
     RunRequest,
+    RunsFilter,
     SensorDefinition,
     SensorEvaluationContext,
     SensorResult,
@@ -17,7 +23,57 @@ from dagster import (
 
 from mlds_assets.core.inbox import scan_inbox
 from mlds_assets.core.landing import LandingError, land_file
+from mlds_assets.core.processes import process_alive
 from mlds_assets.settings import Settings
+
+HOST_TAG = "mlds/host"  # the host a run's process runs on, where `mlds` ran it in its own process
+
+
+def run_pid(instance: DagsterInstance, run_id: str) -> int | None:
+    """The pid of the process executing a run: Dagster's own engine events record it (the run worker that
+    the code server started, or the process that ran it in-process)."""
+    pid = None
+    for record in instance.all_logs(run_id, of_type=DagsterEventType.ENGINE_EVENT):
+        data = record.dagster_event.engine_event_data if record.dagster_event else None
+        if data is not None and "pid" in (data.metadata or {}):
+            pid = int(data.metadata["pid"].value)
+    return pid
+
+
+def dead_runs(instance: DagsterInstance, host: str) -> list[tuple[str, int]]:
+    """(run id, pid) of STARTED runs whose process is gone. Only runs this host can judge: ones `mlds` ran
+    here (tagged with the host), and, where the instance launches runs as local processes (the default
+    launcher: `make dev`), the daemon's. Kubernetes or Celery runs are left to their launcher's monitoring."""
+    local_launcher = isinstance(instance.run_launcher, DefaultRunLauncher)
+    found = []
+    for run in instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTED])):
+        run_host = run.tags.get(HOST_TAG)
+        if run_host != host and not (run_host is None and local_launcher):
+            continue
+        pid = run_pid(instance, run.run_id)
+        if pid is not None and not process_alive(pid):
+            found.append((run.run_id, pid))
+    return found
+
+
+def build_run_reaper() -> SensorDefinition:
+    @sensor(
+        name="dead_run_reaper",
+        minimum_interval_seconds=30,
+        default_status=DefaultSensorStatus.RUNNING,
+        description="Marks failed a STARTED run whose process died (kill -9, OOM): its batch's queue slot and "
+        "pool slots are freed, and the next run of that batch can start.",
+    )
+    def dead_run_reaper(context: SensorEvaluationContext):
+        reaped = dead_runs(context.instance, socket.gethostname())
+        for run_id, pid in reaped:
+            run = context.instance.get_run_by_id(run_id)
+            if run is not None and run.status == DagsterRunStatus.STARTED:
+                context.instance.report_run_failed(run, f"the run's process (pid {pid}) is gone: killed or crashed")
+                context.log.warning(f"run {run_id}: process {pid} is gone; marked failed")
+        return SkipReason(f"{len(reaped)} dead runs marked failed" if reaped else "no dead runs")
+
+    return dead_run_reaper
 
 
 def fast_path_job_name(platform: str) -> str:
@@ -46,18 +102,24 @@ def build_inbox_sensor(settings: Settings, jobs: list) -> SensorDefinition:
     )
     def inbox_sensor(context: SensorEvaluationContext):
         previous = json.loads(context.cursor) if context.cursor else {}
+        ingestion = settings.ingestion
         scan = scan_inbox(
-            settings.inbox_dir, folders, previous, settings.ingestion.settle_seconds, settings.ingestion.ignore_suffixes
-        )
+            settings.inbox_dir, folders, previous, ingestion.settle_seconds, ingestion.ignore_suffixes,
+            follow_symlinks=ingestion.follow_symlinks,
+        )  # fmt: skip
         for reason in scan.skipped:
-            context.log.info(reason)
+            context.log.warning(reason)
         runs, new_partitions = [], {}
         for platform, path in scan.ready:
             try:
-                landed, is_new = land_file(path, settings.landing_dir, platform, settings.ingestion.max_file_bytes)
+                landed, is_new = land_file(path, settings.landing_dir, platform, ingestion.max_file_bytes)
             except LandingError as exc:
                 context.log.warning(f"{platform}: {exc}")
                 scan.state[str(path)][2] = "rejected"
+                continue
+            except OSError as exc:  # unreadable, vanished, disk full: this file waits, the others go on
+                context.log.warning(f"{platform}/{path.name}: not landed ({exc.strerror or exc}); retried next tick")
+                scan.state.pop(str(path), None)
                 continue
             scan.state[str(path)][2] = landed.partition_key
             partitions = set(context.instance.get_dynamic_partitions(settings.platform(platform).partitions_name))

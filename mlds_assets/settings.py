@@ -37,17 +37,38 @@ class ProcessingSettings(_Strict):
 
 
 class IngestionSettings(_Strict):
-    settle_seconds: float = Field(5, ge=0)
+    settle_seconds: float = Field(20, ge=0)
     sensor_interval_seconds: int = Field(15, gt=0)
     ignore_suffixes: tuple[str, ...] = (".part", ".tmp", ".crdownload", ".partial")
+    follow_symlinks: bool = False  # inbox symlinks (and anything resolving outside the inbox) are refused
     max_file_mb: float = Field(2048, gt=0)
     max_text_length: int = Field(100_000, gt=0)
+    max_quarantine_rate: float = Field(0.5, ge=0, le=1)  # a blocking gate: a batch above it stays out of the store
     earliest_created_at: str = "1990-01-01"
     future_tolerance_hours: float = Field(24, ge=0)
+
+    @model_validator(mode="after")
+    def _settle_covers_a_sensor_interval(self) -> IngestionSettings:
+        # A file is taken only when two sensor ticks saw the same size and mtime and it is this old: a settle
+        # time shorter than the interval would let one slow writer's pause pass as a complete file.
+        if self.settle_seconds < self.sensor_interval_seconds:
+            raise ValueError(
+                f"settle_seconds ({self.settle_seconds:g}) must be at least sensor_interval_seconds "
+                f"({self.sensor_interval_seconds}): a file still being written could be taken as complete"
+            )
+        return self
 
     @property
     def max_file_bytes(self) -> int:
         return int(self.max_file_mb * 1024 * 1024)
+
+
+class ConcurrencySettings(_Strict):
+    """Limits that hold across every run, whoever launched it (the daemon, the UI, `mlds`): Dagster pools."""
+
+    store_writers: int = Field(1, ge=1)  # steps writing the post store at once (LanceDB: keep 1)
+    model_steps: int = Field(1, ge=1)  # spaCy / encoder / transformer / BERTopic steps at once (memory)
+    automation_interval_seconds: int = Field(30, gt=0)  # how often the automation sensor evaluates
 
 
 class ConfidenceSettings(_Strict):
@@ -293,6 +314,7 @@ class Settings(_Strict):
     topics: TopicSettings = TopicSettings()
     analytics: AnalyticsSettings = AnalyticsSettings()
     api: ApiSettings = ApiSettings()
+    concurrency: ConcurrencySettings = ConcurrencySettings()
     config_dir: Path = DEFAULT_CONFIG_DIR
     platforms: dict[str, PlatformConfig] = {}
 

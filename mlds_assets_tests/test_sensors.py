@@ -26,13 +26,21 @@ def drop(settings, folder: str, name: str, content: str, settled: bool = True) -
     return path
 
 
-def tick(settings, instance, cursor: str | None = None) -> SensorResult:
+def tick_once(settings, instance, cursor: str | None = None) -> SensorResult:
     sensor = build_definitions(settings).resolve_sensor_def("inbox_sensor")
     result = sensor(build_sensor_context(instance=instance, cursor=cursor))
     # Calling a sensor directly does not apply its partition requests: do what the daemon would.
     for request in result.dynamic_partitions_requests or []:
         instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
     return result
+
+
+def tick(settings, instance, cursor: str | None = None) -> SensorResult:
+    """Two ticks: a file is taken only when a second look finds it unchanged (and settled)."""
+    first = tick_once(settings, instance, cursor)
+    if first.run_requests:
+        return first
+    return tick_once(settings, instance, first.cursor)
 
 
 def test_new_file_becomes_partition_and_run(settings, instance):
@@ -67,17 +75,40 @@ def test_restart_without_cursor_does_not_reingest(settings, instance):
 
 def test_partial_files_wait_until_stable(settings, instance):
     drop(settings, "facebook", "upload.csv.part", CSV)
-    growing = drop(settings, "facebook", "big.csv", CSV, settled=False)
-    first = tick(settings, instance)
-    assert not first.run_requests  # .part ignored; big.csv only just written
+    growing = drop(settings, "facebook", "big.csv", CSV[: len(CSV) // 2])  # half written, writer paused
+    first = tick_once(settings, instance)
+    assert not first.run_requests  # .part ignored; big.csv seen once
 
-    with growing.open("a") as handle:
-        handle.write("3,still writing,2024-01-03 10:00:00\n")
-    second = tick(settings, instance, first.cursor)
+    growing.write_text(CSV + "3,still writing,2024-01-03 10:00:00\n")
+    past = time.time() - 60
+    os.utime(growing, (past, past))
+    second = tick_once(settings, instance, first.cursor)
     assert not second.run_requests  # it changed since the last look
 
-    third = tick(settings, instance, second.cursor)
+    third = tick_once(settings, instance, second.cursor)
     assert [r.partition_key.split("-")[0] for r in third.run_requests] == ["big"]
+    assert len(instance.get_dynamic_partitions("facebook_batches")) == 1  # the half file never became a batch
+
+
+def test_unreadable_file_waits_and_the_others_are_ingested(settings, instance, monkeypatch):
+    """One file that cannot be read (permissions, a vanished mount) must not stop the sensor for the rest."""
+    import mlds_assets.sensors as sensors
+
+    real_land = sensors.land_file
+
+    def land(path, *args, **kwargs):
+        if path.name == "locked.csv":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_land(path, *args, **kwargs)
+
+    monkeypatch.setattr(sensors, "land_file", land)
+    drop(settings, "facebook", "locked.csv", CSV)
+    drop(settings, "facebook", "open.csv", CSV.replace("hello", "hi"))
+    result = tick(settings, instance)
+    assert [r.partition_key.split("-")[0] for r in result.run_requests] == ["open"]
+    monkeypatch.setattr(sensors, "land_file", real_land)  # readable again: taken at the next ticks
+    later = tick(settings, instance, result.cursor)
+    assert [r.partition_key.split("-")[0] for r in later.run_requests] == ["locked"]
 
 
 def test_unknown_platform_folder_is_skipped(settings, instance):
@@ -106,7 +137,9 @@ fields:
 created_at: {format: iso}
 """,
     )
-    settings = load_settings(config_dir, env={"MLDS_HOME": str(tmp_path / "home")})
+    # two of its three rows are meant to be quarantined: above the default 50% gate, so allow it here
+    env = {"MLDS_HOME": str(tmp_path / "home"), "MLDS__INGESTION__MAX_QUARANTINE_RATE": "1"}
+    settings = load_settings(config_dir, env=env)
     lines = [
         {"id": "1", "content": "Tried the new iPhone", "account": {"acct": "ann"}, "created_at": "2024-05-01T10:00:00Z",
          "favourites_count": 3, "reblogs_count": 1},

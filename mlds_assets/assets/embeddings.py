@@ -17,7 +17,7 @@ from dagster import (
     asset_check,
 )
 
-from mlds_assets.assets.automation import phase2_condition, phase2_freshness
+from mlds_assets.assets.automation import POOL_MODELS, phase2_condition, phase2_freshness
 from mlds_assets.assets.ingestion import Lane
 from mlds_assets.assets.metadata import preview
 from mlds_assets.assets.pending import run_pending_chunks
@@ -49,6 +49,7 @@ def build_post_embeddings(lane: Lane, platform: PlatformConfig, settings: Settin
         ins={"cleaned_posts": AssetIn(key=[name, "cleaned_posts"], metadata={"columns": EMBEDDING_INPUT_COLUMNS})},
         partitions_def=lane.partitions,
         group_name=name,
+        pool=POOL_MODELS,
         automation_condition=phase2_condition(platform, settings, "embeddings"),
         freshness_policy=phase2_freshness(platform, "embeddings"),
         code_version=f"{config.model or 'minilm'}#{config.model_version}",

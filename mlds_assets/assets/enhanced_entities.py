@@ -7,7 +7,7 @@ from functools import cache
 import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, Output, asset
 
-from mlds_assets.assets.automation import phase2_condition, phase2_freshness
+from mlds_assets.assets.automation import POOL_MODELS, phase2_condition, phase2_freshness
 from mlds_assets.assets.ingestion import Lane
 from mlds_assets.assets.metadata import counts_table, preview
 from mlds_assets.assets.pending import run_pending_chunks
@@ -41,6 +41,7 @@ def build_enhanced_entities(lane: Lane, platform: PlatformConfig, settings: Sett
         ins={"cleaned_posts": AssetIn(key=[name, "cleaned_posts"], metadata={"columns": ENHANCED_INPUT_COLUMNS})},
         partitions_def=lane.partitions,
         group_name=name,
+        pool=POOL_MODELS,
         automation_condition=phase2_condition(platform, settings, "entities"),
         freshness_policy=phase2_freshness(platform, "entities"),
         code_version=enhanced.model,

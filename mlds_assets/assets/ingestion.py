@@ -14,7 +14,6 @@ from dagster import (
     AssetKey,
     AssetOut,
     AssetsDefinition,
-    AutomationCondition,
     DynamicPartitionsDefinition,
     MetadataValue,
     Output,
@@ -22,7 +21,7 @@ from dagster import (
     multi_asset,
 )
 
-from mlds_assets.assets.automation import resync_condition
+from mlds_assets.assets.automation import gated_eager, resync_condition
 from mlds_assets.assets.metadata import counts_table, preview
 from mlds_assets.assets.resolution import CANONICAL, MENTIONS
 from mlds_assets.core.cleaning import clean_posts, share_nonempty
@@ -58,11 +57,12 @@ class Lane:
 def build_ingestion_lane(platform: PlatformConfig, settings: Settings) -> Lane:
     name = platform.name
     partitions = DynamicPartitionsDefinition(name=platform.partitions_name)
-    eager = AutomationCondition.eager()
+    eager = gated_eager()
     common = {"partitions_def": partitions, "group_name": name}
     label = platform.display_name or name
     # phase-2 results the metrics use once they exist (the store's post_collection reads the same ones)
     phase2_inputs = [AssetKey([name, a]) for a in ("sentiment_scores", "post_embeddings", "topic_assignments")]
+    cross_batch = (AssetKey([name, "topic_assignments"]), MENTIONS, CANONICAL)  # read, but no re-run of all batches
 
     @multi_asset(
         name=f"{name}__raw_posts",
@@ -197,7 +197,7 @@ def build_ingestion_lane(platform: PlatformConfig, settings: Settings) -> Lane:
             "quarantine": AssetIn(key=[name, "quarantine"], metadata={"columns": ["source_row"]}),
         },
         deps=[*phase2_inputs, MENTIONS],
-        automation_condition=resync_condition(*phase2_inputs, MENTIONS, CANONICAL),
+        automation_condition=resync_condition(*phase2_inputs, MENTIONS, CANONICAL, silent=cross_batch),
         kinds={"pandas", "parquet"},
         description=(
             f"{label} batch metrics: phase 1 at once (processing_level: basic), recomputed as phase 2 lands: "

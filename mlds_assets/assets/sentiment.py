@@ -17,7 +17,7 @@ from dagster import (
     asset_check,
 )
 
-from mlds_assets.assets.automation import phase2_condition, phase2_freshness
+from mlds_assets.assets.automation import POOL_MODELS, phase2_condition, phase2_freshness
 from mlds_assets.assets.ingestion import Lane
 from mlds_assets.assets.metadata import counts_table, preview
 from mlds_assets.assets.pending import run_pending_chunks
@@ -50,6 +50,7 @@ def build_sentiment_scores(lane: Lane, platform: PlatformConfig, settings: Setti
         ins={"cleaned_posts": AssetIn(key=[name, "cleaned_posts"], metadata={"columns": SENTIMENT_INPUT_COLUMNS})},
         partitions_def=lane.partitions,
         group_name=name,
+        pool=POOL_MODELS,
         automation_condition=phase2_condition(platform, settings, "sentiment"),
         freshness_policy=phase2_freshness(platform, "sentiment"),
         code_version=f"{sentiment.engine}#{sentiment.model_version}",

@@ -21,6 +21,7 @@ from dagster import (
     multi_asset,
 )
 
+from mlds_assets.assets.automation import POOL_MODELS
 from mlds_assets.core.topics import (
     OUTLIER,
     TopicParams,
@@ -104,6 +105,7 @@ def build_topics(settings: Settings, scope: str, platforms: list[str], cron: str
         },
         deps=[AssetKey([p, a]) for p in platforms for a in ("post_embeddings", "cleaned_posts")],
         can_subset=False,
+        pool=POOL_MODELS,
     )
     def topics_asset(context: AssetExecutionContext, config: TopicRunConfig):
         posts, vectors, left_out = read_embedded_posts(settings.lake_base, platforms)

@@ -1,4 +1,5 @@
-"""Which inbox files are ready to ingest: complete (unchanged since last look, or settled), known platform.
+"""Which inbox files are ready to ingest: complete (the same size and mtime at two looks, and older than the
+settle time), in a known platform's folder, and really inside the inbox (no symlinks out of it).
 
 Pure over a directory listing and the previous state, so the sensor's cursor logic is testable without
 Dagster and without waiting: a test sets mtimes instead of sleeping.
@@ -18,6 +19,14 @@ class InboxScan:
     skipped: list[str] = field(default_factory=list)  # reasons, for the log
 
 
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root)
+    except (ValueError, OSError):
+        return False
+    return True
+
+
 def scan_inbox(
     inbox_dir: Path,
     platforms_by_folder: dict[str, str],
@@ -25,12 +34,21 @@ def scan_inbox(
     settle_seconds: float,
     ignore_suffixes: tuple[str, ...],
     now: float | None = None,
+    follow_symlinks: bool = False,
 ) -> InboxScan:
+    """A file is ready when the previous look saw the same size and mtime AND it is older than
+    `settle_seconds`: one look, or an old mtime alone (a copy that keeps the source's mtime, a writer that
+    pauses), never proves a file complete. Symlinks, and anything resolving outside the inbox, are refused
+    unless `follow_symlinks`: an inbox is a drop zone, not a way to read another team's (or the system's) files."""
     now = time.time() if now is None else now
     scan = InboxScan()
     if not inbox_dir.is_dir():
         return scan
+    root = inbox_dir.resolve()
     for folder in sorted(p for p in inbox_dir.iterdir() if not p.name.startswith(".")):
+        if not follow_symlinks and (folder.is_symlink() or not _inside(folder, root)):
+            scan.skipped.append(f"{folder.name}: a symlink; refused (ingestion.follow_symlinks is false)")
+            continue
         if not folder.is_dir():
             scan.skipped.append(f"{folder.name}: files go in a platform folder, inbox/<platform>/")
             continue
@@ -39,18 +57,27 @@ def scan_inbox(
             scan.skipped.append(f"{folder.name}/: no platform YAML has inbox {folder.name!r}; skipped")
             continue
         for path in sorted(folder.iterdir()):
-            if path.name.startswith(".") or not path.is_file() or path.name.lower().endswith(ignore_suffixes):
+            if path.name.startswith(".") or path.name.lower().endswith(ignore_suffixes):
                 continue
-            stat = path.stat()
+            if not follow_symlinks and (path.is_symlink() or not _inside(path, root)):
+                scan.skipped.append(f"{folder.name}/{path.name}: a symlink; refused (ingestion.follow_symlinks)")
+                continue
+            try:
+                if not path.is_file():
+                    continue
+                stat = path.stat()
+            except OSError as exc:
+                scan.skipped.append(f"{folder.name}/{path.name}: cannot be read ({exc.strerror}); retried later")
+                continue
             key = str(path)
             before = previous.get(key)
             observed = [stat.st_size, stat.st_mtime_ns]
             if before and before[:2] == observed and before[2]:
-                scan.state[key] = before  # already landed, unchanged
+                scan.state[key] = before  # already landed (or rejected), unchanged
                 continue
             settled = now - stat.st_mtime >= settle_seconds
             unchanged = before is not None and before[:2] == observed
             scan.state[key] = [*observed, ""]
-            if settled or unchanged:
+            if settled and unchanged:
                 scan.ready.append((platform, path))
     return scan

@@ -37,10 +37,13 @@ def store_status(store, platform: str) -> dict:
     """What the post store says of a platform: distinct posts, pending sentiment, both coverages. The CLI's
     `mlds status` and the read API's /platforms report the same numbers."""
     posts = store.count({"platform": platform})
+    duplicates = store.duplicate_records({"platform": platform}) if posts else 0
+    posts -= duplicates  # distinct posts; the extra records are reported apart
     pending = store.count({"platform": platform, "processing_status": "pending_sentiment"})
     semantic = store.coverage("vector", {"platform": platform}) if posts else None
     return {
         "posts": posts,
+        "duplicate_records": duplicates,
         "pending_sentiment": pending,
         "sentiment_coverage": round((posts - pending) / posts, 4) if posts else None,
         "semantic_coverage": round(semantic, 4) if semantic is not None else None,

@@ -107,3 +107,47 @@ def store_records(
     for engagement in ("likes", "comments", "shares", "views"):
         records[engagement] = records[engagement].astype("Int64")
     return records.reset_index(drop=True)
+
+
+SIGNATURE_COLUMNS = ["post_id", "platform", "signature"]
+
+
+def link_signatures(mentions: pd.DataFrame | None, assignments: list[pd.DataFrame]) -> pd.DataFrame:
+    """(post_id, platform, signature): what the cross-platform assets say of each post's store record
+    beyond its own batch (canonical entities resolution added, the platform topic). Two signatures that
+    differ mean the post's record must be written again; nothing else about it changed."""
+    parts = []
+    if mentions is not None and len(mentions):
+        linked = mentions[mentions["canonical_id"].notna() & ~mentions["link"].isin(["conservative", "rejected"])]
+        if len(linked):
+            entity_ids = (
+                linked.drop_duplicates(["post_id", "canonical_id"])
+                .sort_values(["post_id", "canonical_id"])
+                .groupby(["post_id", "platform"], sort=False)["canonical_id"]
+                .agg(",".join)
+                .rename("entities")
+            )
+            parts.append(entity_ids)
+    topics = [a[["post_id", "platform", "topic_id"]] for a in assignments if a is not None and len(a)]
+    if topics:
+        topic_ids = pd.concat(topics, ignore_index=True).drop_duplicates(["post_id", "platform"], keep="last")
+        parts.append(
+            topic_ids.set_index(["post_id", "platform"])["topic_id"].astype("Int64").astype(str).rename("topic")
+        )
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in SIGNATURE_COLUMNS})
+    joined = pd.concat(parts, axis=1).fillna("")
+    for column in ("entities", "topic"):
+        if column not in joined:
+            joined[column] = ""
+    signature = "e=" + joined["entities"].astype(str) + ";t=" + joined["topic"].astype(str)
+    return signature.rename("signature").reset_index()[SIGNATURE_COLUMNS]
+
+
+def changed_posts(previous: pd.DataFrame | None, current: pd.DataFrame) -> pd.DataFrame:
+    """(post_id, platform) whose signature is new, changed or gone since `previous` (None: never synced)."""
+    if previous is None or not len(previous):
+        return current[["post_id", "platform"]].reset_index(drop=True)
+    both = previous.merge(current, on=["post_id", "platform"], how="outer", suffixes=("_before", "_now"))
+    differs = both["signature_before"].fillna("\0") != both["signature_now"].fillna("\0")
+    return both.loc[differs, ["post_id", "platform"]].reset_index(drop=True)

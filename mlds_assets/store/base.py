@@ -114,6 +114,10 @@ class PostStore(Protocol):
 
     def delete(self, post_ids: Sequence[str]) -> int: ...
 
+    def duplicate_records(self, where: StoreFilter | None = None) -> int:
+        """Records beyond one per post_id among the matching ones: 0 unless concurrent writers went wrong."""
+        ...
+
     def optimize(self) -> None:
         """Housekeeping after writes: fold new rows into indexes, prune old versions (a no-op where the
         backend does this itself)."""

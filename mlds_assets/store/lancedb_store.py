@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 
 import lancedb
 import pandas as pd
@@ -21,6 +25,22 @@ from mlds_assets.store.base import (
 )
 
 _FIELDS = {name for name, _ in STORE_SCHEMA_FIELDS}
+RETRYABLE_COMMIT = ("Retryable commit conflict", "Commit conflict", "preempted by concurrent transaction")
+
+
+class RetryableCommitConflict(RuntimeError):
+    """Lance refused a commit because another writer committed first; the same write may simply be redone."""
+
+
+def _commit(call):
+    """Run a Lance write, turning its commit-conflict error (a plain RuntimeError/OSError from the Rust
+    layer) into one `retrying` can name."""
+    try:
+        return call()
+    except Exception as exc:
+        if any(marker in str(exc) for marker in RETRYABLE_COMMIT):
+            raise RetryableCommitConflict(str(exc)) from exc
+        raise
 
 
 def _quote(value: str | int) -> str:
@@ -69,16 +89,44 @@ class LanceDBPostStore:
         self._db = lancedb.connect(uri)
         self._table = None
         self._fts_ready = False
+        local = "://" not in uri or uri.startswith("file://")
+        self._lock_path = Path(uri.removeprefix("file://")) / f".{table}.write-lock" if local else None
+        self._thread_lock, self._lock_depth = threading.RLock(), 0
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """One writer of the table at a time, across processes. Lance's merge_insert does not see a key that
+        a concurrent writer is inserting (both insert it: a post twice), and concurrent optimize() calls
+        fail on commit conflicts. Dagster's `mlds_store` pool already serialises the pipeline's writers;
+        this lock also covers anything else on the machine (`mlds store rebuild`, a notebook). On object
+        storage there is no file to lock: the pool is the guarantee there."""
+        with self._thread_lock:  # re-entrant: a write that first creates the table takes it twice
+            if self._lock_path is None or self._lock_depth:
+                self._lock_depth += 1
+                try:
+                    yield
+                finally:
+                    self._lock_depth -= 1
+                return
+            self._lock_path.parent.mkdir(parents=True, exist_ok=True)
+            with self._lock_path.open("a") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                self._lock_depth += 1
+                try:
+                    yield
+                finally:
+                    self._lock_depth -= 1
+                    fcntl.flock(handle, fcntl.LOCK_UN)
 
     # --- collection ---------------------------------------------------------------------------------
 
     def ensure_collection(self) -> None:
         if self._table is not None:
             return
-        if self.table_name in self._db.list_tables().tables:
-            self._table = self._db.open_table(self.table_name)
-        else:
-            self._table = self._db.create_table(self.table_name, schema=store_schema(self.vector_dim))
+        if self.table_name not in self._db.list_tables().tables:
+            with self._writing():  # two first writers at once must not both create it
+                self._db.create_table(self.table_name, schema=store_schema(self.vector_dim), exist_ok=True)
+        self._table = self._db.open_table(self.table_name)
 
     @property
     def table(self):
@@ -102,8 +150,16 @@ class LanceDBPostStore:
 
     def optimize(self, keep_versions_for: timedelta = timedelta(hours=1)) -> None:
         """Fold new rows into the indexes and prune table versions older than `keep_versions_for`."""
-        self._ensure_indexes()
-        self.table.optimize(cleanup_older_than=keep_versions_for)
+        with self._writing():
+            self.table.checkout_latest()
+            retrying(
+                lambda: _commit(
+                    lambda: (self._ensure_indexes(), self.table.optimize(cleanup_older_than=keep_versions_for))
+                ),
+                (RetryableCommitConflict,),
+                self.write_attempts,
+                sleep=self._sleep,
+            )
 
     # --- writes -------------------------------------------------------------------------------------
 
@@ -120,25 +176,30 @@ class LanceDBPostStore:
         if records["post_id"].isna().any() or records["post_id"].duplicated().any():
             raise ValueError("upsert needs unique, non-null post_id values")
         written = 0
-        for start in range(0, len(records), self.write_batch_rows):
-            chunk = self._as_arrow(records.iloc[start : start + self.write_batch_rows])
-            try:  # I/O errors (a full disk, a flaky object store) are retried; a merge is idempotent
-                retrying(
-                    lambda chunk=chunk: (
-                        self.table.merge_insert("post_id")
-                        .when_matched_update_all()
-                        .when_not_matched_insert_all()
-                        .execute(chunk, on_bad_vectors="null")
-                    ),
-                    (OSError, IOError),
-                    self.write_attempts,
-                    sleep=self._sleep,
-                )
-            except Exception as exc:
-                raise StoreWriteError(
-                    f"LanceDB {self.uri}/{self.table_name}: upsert failed after {written} of {len(records)} rows: {exc}"
-                ) from exc
-            written += chunk.num_rows
+        with self._writing():
+            self.table.checkout_latest()  # see what the previous writer committed
+            for start in range(0, len(records), self.write_batch_rows):
+                chunk = self._as_arrow(records.iloc[start : start + self.write_batch_rows])
+                try:  # I/O errors (a full disk, a flaky object store) and commit conflicts are retried;
+                    retrying(  # a merge is idempotent
+                        lambda chunk=chunk: _commit(
+                            lambda: (
+                                self.table.merge_insert("post_id")
+                                .when_matched_update_all()
+                                .when_not_matched_insert_all()
+                                .execute(chunk, on_bad_vectors="null")
+                            )
+                        ),
+                        (OSError, IOError, RetryableCommitConflict),
+                        self.write_attempts,
+                        sleep=self._sleep,
+                    )
+                except Exception as exc:
+                    raise StoreWriteError(
+                        f"LanceDB {self.uri}/{self.table_name}: upsert failed after {written} of {len(records)} "
+                        f"rows: {exc}"
+                    ) from exc
+                written += chunk.num_rows
         return written  # indexes: optimize() (post_collection calls it after each batch) or the first search
 
     def update_fields(self, updates: pd.DataFrame) -> int:
@@ -149,9 +210,22 @@ class LanceDBPostStore:
         if not post_ids:
             return 0
         predicate = filter_sql({"post_id": list(post_ids)})
-        before = self.table.count_rows(predicate)
-        self.table.delete(predicate)
+        with self._writing():
+            self.table.checkout_latest()
+            before = self.table.count_rows(predicate)
+            self.table.delete(predicate)
         return before
+
+    def duplicate_records(self, where: StoreFilter | None = None) -> int:
+        """Records beyond one per post_id (0 in a healthy store): what `mlds status` reports and a rebuild
+        removes."""
+        predicate = filter_sql(where)
+        query = self.table.search().select(["post_id"])
+        if predicate:
+            query = query.where(predicate)
+        ids = query.limit(self.table.count_rows(predicate) if predicate else self.table.count_rows()).to_arrow()
+        column = ids["post_id"]
+        return len(column) - len(column.unique())
 
     # --- reads --------------------------------------------------------------------------------------
 

@@ -202,6 +202,10 @@ class WeaviatePostStore:
         frame = pd.DataFrame(rows)
         return frame.sort_values("post_id").iloc[offset : offset + limit].reset_index(drop=True) if rows else frame
 
+    def duplicate_records(self, where: StoreFilter | None = None) -> int:
+        """Always 0: the object id is the post_id, so Weaviate holds one object per post by construction."""
+        return 0
+
     def count(self, where: StoreFilter | None = None) -> int:
         return sum(
             with_retries(lambda c=c: c.aggregate.over_all(filters=weaviate_filter(where), total_count=True)).total_count

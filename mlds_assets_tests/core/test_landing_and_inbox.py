@@ -151,14 +151,21 @@ def scan(inbox: Path, previous: dict | None = None, now: float | None = None):
     return scan_inbox(inbox, FOLDERS, previous or {}, SETTLE, IGNORE, now=now)
 
 
-def test_fresh_file_is_ready_only_when_unchanged_on_the_next_scan(tmp_path):
+def twice(inbox: Path, previous: dict | None = None, now: float | None = None):
+    """Two sensor ticks in a row: the first observes, the second may take what did not change."""
+    return scan(inbox, previous=scan(inbox, previous, now=now).state, now=now)
+
+
+def test_fresh_file_waits_for_a_second_look_and_the_settle_time(tmp_path):
     path = put(tmp_path / "inbox" / "facebook" / "new.csv")
     now = path.stat().st_mtime  # just written
     first = scan(tmp_path / "inbox", now=now)
     assert first.ready == []
     assert first.state[str(path)][:2] == [path.stat().st_size, path.stat().st_mtime_ns]
-    second = scan(tmp_path / "inbox", previous=first.state, now=now + 1)  # not settled, but unchanged
-    assert second.ready == [("facebook", path)]
+    unsettled = scan(tmp_path / "inbox", previous=first.state, now=now + 1)  # unchanged, but too young
+    assert unsettled.ready == []
+    settled = scan(tmp_path / "inbox", previous=unsettled.state, now=now + SETTLE)
+    assert settled.ready == [("facebook", path)]
 
 
 def test_file_still_growing_is_not_ready(tmp_path):
@@ -167,28 +174,35 @@ def test_file_still_growing_is_not_ready(tmp_path):
     first = scan(tmp_path / "inbox", now=now)
     with path.open("ab") as handle:
         handle.write(b"2,more\n")
-    second = scan(tmp_path / "inbox", previous=first.state, now=now + 1)
+    second = scan(tmp_path / "inbox", previous=first.state, now=now + SETTLE + 1)
     assert second.ready == []
 
 
-def test_settled_file_is_ready_at_once(tmp_path):
-    path = put(tmp_path / "inbox" / "care" / "old.csv", age_s=60)
-    result = scan(tmp_path / "inbox")
-    assert result.ready == [("customer_care", path)]
+def test_an_old_mtime_alone_never_proves_a_file_complete(tmp_path):
+    """A writer that paused (or a copy keeping its source's mtime): the first look must not take it, and a
+    change before the second look starts the wait again, so the half file never becomes a batch."""
+    path = put(tmp_path / "inbox" / "care" / "half.csv", b"id,text\n1,first half", age_s=60)
+    first = scan(tmp_path / "inbox")
+    assert first.ready == []
+    put(path, b"id,text\n1,first half of the row\n2,second\n", age_s=30)  # the rest arrives
+    second = scan(tmp_path / "inbox", previous=first.state)
+    assert second.ready == []
+    third = scan(tmp_path / "inbox", previous=second.state)
+    assert third.ready == [("customer_care", path)]
 
 
 def test_partial_downloads_and_hidden_files_are_ignored(tmp_path):
     folder = tmp_path / "inbox" / "facebook"
     for name in ("a.csv.part", "b.csv.tmp", "c.csv.crdownload", "D.CSV.PART", ".hidden.csv"):
         put(folder / name, age_s=60)
-    result = scan(tmp_path / "inbox")
+    result = twice(tmp_path / "inbox")
     assert result.ready == [] and result.state == {}
 
 
 def test_unknown_platform_folder_is_skipped_with_reason(tmp_path):
     put(tmp_path / "inbox" / "myspace" / "x.csv", age_s=60)
     put(tmp_path / "inbox" / "stray.csv", age_s=60)
-    result = scan(tmp_path / "inbox")
+    result = twice(tmp_path / "inbox")
     assert result.ready == []
     assert any(r.startswith("myspace/") and "no platform" in r for r in result.skipped)
     assert any(r.startswith("stray.csv") for r in result.skipped)
@@ -196,7 +210,7 @@ def test_unknown_platform_folder_is_skipped_with_reason(tmp_path):
 
 def test_landed_file_unchanged_is_not_ready_again(tmp_path):
     path = put(tmp_path / "inbox" / "facebook" / "done.csv", age_s=60)
-    first = scan(tmp_path / "inbox")
+    first = twice(tmp_path / "inbox")
     assert first.ready == [("facebook", path)]
     state = {k: [*v[:2], "done-abc123"] for k, v in first.state.items()}  # the sensor records the partition
     again = scan(tmp_path / "inbox", previous=state)
@@ -206,11 +220,45 @@ def test_landed_file_unchanged_is_not_ready_again(tmp_path):
 
 def test_landed_file_that_changes_is_ready_again(tmp_path):
     path = put(tmp_path / "inbox" / "facebook" / "done.csv", age_s=60)
-    state = {k: [*v[:2], "done-abc123"] for k, v in scan(tmp_path / "inbox").state.items()}
+    state = {k: [*v[:2], "done-abc123"] for k, v in twice(tmp_path / "inbox").state.items()}
     put(path, b"id,text\n9,new content\n", age_s=30)
-    again = scan(tmp_path / "inbox", previous=state)
+    again = twice(tmp_path / "inbox", previous=state)
     assert again.ready == [("facebook", path)]
     assert again.state[str(path)][2] == ""
+
+
+def test_symlinks_in_the_inbox_are_refused(tmp_path):
+    """A link to /etc/passwd or to another team's export is not ingested (ingestion.follow_symlinks: false)."""
+    outside = put(tmp_path / "other_team" / "private.csv", age_s=60)
+    folder = tmp_path / "inbox" / "facebook"
+    folder.mkdir(parents=True)
+    (folder / "passwd.csv").symlink_to("/etc/passwd")
+    (folder / "theirs.csv").symlink_to(outside)
+    (tmp_path / "inbox" / "care").symlink_to(outside.parent, target_is_directory=True)
+    result = twice(tmp_path / "inbox")
+    assert result.ready == []
+    assert sum("symlink" in reason for reason in result.skipped) >= 3
+    allowed = scan_inbox(tmp_path / "inbox", FOLDERS, result.state, SETTLE, IGNORE, follow_symlinks=True)
+    assert ("facebook", folder / "theirs.csv") in scan_inbox(
+        tmp_path / "inbox", FOLDERS, allowed.state, SETTLE, IGNORE, follow_symlinks=True
+    ).ready  # only by an explicit setting
+
+
+def test_unreadable_file_is_skipped_with_a_reason_and_the_others_go_on(tmp_path, monkeypatch):
+    good = put(tmp_path / "inbox" / "facebook" / "good.csv", age_s=60)
+    bad = put(tmp_path / "inbox" / "facebook" / "bad.csv", age_s=60)
+    real_stat = Path.stat
+
+    def stat(self, *args, **kwargs):
+        if self.name == "bad.csv":  # root reads any file, so the test makes one unreadable
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_stat(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "stat", stat)
+    result = twice(tmp_path / "inbox")
+    assert result.ready == [("facebook", good)]
+    assert any("bad.csv" in reason and "cannot be read" in reason for reason in result.skipped)
+    assert str(bad) not in result.state  # not remembered: retried at the next tick
 
 
 def test_missing_inbox_is_empty(tmp_path):
