@@ -88,7 +88,8 @@ def test_kill_9_during_the_third_chunk_then_rerun_scores_every_post_exactly_once
     assert len(list(batch_dir.glob("chunk-*.parquet"))) == 2  # chunks 1 and 2 finished; 3 died mid-way
     assert not (Path(settings.lake_base) / "facebook" / "sentiment_scores").exists()
 
-    rerun = _mlds(["enrich", "--only", "sentiment", "--platform", "facebook"], env)
+    vader = {**env, "MLDS__SENTIMENT__ENGINE": "vader"}  # the killer's name and version: the re-run resumes
+    rerun = _mlds(["enrich", "--only", "sentiment", "--platform", "facebook"], vader)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr[-2000:]
 
     chunks = pd.concat([pd.read_parquet(p) for p in sorted(batch_dir.glob("chunk-*.parquet"))])
