@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 MLDS_HOME ?= $(CURDIR)/var
 export MLDS_HOME
 
-.PHONY: install demo test dev bench lint validate clean
+.PHONY: install demo test dev bench lint validate clean system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,15 @@ $(VENV)/.installed: $(BIN)/python setup.py pyproject.toml
 	touch $@
 
 install: $(VENV)/.installed
+
+# Debian packages some tests use (a headless browser for the report and /docs, a PostgreSQL server for the
+# Postgres instance profile). Needs root and apt-get; without them those tests skip, saying why.
+system-deps:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium postgresql >/dev/null \
+		|| echo "system-deps: apt-get failed; the browser and Postgres tests will skip, saying why"; \
+	else echo "system-deps: not root or no apt-get; install chromium and postgresql yourself"; fi
 
 demo: install
 	$(BIN)/mlds demo

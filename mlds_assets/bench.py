@@ -259,9 +259,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--api-posts", type=int, default=400, help="demo posts per platform for the API; 0 skips")
     parser.add_argument("--scaling", type=int, nargs="*", default=[10_000, 100_000, 1_000_000],
                         help="sizes for the scaling table (fast path and sentiment, fresh processes)")  # fmt: skip
+    parser.add_argument("--daemon", type=int, nargs="*", default=[2_000, 100_000],
+                        help="rows per file dropped into the inbox of a running `dagster dev`")  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("var/bench"))
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.daemon:
+        from mlds_assets.bench_daemon import bench_daemon
+        from mlds_assets.bench_daemon import markdown as daemon_markdown
+
+        print("the daemon path: runs per new file, file drop to store ...", flush=True)
+        daemon = bench_daemon(tuple(args.daemon))
+        (args.out / "daemon.md").write_text(daemon_markdown(daemon))
+        (args.out / "daemon.json").write_text(json.dumps(daemon, indent=1))
+        print(daemon_markdown(daemon))
     if args.scaling:
         from mlds_assets.bench_scaling import bench_scaling
         from mlds_assets.bench_scaling import markdown as scaling_markdown

@@ -16,6 +16,7 @@ from dagster import (
 )
 
 from mlds_assets.assets.ingestion import Lane
+from mlds_assets.core.quarantine import quarantine_share, top_reasons
 from mlds_assets.core.schema import arrow_text
 from mlds_assets.lake import read_lake_partition
 from mlds_assets.settings import PlatformConfig, Settings
@@ -77,14 +78,24 @@ def rows_accounted_result(kept_rows: pd.Series, quarantined_rows: pd.Series, row
     )
 
 
-def quarantine_rate_result(quarantined: int, rows_in: int | None, limit: float) -> AssetCheckResult:
+def quarantine_rate_result(quarantine: pd.DataFrame, rows_in: int | None, limit: float) -> AssetCheckResult:
     """A file mapped with the wrong format or columns quarantines most of its rows: the ledger still
-    balances, so without this gate such a batch would reach the store as a handful of posts."""
-    rate = quarantined / rows_in if rows_in else 0.0
+    balances, so without this gate such a batch would reach the store as a handful of posts. ERROR, with
+    the most common reasons, which say what to fix in the platform YAML."""
+    rate = quarantine_share(rows_in or 0, len(quarantine))
+    reasons = top_reasons(quarantine)
     return AssetCheckResult(
         check_name="quarantine_rate_below_limit",
         passed=rows_in is not None and rate <= limit,
-        metadata={"quarantine_rate": round(rate, 4), "limit": limit, "rows_quarantined": quarantined},
+        severity=AssetCheckSeverity.ERROR,
+        metadata={
+            "quarantine_rate": round(rate, 4),
+            "limit": limit,
+            "rows_quarantined": len(quarantine),
+            "top_reasons": MetadataValue.md(
+                "\n".join(f"- {r['rows']} rows: {r['example']}" for r in reasons) if reasons else "_none_"
+            ),
+        },
     )
 
 
@@ -99,7 +110,7 @@ def build_lane_checks(lane: Lane, platform: PlatformConfig, settings: Settings) 
         "rows_accounted_for": "rows in = rows kept + rows quarantined; every source row is in exactly one of them.",
         "quarantine_rate_below_limit": (
             f"At most {settings.ingestion.max_quarantine_rate:.0%} of the file's rows quarantined "
-            "(ingestion.max_quarantine_rate)."
+            "(ingestion.max_quarantine_rate); above it the mapping is wrong, and the top reasons say how."
         ),
     }
 
@@ -115,14 +126,16 @@ def build_lane_checks(lane: Lane, platform: PlatformConfig, settings: Settings) 
     def raw_posts_gates(context: AssetCheckExecutionContext):
         partition = context.partition_key
         raw_posts = read_lake_partition(settings.lake_base, list(raw_key.path), partition, gate_columns)
-        quarantine = read_lake_partition(settings.lake_base, list(quarantine_key.path), partition, ["source_row"])
+        quarantine = read_lake_partition(
+            settings.lake_base, list(quarantine_key.path), partition, ["source_row", "reason"]
+        )
         if raw_posts is None or quarantine is None:
             raise FileNotFoundError(f"{lane.platform} batch {partition}: raw_posts or quarantine not in the lake")
         yield required_fields_result(raw_posts, required)
         yield unique_ids_result(raw_posts)
         rows_in = _latest_metadata(context, lane, "raw_posts").get("rows_in")
         yield rows_accounted_result(raw_posts["source_row"], quarantine["source_row"], rows_in)
-        yield quarantine_rate_result(len(quarantine), rows_in, settings.ingestion.max_quarantine_rate)
+        yield quarantine_rate_result(quarantine, rows_in, settings.ingestion.max_quarantine_rate)
 
     threshold = settings.entities.confidence_threshold
 

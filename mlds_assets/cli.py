@@ -30,7 +30,14 @@ from mlds_assets.phase2_commands import (
     read_gold,
     train_sentiment,
 )
-from mlds_assets.review_commands import ReviewError, decide, review_queue
+from mlds_assets.review_commands import (
+    ReviewError,
+    apply_decisions_file,
+    decide,
+    export_queue,
+    learned_aliases,
+    review_queue,
+)
 from mlds_assets.settings import ConfigError, Settings, load_settings
 
 QUIET_RUN = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the instance keeps the full log
@@ -68,22 +75,35 @@ def apply_pool_limits(instance, settings: Settings) -> dict[str, int]:
     return wanted
 
 
-def ingest(settings: Settings, path: Path, platform: str, instance=None, mode: str | None = None) -> dict:
-    """Land one file and run the platform's fast path for it (and phase 2 at once in `full` mode)."""
+def ingest(
+    settings: Settings, path: Path, platform: str, instance=None, mode: str | None = None, replay: bool = False
+) -> dict:
+    """Land one file and run the platform's fast path for it (and phase 2 at once in `full` mode). With
+    `replay`, a file already ingested is mapped again from its landed copy (after a platform YAML fix)."""
     from mlds_assets.sensors import enrich_job_name, fast_path_job_name
 
     partitions = settings.platform(platform).partitions_name
     instance = instance or dagster_instance(settings)
     landed, _ = land_file(path, settings.landing_dir, platform, settings.ingestion.max_file_bytes)
-    if fast_path_done(instance, platform, landed.partition_key):
-        return {"platform": platform, "batch": landed.partition_key, "status": "already ingested"}
+    if not replay and fast_path_done(instance, platform, landed.partition_key):
+        return {
+            "platform": platform, "batch": landed.partition_key, "status": "already ingested",
+            "hint": "mlds ingest --replay maps the landed file again (after a fix to the platform YAML)",
+        }  # fmt: skip
     if not instance.has_dynamic_partition(partitions, landed.partition_key):
         instance.add_dynamic_partitions(partitions, [landed.partition_key])
     # else: a run for this file was killed or failed part-way; it runs again, and every step upserts
     mode = mode or settings.mode_for(platform)
     tags = {"mlds/source_file": path.name, "mlds/platform": platform, "mlds/mode": mode}
+    if replay:
+        tags["mlds/replay"] = "true"
     outcome = run_job(settings, instance, fast_path_job_name(platform), landed.partition_key, tags)
-    outcome = {"platform": platform, "batch": landed.partition_key, **outcome}
+    outcome = {
+        "platform": platform,
+        "batch": landed.partition_key,
+        **outcome,
+        **batch_accounting(settings, platform, landed.partition_key),
+    }
     if mode == "full" and outcome["status"] == "ok":  # what the automation sensor does in full mode, now
         stages = {
             stage: run_job(settings, instance, enrich_job_name(platform, stage), landed.partition_key, tags)
@@ -93,6 +113,23 @@ def ingest(settings: Settings, path: Path, platform: str, instance=None, mode: s
         worst = worst or ("checks failed" if any(s["status"] != "ok" for s in stages.values()) else "ok")
         outcome["phase2"] = {"status": worst, "stages": stages}
     return outcome
+
+
+def batch_accounting(settings: Settings, platform: str, batch: str) -> dict:
+    """Rows in, kept and quarantined for one batch, and the most common quarantine reasons (from the lake)."""
+    from mlds_assets.core.quarantine import quarantine_share, top_reasons
+    from mlds_assets.lake import read_lake_partition
+
+    kept = read_lake_partition(settings.lake_base, [platform, "raw_posts"], batch, ["source_row"])
+    quarantine = read_lake_partition(settings.lake_base, [platform, "quarantine"], batch, ["source_row", "reason"])
+    if kept is None or quarantine is None:
+        return {}
+    rows_in = len(kept) + len(quarantine)
+    return {
+        "rows": {"in": rows_in, "kept": len(kept), "quarantined": len(quarantine)},
+        "quarantine_share": round(quarantine_share(rows_in, len(quarantine)), 4),
+        "top_quarantine_reasons": top_reasons(quarantine),
+    }
 
 
 def fast_path_done(instance, platform: str, batch: str) -> bool:
@@ -163,6 +200,15 @@ def _step_errors(result) -> list[str]:
 
 
 def open_store(settings: Settings):
+    """The post store. The embedded LanceDB one opens without importing Dagster or the asset graph (about
+    3 s of a keyword search from the command line); another backend goes through the resource."""
+    if settings.store.backend == "lancedb":
+        from mlds_assets.store.lancedb_store import LanceDBPostStore
+
+        config = settings.store
+        store = LanceDBPostStore(settings.store_uri, config.table, config.vector_dim, config.write_batch_rows)
+        store.ensure_collection()
+        return store
     from mlds_assets.definitions import post_store_resource
 
     return post_store_resource(settings).get_store()
@@ -256,6 +302,18 @@ def daily_report(settings: Settings, instance=None) -> dict:
     return {"platform": "cross_platform", "batch": "-", "stage": "analytics", **outcome, "report": report}
 
 
+def _print_accounting(outcome: dict, limit: float) -> None:
+    """The batch's rows in / kept / quarantined and the top reasons, on stderr (stdout stays JSON)."""
+    rows = outcome.get("rows")
+    if not rows:
+        return
+    counts = f"{rows['in']} rows in, {rows['kept']} kept, {rows['quarantined']} quarantined"
+    share = f"{outcome['quarantine_share']:.1%}; the limit is {limit:.0%}"
+    print(f"{outcome['platform']} {outcome['batch']}: {counts} ({share})", file=sys.stderr)
+    for reason in outcome["top_quarantine_reasons"]:
+        print(f"  {reason['rows']:>8} rows: {reason['example']}", file=sys.stderr)
+
+
 def _print_status(report: dict) -> None:
     header = f"{'platform':<15}{'batches':>8}{'posts':>9}{'quarantined':>13}{'entities':>10}{'sentiment':>11}"
     print(header + f"{'semantic':>10}  last ingested")
@@ -272,6 +330,45 @@ def _print_status(report: dict) -> None:
             print(f"{name}: {s['duplicate_records']} duplicate records in the store; `mlds store rebuild` removes them")
 
 
+def _review(settings: Settings, args) -> int:
+    from mlds_assets.core.resolution import candidate_text
+
+    later = "applied at the next resolution: `mlds enrich --only entities`, or materialise resolved_entities"
+    if args.what == "list":
+        queue = review_queue(settings)
+        if args.json:
+            print(queue.to_json(orient="records", force_ascii=False))
+            return 0
+        for row in (queue.head(args.limit) if args.limit else queue).to_dict("records"):
+            scored = candidate_text(row) if "candidate_scores" in row else ", ".join(row["candidates"])
+            posts = row.get("posts", row["mentions"])
+            print(
+                f"{row['conflict_id']}  {row['surface']!r} ({row['label']}; {posts} posts, {row['mentions']} mentions)"
+            )
+            print(f"              {row['reason']}" + (f"; candidates: {scored}" if scored else ""))
+        print(f"{len(queue)} open items, {int(queue['mentions'].sum()) if len(queue) else 0} mentions")
+        return 0
+    if args.what == "aliases":
+        learned = learned_aliases(settings)
+        for row in learned.itertuples():
+            print(f"{row.conflict_id}  {row.entity_id:<20} {row.alias!r}")
+        print(f"{len(learned)} learned aliases; reverse one: mlds review decide ID --reject (or --merge-into OTHER)")
+        return 0
+    if args.what == "export":
+        print(
+            f"{export_queue(settings, args.path)} open items -> {args.path}; fill action (merge|new|reject) and target"
+        )
+        return 0
+    if args.what == "apply":
+        print(f"{apply_decisions_file(settings, args.path)} decisions -> {settings.entity_decisions_path}")
+        print(later)
+        return 0
+    decision, ids = decide(settings, args.conflict, args.merge_into, args.new, args.reject, args.all_like)
+    print(f"{len(ids)} item(s): {decision.action} {decision.target or ''} -> {settings.entity_decisions_path}")
+    print(later)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="mlds", description="MLDS: social-media exports to searchable, measured data."
@@ -283,6 +380,9 @@ def main(argv: list[str] | None = None) -> int:
     ingest_cmd.add_argument("path", type=Path)
     ingest_cmd.add_argument("--platform", required=True)
     ingest_cmd.add_argument("--mode", choices=["fast", "full"], default=None)
+    ingest_cmd.add_argument(
+        "--replay", action="store_true", help="map an already-ingested file again (after fixing the platform YAML)"
+    )
     status_cmd = commands.add_parser("status", help="posts, quarantine and coverage per platform")
     status_cmd.add_argument("--json", action="store_true")
     search_cmd = commands.add_parser("search", help="hybrid (keyword + semantic) search of the post store")
@@ -348,10 +448,18 @@ def main(argv: list[str] | None = None) -> int:
     review_cmd = commands.add_parser("review", help="the entity review queue").add_subparsers(
         dest="what", required=True
     )
-    review_list = review_cmd.add_parser("list", help="open conflicts with their candidates")
+    review_list = review_cmd.add_parser("list", help="open items, most posts first, with scored candidates")
     review_list.add_argument("--json", action="store_true")
-    review_decide = review_cmd.add_parser("decide", help="decide a conflict (written to entity_decisions.yaml)")
-    review_decide.add_argument("conflict")
+    review_list.add_argument("--limit", type=int, default=50, help="items shown (default 50; 0 = all)")
+    review_decide = review_cmd.add_parser("decide", help="decide items (written to entity_decisions.yaml)")
+    which = review_decide.add_mutually_exclusive_group(required=True)
+    which.add_argument("conflict", nargs="?", help="an item id from `review list` or `review aliases`")
+    which.add_argument("--all-like", metavar="PATTERN", help="every open item whose surface matches, e.g. '*airport*'")
+    review_export = review_cmd.add_parser("export", help="the open items as a CSV to decide in bulk")
+    review_export.add_argument("path", type=Path)
+    review_apply = review_cmd.add_parser("apply", help="record every decided row of an exported CSV")
+    review_apply.add_argument("path", type=Path)
+    review_cmd.add_parser("aliases", help="aliases the resolver learned, with the item id that reverses each")
     choice = review_decide.add_mutually_exclusive_group(required=True)
     choice.add_argument("--merge-into", metavar="CANONICAL")
     choice.add_argument("--new", action="store_true", help="a new canonical entity")
@@ -400,8 +508,9 @@ def main(argv: list[str] | None = None) -> int:
             if not args.path.is_file():
                 print(f"mlds: {args.path}: no such file", file=sys.stderr)
                 return 2
-            outcome = ingest(settings, args.path, args.platform, mode=args.mode)
+            outcome = ingest(settings, args.path, args.platform, mode=args.mode, replay=args.replay)
             print(json.dumps(outcome, indent=2))
+            _print_accounting(outcome, settings.ingestion.max_quarantine_rate)
             return 0 if outcome["status"] in ("ok", "already ingested") else 1
         if args.command == "status":
             report = status(settings)
@@ -424,7 +533,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "enrich":
             outcomes = enrich(settings, args.only, args.platform, force=args.force)
             for run in outcomes:
-                print(f"{run['platform']:<15} {run['status']:<14} {run['stage']} batch {run['batch']}")
+                warned = run.get("checks_warned") or []
+                shown = "ok, warned" if warned and run["status"] == "ok" else run["status"]
+                print(f"{run['platform']:<15} {shown:<14} {run['stage']} batch {run['batch']}")
+                for check in warned:  # a WARN check (e.g. the review queue) is not hidden behind "ok"
+                    print(f"{'':<15} WARN {check}")
             if not outcomes:
                 print("no batches ingested yet")
             return 0 if all(r["status"] == "ok" for r in outcomes) else 1
@@ -463,21 +576,7 @@ def main(argv: list[str] | None = None) -> int:
                 print("\n\n".join(format_eval(report) for report in reports))
             return 0
         if args.command == "review":
-            if args.what == "list":
-                queue = review_queue(settings)
-                if args.json:
-                    print(queue.to_json(orient="records", force_ascii=False))
-                else:
-                    for row in queue.itertuples():
-                        print(
-                            f"{row.conflict_id}  {row.surface!r} ({row.label}, {row.mentions} mentions): {row.reason}"
-                        )
-                    print(f"{len(queue)} open conflicts")
-                return 0
-            decision = decide(settings, args.conflict, args.merge_into, args.new, args.reject)
-            print(f"{args.conflict}: {decision.action} {decision.target or ''} -> {settings.entity_decisions_path}")
-            print("applied at the next resolution: `mlds enrich --only entities`, or materialise resolved_entities")
-            return 0
+            return _review(settings, args)
         if args.command == "store":
             from mlds_assets.store.rebuild import rebuild_platform
 

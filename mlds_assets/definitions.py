@@ -172,7 +172,7 @@ def build_definitions(settings: Settings, post_store: PostStoreResource | None =
         assets=assets,
         asset_checks=checks,
         jobs=jobs,
-        sensors=[build_inbox_sensor(settings, jobs), automation, build_run_reaper()],
+        sensors=[build_inbox_sensor(settings, jobs), automation, build_run_reaper(settings)],
         resources={
             "io_manager": LakeIOManager(base_path=settings.lake_base),
             "post_store": post_store or post_store_resource(settings),

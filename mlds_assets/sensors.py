@@ -56,10 +56,10 @@ def dead_runs(instance: DagsterInstance, host: str) -> list[tuple[str, int]]:
     return found
 
 
-def build_run_reaper() -> SensorDefinition:
+def build_run_reaper(settings: Settings) -> SensorDefinition:
     @sensor(
         name="dead_run_reaper",
-        minimum_interval_seconds=30,
+        minimum_interval_seconds=settings.concurrency.dead_run_check_seconds,
         default_status=DefaultSensorStatus.RUNNING,
         description="Marks failed a STARTED run whose process died (kill -9, OOM): its batch's queue slot and "
         "pool slots are freed, and the next run of that batch can start.",

@@ -69,6 +69,7 @@ class ConcurrencySettings(_Strict):
     store_writers: int = Field(1, ge=1)  # steps writing the post store at once (LanceDB: keep 1)
     model_steps: int = Field(1, ge=1)  # spaCy / encoder / transformer / BERTopic steps at once (memory)
     automation_interval_seconds: int = Field(30, gt=0)  # how often the automation sensor evaluates
+    dead_run_check_seconds: int = Field(30, gt=0)  # how often the dead_run_reaper sensor looks for dead runs
 
 
 class ConfidenceSettings(_Strict):
@@ -93,6 +94,8 @@ class ResolutionSettings(_Strict):
     discovery_confidence: float = Field(0.8, ge=0, le=1)  # an unmatched mention above it is a discovery
     decisions: str = "entity_decisions.yaml"  # relative to the config directory; written by `mlds review decide`
     review_warn: int = Field(200, ge=0)  # WARN when the review queue holds more open conflicts than this
+    review_skip_labels: tuple[str, ...] = ("GPE", "FAC", "LOC", "NORP")  # NER labels kept out of the review queue
+    review_min_posts: int = Field(2, ge=1)  # a surface in fewer posts stays unlinked (link "rare"), not queued
     gold: str | None = None  # CSV of surface,canonical_id pairs (relative to the config folder): the accuracy check
     gold_accuracy: float = Field(0.9, ge=0, le=1)  # the check needs more than this share of gold surfaces right
 
@@ -194,6 +197,10 @@ class TopicSettings(_Strict):
     coherence_sample: int = Field(5000, gt=0)  # posts whose tokens coherence is measured on
     max_fit_posts: int = Field(200_000, gt=0)  # fit on a seeded sample of this many; assign the rest
     outlier_share_warn: float = Field(0.5, ge=0, le=1)  # WARN when more posts than this share are outliers
+    min_topic_share: float = Field(0.003, ge=0, le=1)  # a topic is at least this share of the posts (or min_topic_size)
+    max_topics_per_10k: int | None = Field(50, gt=0)  # merge the closest topics down to this (at least 10); null = off
+    outlier_threshold: float | None = Field(0.3, ge=0, le=1)  # reassign an outlier this similar to a topic; null = off
+    exclude_entity_words: bool = True  # the entity dictionary's names, aliases, handles, hashtags are no topic words
 
     _cron = field_validator("schedule")(lambda value: five_field_cron(value))
 

@@ -1,20 +1,10 @@
-"""Debian packages some tests need (Chromium, PostgreSQL), installed by the test setup where missing:
-as root, with apt-get; otherwise the test is skipped, naming what is missing and why."""
+"""Debian packages some tests need (Chromium, PostgreSQL). `make system-deps` installs them (CI calls it
+before `make test`); a test never installs anything, and is skipped, naming what is missing, where absent."""
 
 from __future__ import annotations
-
-import os
-import shutil
-import subprocess
 
 import pytest
 
 
-def apt_install(package: str) -> None:
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        pytest.skip(f"{package} is not installed and cannot be here: apt-get install {package} needs root")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", package]):
-        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
-        if done.returncode != 0:
-            pytest.skip(f"{package} could not be installed: {' '.join(command)}: {done.stderr[-300:]}")
+def missing(package: str, what: str) -> None:
+    pytest.skip(f"{what} not found: the Debian package {package} is not installed (run `make system-deps` as root)")

@@ -14,7 +14,7 @@ import pytest
 
 from mlds_assets.api_load import running_api
 from mlds_assets.core.analytics import value
-from mlds_assets_tests.system_packages import apt_install
+from mlds_assets_tests.system_packages import missing
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = Path(os.environ.get("MLDS_TEST_ARTIFACTS", REPO / "test-artifacts"))
@@ -24,12 +24,8 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 
 @pytest.fixture(scope="session")
 def chromium() -> str:
-    """Debian's Chromium, installed here by the test setup when missing (root and apt-get needed)."""
-    found = shutil.which("chromium")
-    if found:
-        return found
-    apt_install("chromium")
-    return shutil.which("chromium") or pytest.skip("apt-get installed chromium but it is not on PATH")
+    """Debian's Chromium (`make system-deps` installs it)."""
+    return shutil.which("chromium") or missing("chromium", "chromium")
 
 
 def browse(chromium: str, url: str, screenshot: Path, tmp_path: Path) -> str:

@@ -34,14 +34,31 @@ def test_demo_ingests_every_platform_and_status_reports_them(home, capsys):
     for name, numbers in report["platforms"].items():
         assert numbers["batches"] == 1, name
         assert numbers["posts"] > 0 and numbers["quarantined"] > 0, name  # the demo has dirty rows
-        expected = {"batches", "posts", "quarantined", "entities", "pending_sentiment", "sentiment_coverage",
-                    "semantic_coverage", "last_ingested_at"}  # fmt: skip
+        expected = {"batches", "failed_batches", "batches_in_progress", "posts", "duplicate_records", "quarantined",
+                    "entities", "pending_sentiment", "sentiment_coverage", "semantic_coverage",
+                    "last_ingested_at"}  # fmt: skip
         assert set(numbers) == expected
     assert (home / "dagster_home" / "dagster.yaml").is_file()
 
     # A second demo run generates byte-identical files: nothing new is ingested.
     assert main(["demo", "--posts", "60"]) == 0
     assert "already ingested" in capsys.readouterr().out
+
+
+def test_status_counts_batches_with_data_and_lists_failed_ones_apart(home, tmp_path, capsys):
+    good, broken = tmp_path / "good.csv", tmp_path / "broken.csv"
+    good.write_text("status_id,status_message,status_published\n1,hello Nike,2024-01-01 10:00:00\n")
+    broken.write_text('status_id,status_message,status_published\n1,"never closed,2024-01-01 10:00:00\n')
+    assert main(["ingest", str(good), "--platform", "facebook"]) == 0
+    assert main(["ingest", str(broken), "--platform", "facebook"]) == 1
+    capsys.readouterr()
+    assert main(["status", "--json"]) == 0
+    facebook = json.loads(capsys.readouterr().out)["platforms"]["facebook"]
+    assert facebook["batches"] == 1 and facebook["posts"] == 1
+    [(batch, error)] = facebook["failed_batches"].items()
+    assert batch.startswith("broken-") and "broken.csv" in error
+    assert main(["status"]) == 0
+    assert f"facebook: batch {batch} failed" in capsys.readouterr().out
 
 
 def test_ingest_rejects_unknown_platform_with_known_ones(home, tmp_path, capsys):
@@ -222,3 +239,36 @@ def test_finetune_continues_from_the_shipped_model_on_a_teams_labels(home, tmp_p
     assert set(trained["test_scores"]["mine.csv"]) == {"before", "after"}
     assert trained["gold"]["train"] + trained["gold"]["val"] + trained["gold"]["test"] == 30
     assert FinetunedEngine(out).version != shipped.version
+
+
+def test_keyword_search_from_the_command_line_loads_neither_dagster_nor_an_encoder(home, tmp_path):
+    """Issue 19 item 7: a keyword search opens the store and answers; the asset graph (Dagster) and the
+    sentence encoder are never imported for it."""
+    from mlds_assets.cli import open_store
+    from mlds_assets.settings import load_settings
+    from mlds_assets_tests.store.test_contract import records
+
+    open_store(load_settings()).upsert(records(6))
+    script = (
+        "import json, sys\n"
+        "from mlds_assets.cli import main\n"
+        "code = main(['search', 'post', '--mode', 'keyword', '--json'])\n"
+        "print(json.dumps({'code': code, 'dagster': 'dagster' in sys.modules,"
+        " 'encoder': 'sentence_transformers' in sys.modules}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, check=True)
+    hits, outcome = done.stdout.strip().splitlines()
+    assert json.loads(outcome) == {"code": 0, "dagster": False, "encoder": False}
+    assert len(json.loads(hits)) > 0
+
+
+def test_enrich_prints_the_warnings_of_its_checks(home, capsys, monkeypatch):
+    """Issue 19 item 10: a run whose WARN check fired is not reported as a plain "ok"."""
+    import mlds_assets.cli as cli
+
+    outcome = {"platform": "twcs", "batch": "b1", "stage": "entities", "status": "ok",
+               "checks_warned": ["entity_review_queue"]}  # fmt: skip
+    monkeypatch.setattr(cli, "enrich", lambda *args, **kwargs: [outcome])
+    assert main(["enrich", "--only", "entities"]) == 0
+    printed = capsys.readouterr().out
+    assert "ok, warned" in printed and "WARN entity_review_queue" in printed

@@ -1,6 +1,6 @@
 """The fast path against a real PostgreSQL server, through the shipped Postgres profile of dagster.yaml.
-The server is Debian's postgresql package, started here in a temporary folder (installed by this test's
-setup where it is missing and can be); skipped, with that reason, only where it cannot be installed."""
+The server is Debian's postgresql package (`make system-deps` installs it), started here in a temporary
+folder; skipped, with that reason, where it is not installed."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from mlds_assets.cli import PROFILES, ingest, status
-from mlds_assets_tests.system_packages import apt_install
+from mlds_assets_tests.system_packages import missing
 
 
 def _server_binaries() -> Path | None:
@@ -34,8 +34,7 @@ def postgres() -> dict:
     """A throwaway PostgreSQL server on a loopback port, trust auth, database `mlds`."""
     binaries = _server_binaries()
     if binaries is None:
-        apt_install("postgresql")
-        binaries = _server_binaries() or pytest.skip("postgresql installed but pg_ctl was not found")
+        missing("postgresql", "PostgreSQL's pg_ctl and initdb")
     run_as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []  # the server refuses root
     folder = Path(tempfile.mkdtemp(prefix="mlds-pg-"))
     folder.chmod(0o777)

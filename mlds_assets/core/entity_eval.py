@@ -30,6 +30,8 @@ def expected_ids(targets: pd.Series, table: EntityDictionary, target_map: dict[s
     lookup = {}
     for target in targets.dropna().unique():
         mapped = target_map.get(str(target).strip().lower())
+        by_label = table.by_label.get(str(target).strip().lower())
+        mapped = mapped or ({by_label} if by_label else None)
         lookup[target] = mapped if mapped else {c.entity_id for c in matcher.candidates(str(target))}
     return targets.map(lambda t: lookup.get(t, set()) if pd.notna(t) else set())
 
@@ -49,9 +51,11 @@ def evaluate_entities(
         cleaned[["post_id", "clean_text"]], nlp, version, enhanced.batch_size, enhanced.n_process, enhanced.labels,
         enhanced.ruler_confidence, enhanced.ner_confidence,
     ).assign(platform="gold")  # fmt: skip
+    settings = entities.resolution
     resolution = resolve(
-        conservative, found, table, {}, entities.resolution.fuzzy_threshold, entities.resolution.discovery_confidence
-    )
+        conservative, found, table, {}, settings.fuzzy_threshold, settings.discovery_confidence,
+        settings.review_skip_labels, settings.review_min_posts,
+    )  # fmt: skip
     expected = pd.Series(
         expected_ids(targets.reset_index(drop=True), table, target_map or {}).tolist(), index=posts["post_id"]
     )

@@ -49,6 +49,32 @@ def _summary_row(scope: str, metrics: pd.DataFrame) -> str:
     )
 
 
+def entity_weekly_sentiment(metrics: pd.DataFrame, entities: list[str]) -> dict[str, list[tuple[str, float]]]:
+    """entity -> [(week, mean sentiment)] for the given entities, from the "entity|week" keys."""
+    weekly = series(metrics, "entity_sentiment_weekly")
+    lines: dict[str, list[tuple[str, float]]] = {}
+    for key, mean in weekly.items():
+        entity, _, week = str(key).rpartition("|")
+        if entity in entities:
+            lines.setdefault(entity, []).append((week, float(mean)))
+    return {entity: sorted(lines[entity]) for entity in entities if entity in lines}
+
+
+def _topic_table(scope: str, metrics: pd.DataFrame, top: int) -> str:
+    """A scope's largest topics with their posts and mean sentiment: across platforms, then each platform's."""
+    topics = series(metrics, "topic_posts").sort_values(ascending=False).head(top)
+    sentiment = series(metrics, "topic_sentiment_mean")
+    rows = "".join(
+        f"<tr><td>{escape(label)}</td><td>{n:,.0f}</td><td>{_fmt(sentiment.get(label))}</td></tr>"
+        for label, n in topics.items()
+    )
+    title = "across platforms" if scope == CROSS_PLATFORM else escape(scope)
+    return (
+        f'<h3>{title}</h3><table class="topics" data-scope="{escape(scope)}">'
+        f"<tr><th>topic</th><th>posts</th><th>mean sentiment</th></tr>{rows}</table>"
+    )
+
+
 def report_html(platforms: dict[str, pd.DataFrame], cross: pd.DataFrame, generated_at: pd.Timestamp, top: int) -> str:
     """The page: a summary table (with each scope's processing level, so early numbers read as such), then
     volume, sentiment, share of voice, topics and customer-care response times."""
@@ -87,17 +113,19 @@ def report_html(platforms: dict[str, pd.DataFrame], cross: pd.DataFrame, generat
             unit="%",
         )
         for name, m in platforms.items()
-        if len(s := series(m, "share_of_voice").sort_values(ascending=False).head(5))
+        if len(s := series(m, "share_of_voice").sort_values(ascending=False).head(top))
+    )
+    entity_trend = line_chart(
+        "Mean sentiment per entity per week (the entities above)", entity_weekly_sentiment(cross, list(voice.index))
     )
     entity_sentiment = series(cross, "entity_sentiment_mean").reindex(voice.index).dropna()
     entity_chart = bar_chart(
         "Mean sentiment per entity (of the above)", list(entity_sentiment.index), list(entity_sentiment)
     )
-    topics = series(cross, "topic_posts").sort_values(ascending=False).head(top)
-    topic_sentiment = series(cross, "topic_sentiment_mean")
-    topic_rows = "".join(
-        f"<tr><td>{escape(label)}</td><td>{n:,.0f}</td><td>{_fmt(topic_sentiment.get(label))}</td></tr>"
-        for label, n in topics.items()
+    topic_tables = "".join(
+        _topic_table(name, metrics, top)
+        for name, metrics in {CROSS_PLATFORM: cross, **platforms}.items()
+        if len(series(metrics, "topic_posts"))
     )
     care = [
         f"<tr><td>{escape(name)}</td><td>{_fmt(value(m, 'responses'), 'int')}</td>"
@@ -117,8 +145,9 @@ its numbers rest on: <span class="level basic">basic</span> (phase 1 only, or pa
 <h2>Sentiment</h2><div class="grid">{sentiment}{trend}</div>
 <h2>Share of voice</h2><div class="grid">{share_of_voice}{entity_chart}</div>
 <div class="grid">{per_platform_voice}</div>
-<h2>Top topics across platforms</h2>
-<table id="topics"><tr><th>topic</th><th>posts</th><th>mean sentiment</th></tr>{topic_rows}</table>
+<h2>Sentiment per entity over time</h2><div class="grid">{entity_trend}</div>
+<h2>Top topics</h2>
+{topic_tables or '<p class="empty">No topics yet: `mlds enrich --only topics`.</p>'}
 <h2>Customer care response times</h2>
 <table id="care"><tr><th>platform</th><th>replies</th><th>median (min)</th><th>p90 (min)</th></tr>
 {"".join(care)}</table>

@@ -9,7 +9,9 @@ inside these functions: importing it costs ~15 s (numba), which the fast path an
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -42,6 +44,31 @@ class TopicParams:
     representative_posts: int = 3
     coherence_sample: int = 5000
     max_fit_posts: int = 200_000
+    exclude_words: tuple[str, ...] = ()  # never topic words: the dictionary's names, aliases, handles, hashtags
+    max_topics_per_10k: int | None = None  # merge the closest topics down to this many per 10k posts (min 10)
+    outlier_threshold: float | None = None  # reassign outliers whose similarity to a topic is at least this
+    reduce_frequent_words: bool = False  # c-TF-IDF damps words frequent in every topic ("said", "new")
+    min_topic_share: float = 0.0  # HDBSCAN's minimum cluster is at least this share of the posts fitted on
+
+
+_HANDLE_OR_URL = re.compile(r"@\w+|https?://\S+|www\.\S+")
+
+
+def excluded_words(table) -> tuple[str, ...]:
+    """The words of an entity dictionary (names, aliases, handles, hashtags), as the topic tokenizer
+    splits them: a topic about "delta air lines" is about a brand, not an issue."""
+    analyzer = tokenizer().build_analyzer()
+    words: set[str] = set()
+    for entity in table.entities.values():
+        for form in (entity.name, *entity.aliases, *entity.handles, *entity.hashtags):
+            words.update(analyzer(form.lstrip("@#")))
+    return tuple(sorted(words))
+
+
+def topic_documents(texts: list[str]) -> list[str]:
+    """What topic words are drawn from: the text without @handles (whoever is addressed is not the issue)
+    or links. The embeddings, and so the clusters, still see the whole post."""
+    return [_HANDLE_OR_URL.sub(" ", text) for text in texts]
 
 
 @dataclass
@@ -103,11 +130,12 @@ def min_posts_to_fit(params: TopicParams) -> int:
     return max(2 * params.min_topic_size, params.umap_components + 2, 20)
 
 
-def tokenizer():
+def tokenizer(exclude: tuple[str, ...] = ()):
     """The analyzer topic words come from; coherence is measured on the same tokens."""
-    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
-    return CountVectorizer(stop_words="english", token_pattern=TOKEN_PATTERN, lowercase=True)
+    stop_words = sorted(ENGLISH_STOP_WORDS | set(exclude)) if exclude else "english"
+    return CountVectorizer(stop_words=stop_words, token_pattern=TOKEN_PATTERN, lowercase=True)
 
 
 def fit_topics(posts: pd.DataFrame, vectors: np.ndarray, params: TopicParams, fit_id: str) -> TopicFit:
@@ -123,7 +151,7 @@ def fit_topics(posts: pd.DataFrame, vectors: np.ndarray, params: TopicParams, fi
     from hdbscan import HDBSCAN
     from umap import UMAP
 
-    texts = posts["text"].fillna("").astype(str).tolist()
+    texts = topic_documents(posts["text"].fillna("").astype(str).tolist())
     model = BERTopic(
         embedding_model=None,
         umap_model=UMAP(
@@ -134,22 +162,76 @@ def fit_topics(posts: pd.DataFrame, vectors: np.ndarray, params: TopicParams, fi
             random_state=params.seed,  # deterministic (UMAP then runs single-threaded)
         ),
         hdbscan_model=HDBSCAN(
-            min_cluster_size=params.min_topic_size,
+            min_cluster_size=min_cluster_size(len(posts), params),
             metric="euclidean",
             cluster_selection_method="eom",
             prediction_data=True,
         ),
-        vectorizer_model=tokenizer(),
+        vectorizer_model=tokenizer(params.exclude_words),
+        ctfidf_model=_ctfidf(params),
         top_n_words=params.top_words,
         calculate_probabilities=False,
         verbose=False,
     )
     topic_ids, probabilities = model.fit_transform(texts, vectors)
+    topic_ids, probabilities = _merge_and_reassign(model, texts, vectors, np.asarray(topic_ids), probabilities, params)
     assignments = _assignments(posts, np.asarray(topic_ids), np.asarray(probabilities, dtype=float), fit_id, "fit")
     per_topic = topic_coherence(model, texts, params)
     coherence = float(np.mean(list(per_topic.values()))) if per_topic else None
     table = topic_table(model, posts, vectors, assignments, per_topic, params, fit_id)
     return TopicFit(model, table, assignments, coherence, fit_id)
+
+
+def min_cluster_size(posts: int, params: TopicParams) -> int:
+    """`min_topic_size`, or `min_topic_share` of the posts when that is more: 10 posts is a topic in a few
+    hundred, a crumb of one story in 10k (174 topics on 8.8k page posts)."""
+    return max(params.min_topic_size, round(params.min_topic_share * posts))
+
+
+def _ctfidf(params: TopicParams):
+    from bertopic.vectorizers import ClassTfidfTransformer
+
+    return ClassTfidfTransformer(reduce_frequent_words=params.reduce_frequent_words)
+
+
+def topic_cap(posts: int, per_10k: int) -> int:
+    return max(10, math.ceil(per_10k * posts / 10_000))
+
+
+def _merge_and_reassign(model, texts, vectors, topic_ids, probabilities, params: TopicParams):
+    """BERTopic's own reductions: merge the closest topics (by topic embedding) down to the cap, then
+    reassign outliers to the most similar topic embedding when similar enough ("embeddings" strategy).
+    After either, a post's probability is its cosine similarity to its topic's embedding (as `transform`)."""
+    changed = False
+    n_topics = len(set(topic_ids.tolist()) - {OUTLIER})
+    if params.max_topics_per_10k and n_topics > topic_cap(len(texts), params.max_topics_per_10k):
+        model.reduce_topics(texts, nr_topics=topic_cap(len(texts), params.max_topics_per_10k) + 1)  # + outliers
+        topic_ids, changed = np.asarray(model.topics_), True
+    if params.outlier_threshold is not None and (topic_ids == OUTLIER).any() and n_topics:
+        _quiet_bertopic()  # update_topics warns about custom assignments: only outliers move, embeddings stay
+        reassigned = model.reduce_outliers(
+            texts, topic_ids.tolist(), strategy="embeddings", embeddings=vectors, threshold=params.outlier_threshold
+        )
+        model.update_topics(
+            texts, topics=reassigned, top_n_words=params.top_words, vectorizer_model=tokenizer(params.exclude_words),
+            ctfidf_model=_ctfidf(params),
+        )  # fmt: skip
+        topic_ids, changed = np.asarray(model.topics_), True
+    if not changed:
+        return topic_ids, probabilities
+    return topic_ids, _similarity_to_topic(model, vectors, topic_ids)
+
+
+def _similarity_to_topic(model, vectors: np.ndarray, topic_ids: np.ndarray) -> np.ndarray:
+    embeddings = np.asarray(model.topic_embeddings_, dtype=np.float32)
+    embeddings = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
+    row = {topic: i for i, topic in enumerate(sorted(model.get_topics()))}
+    similarity = np.zeros(len(topic_ids), dtype=float)
+    for topic, index in row.items():
+        members = topic_ids == topic
+        if topic != OUTLIER and members.any():
+            similarity[members] = vectors[members] @ embeddings[index]
+    return np.clip(similarity, 0.0, 1.0)
 
 
 def _assignments(
@@ -183,7 +265,7 @@ def topic_coherence(model, texts: list[str], params: TopicParams) -> dict[int, f
     rng = np.random.default_rng(params.seed)
     if len(texts) > params.coherence_sample:
         texts = [texts[i] for i in sorted(rng.choice(len(texts), params.coherence_sample, replace=False))]
-    analyzer = tokenizer().build_analyzer()
+    analyzer = tokenizer(params.exclude_words).build_analyzer()
     tokens = [words for words in (analyzer(text) for text in texts) if words]
     dictionary = Dictionary(tokens)
     word_lists, kept = [], []

@@ -77,6 +77,8 @@ def test_cross_platform_metrics_add_up_and_the_report_is_where_the_metadata_says
     assert series(cross, "platform_posts").to_dict() == per_platform
     assert value(cross, "posts") == sum(per_platform.values())
     assert len(series(cross, "topic_posts"))  # the cross-platform topics
+    weekly = series(cross, "entity_sentiment_weekly")  # issue 19: sentiment per entity over time
+    assert len(weekly) and all("|" in key for key in weekly.index)
 
     folder = sorted((demo_settings.reports_dir).iterdir())[-1]
     assert {p.name for p in folder.iterdir()} == {"report.html", "metrics.parquet", "metrics.csv"}

@@ -48,7 +48,7 @@ def test_fast_path_runs_every_asset_and_check(settings, instance, facebook_file)
     outcome = ingest(settings, facebook_file, "facebook", instance)
 
     assert outcome["status"] == "ok", outcome
-    assert outcome["checks_passed"] == 5 and outcome["checks_failed"] == []  # four gates and the backlog WARN
+    assert outcome["checks_passed"] == 6 and outcome["checks_failed"] == []  # five gates and the backlog WARN
     batch = outcome["batch"]
     for asset in PHASE1:
         assert instance.get_latest_materialization_event(AssetKey(["facebook", asset])) is not None, asset
@@ -149,7 +149,7 @@ def test_blocking_checks_catch_bad_frames(settings):
     assert entity_check(low).passed is False
     assert entity_check(low.iloc[:1]).passed is True
     specs = [spec for c in definitions for spec in c.check_specs]
-    assert len(specs) == 4 and all(spec.blocking and spec.partitions_def is lane.partitions for spec in specs)
+    assert len(specs) == 5 and all(spec.blocking and spec.partitions_def is lane.partitions for spec in specs)
 
 
 def test_downstream_assets_are_eager_after_raw_posts(settings, instance, facebook_file):
@@ -170,3 +170,59 @@ def test_downstream_assets_are_eager_after_raw_posts(settings, instance, faceboo
     assert set(requested) == downstream
     for key in downstream:
         assert after.get_requested_partitions(key) == {landed.partition_key}
+
+
+def _with_date_format(settings, config_dir, date_format: str):
+    from mlds_assets.settings import load_settings
+
+    path = config_dir / "platforms" / "facebook.yaml"
+    text = path.read_text().replace('format: "%Y-%m-%d %H:%M:%S"', f'format: "{date_format}"')
+    path.write_text(text)
+    return load_settings(config_dir, env={"MLDS_HOME": str(settings.home)})
+
+
+def test_an_ingest_that_quarantines_most_rows_fails_with_counts_and_reasons(
+    settings, config_dir, instance, facebook_file
+):
+    """Issue 19 item 8: a wrong created_at.format quarantines every row; the quarantine_rate check (ERROR)
+    fails the run, and the outcome carries rows in / kept / quarantined and the top reasons."""
+    wrong = _with_date_format(settings, config_dir, "%d/%m/%Y")
+    outcome = ingest(wrong, facebook_file, "facebook", instance)
+    assert outcome["status"] != "ok"
+    assert "quarantine_rate_below_limit" in str(outcome.get("checks_failed", "")) + str(outcome.get("errors", ""))
+    assert outcome["rows"] == {"in": 6, "kept": 0, "quarantined": 6}
+    assert outcome["quarantine_share"] == 1.0
+    top = outcome["top_quarantine_reasons"][0]
+    assert top["rows"] >= 4 and top["reason"].startswith("created_at") and "%d/%m/%Y" in top["reason"]
+    assert instance.get_latest_materialization_event(AssetKey(["facebook", "post_collection"])) is None  # blocked
+
+    ok = ingest(settings, facebook_file, "facebook", instance)  # the fixed YAML: the same file runs again
+    assert ok["status"] == "ok" and ok["rows"] == {"in": 6, "kept": 3, "quarantined": 3}
+
+
+def test_replay_maps_an_already_ingested_file_again(settings, config_dir, instance, facebook_file):
+    """Issue 19 item 9: after a fix to the platform YAML, `--replay` re-maps the landed file."""
+    from mlds_assets.settings import load_settings
+
+    first = ingest(settings, facebook_file, "facebook", instance)
+    assert first["status"] == "ok" and lake_frame(settings, "raw_posts", first["batch"])["author"].eq("Page").all()
+    path = config_dir / "platforms" / "facebook.yaml"
+    path.write_text(path.read_text().replace("author: page_name", "author: status_type"))
+    fixed = load_settings(config_dir, env={"MLDS_HOME": str(settings.home)})
+    assert ingest(fixed, facebook_file, "facebook", instance)["status"] == "already ingested"
+    replayed = ingest(fixed, facebook_file, "facebook", instance, replay=True)
+    assert replayed["status"] == "ok" and replayed["batch"] == first["batch"]
+    assert lake_frame(settings, "raw_posts", first["batch"])["author"].eq("link").all()
+    assert status(fixed, instance)["platforms"]["facebook"]["posts"] == 3  # re-mapped in place, not added
+
+
+def test_quarantine_rate_result_and_reason_kinds():
+    from mlds_assets.checks import quarantine_rate_result
+    from mlds_assets.core.quarantine import reason_kind
+
+    quarantine = pd.DataFrame({"reason": ["created_at: 'x' bad", "created_at: 'y' bad", "likes: '-3' negative"]})
+    assert reason_kind("created_at: 'Tue Oct 31' does not match") == "created_at: '…' does not match"
+    assert quarantine_rate_result(quarantine, 4, 0.5).passed is False
+    assert quarantine_rate_result(quarantine, 6, 0.5).passed is True
+    assert quarantine_rate_result(quarantine, 6, 0.5).severity.value == "ERROR"
+    assert quarantine_rate_result(quarantine, None, 0.5).passed is False  # rows in unknown: not proven

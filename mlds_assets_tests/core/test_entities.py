@@ -196,3 +196,53 @@ def test_load_requires_id_and_name(tmp_path):
 def test_shipped_dictionary_loads():
     table = EntityDictionary.load(DEFAULT_CONFIG_DIR / "entities.yaml")
     assert {"nike", "apple", "adidas"} <= set(table.entities)
+
+
+def test_label_values_map_to_an_entity_without_becoming_text_aliases():
+    """Issue 19 item 4: a label column whose values are plain words ("Delta", "Other Apple product") maps
+    them to an entity through `label_values`; the word in a post's text is not an alias."""
+    table = EntityDictionary.from_entities(
+        [
+            Entity("delta", "Delta Air Lines", aliases=("Delta Air Lines",), label_values=("Delta",)),
+            Entity("apple", "Apple", aliases=("Apple",), label_values=("Other Apple product or service",)),
+        ]
+    )
+    platform = PlatformConfig.model_validate({**PLATFORM.model_dump(), "labels": [{"column": "brand"}]})
+    frame = cleaned(
+        "the delta of the river", "great service", "Delta is a Greek letter",
+        labels=[{"brand": "Delta"}, {"brand": "other apple product or service"}, {}],
+    )  # fmt: skip
+    hits, counts = extract_conservative_entities(frame, table, platform, CONF, 0.8)
+    assert sorted(zip(hits["post_id"], hits["entity_id"], hits["method"], strict=True)) == [
+        ("p0", "delta", "label"),
+        ("p1", "apple", "label"),
+    ]
+    assert counts["new_label_entities"] == 0
+
+
+def test_label_values_load_from_the_dictionary_file(tmp_path):
+    path = tmp_path / "entities.yaml"
+    path.write_text("entities:\n  - {id: delta, name: Delta Air Lines, label_values: [Delta]}\n")
+    table = EntityDictionary.load(path)
+    assert table.label_entity("DELTA ") == "delta" and "delta" not in table.by_name
+
+
+def test_label_values_on_real_brand_targets(shared_data):
+    """brand_product_emotion's target column ("Other Google product or service", ...) maps to entities
+    through label_values: no made-up label entities, and none of those phrases is a text alias."""
+    from mlds_assets.core.readers import read_export
+    from mlds_assets.settings import ReadOptions
+
+    fixture = DEFAULT_CONFIG_DIR.parent / "mlds_assets_tests" / "fixtures" / "brand_emotion_entities.yaml"
+    table = EntityDictionary.load(fixture)
+    path = shared_data / "brand_product_emotion" / "judge-1377884607_tweet_product_company.csv"
+    records = read_export(path, options=ReadOptions()).records
+    target = records["emotion_in_tweet_is_directed_at"].fillna("")
+    frame = cleaned(*records["tweet_text"].fillna("").tolist(), labels=[{"target": t} if t else {} for t in target])
+    platform = PlatformConfig.model_validate({**PLATFORM.model_dump(), "labels": [{"column": "target"}]})
+    hits, counts = extract_conservative_entities(frame, table, platform, CONF, 0.8)
+    labels = hits[hits["method"] == "label"]
+    assert counts["new_label_entities"] == 0 and len(labels) == (target != "").sum()  # 3,291 targets
+    other_google = labels[labels["surface"] == "Other Google product or service"]
+    assert len(other_google) == 293 and set(other_google["entity_id"]) == {"google"}
+    assert not (hits["method"].eq("dictionary") & hits["surface"].str.contains(" or ")).any()

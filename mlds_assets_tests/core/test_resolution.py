@@ -67,12 +67,28 @@ def test_one_match_merges_and_the_new_spelling_becomes_an_alias():
     assert result.review.empty
 
 
-def test_fuzzy_match_above_the_threshold_merges():
-    result = resolve(NO_CONSERVATIVE, enhanced(("p4", "facebook", "Nikee", "ORG", 0.6)), TABLE, fuzzy_threshold=80)
-    assert result.mentions.iloc[0][["canonical_id", "link"]].tolist() == ["nike", "fuzzy"]
-    strict = resolve(NO_CONSERVATIVE, enhanced(("p4", "facebook", "Nikee", "ORG", 0.6)), TABLE, fuzzy_threshold=95)
+def test_fuzzy_match_above_the_threshold_merges_a_name_of_several_words():
+    result = resolve(NO_CONSERVATIVE, enhanced(("p4", "facebook", "Apple Musik", "ORG", 0.6)), TABLE)
+    assert result.mentions.iloc[0][["canonical_id", "link"]].tolist() == ["apple_music", "fuzzy"]
+    assert "Apple Musik" in result.canonical.set_index("entity_id").loc["apple_music", "learned_aliases"]
+    strict = resolve(
+        NO_CONSERVATIVE, enhanced(("p4", "facebook", "Apple Musik", "ORG", 0.6)), TABLE, fuzzy_threshold=95
+    )
     assert strict.mentions.iloc[0]["canonical_id"] is None  # no match and not confident: review
     assert len(strict.review) == 1
+
+
+def test_a_single_word_is_never_an_alias_by_fuzzy_match_alone():
+    """Issue 19 item 3: "Phone" ~ iPhone (ratio 91) is a dictionary word; it goes to review with its score."""
+    table = EntityDictionary.from_entities([Entity("iphone", "iPhone", type="PRODUCT", aliases=("iPhone",))])
+    result = resolve(
+        NO_CONSERVATIVE, enhanced(("p1", "x", "Phone", "ORG", 0.75), ("p2", "x", "phone", "PRODUCT", 0.75)), table
+    )
+    assert result.mentions["canonical_id"].isna().all()
+    [item] = result.review.to_dict("records")
+    assert item["candidates"] == ["iphone"] and item["candidate_scores"][0] > 90
+    assert item["label"] == "ORG, PRODUCT" and item["posts"] == 2  # one item for the word, whatever its labels
+    assert result.canonical.set_index("entity_id").loc["iphone", "aliases"] == []
 
 
 def test_several_matches_go_to_review_with_candidates_and_evidence():
@@ -132,7 +148,7 @@ def test_every_mention_is_accounted_for():
     rows = enhanced(("a", "x", "Nike", "ORG", 0.9), ("b", "x", "Delta", "ORG", 0.9), ("c", "x", "Foo", "ORG", 0.1))
     result = resolve(CONSERVATIVE, rows, TABLE)
     assert len(result.mentions) == len(CONSERVATIVE) + len(rows)  # nothing dropped silently
-    assert set(result.mentions["resolver_version"]) == {"resolver:1"}
+    assert set(result.mentions["resolver_version"]) == {"resolver:2"}
 
 
 def test_matcher_finds_handles_and_hashtags():
@@ -157,3 +173,68 @@ def test_gold_accuracy_by_surface_form():
     assert (found["gold_surfaces"], found["seen"]) == (4, 3)  # Adidas was never mentioned
     assert found["accuracy"] == pytest.approx(1 / 3)  # Nike right; Delta mostly the faucet; Apple wrong
     assert found["wrong"] == ["Delta", "Apple"]
+
+
+def test_queue_groups_by_surface_filters_noise_and_ranks_by_posts_moved():
+    """Issue 19 item 2: one item per normalised surface across labels; numbers, times, emoji, single
+    characters and place labels are kept out; the item a decision would move most posts for comes first."""
+    from mlds_assets.core.resolution import surface_id
+
+    rows = [
+        ("a", "x", "DM", "ORG", 0.75), ("b", "x", "dm", "PERSON", 0.75), ("c", "x", "DM", "ORG", 0.75),
+        ("d", "x", "Zorblax", "PRODUCT", 0.75),
+        ("e", "x", "10:30 pm", "ORG", 0.75), ("f", "x", "3rd", "ORG", 0.75), ("g", "x", "😡😡", "ORG", 0.75),
+        ("h", "x", "X", "PERSON", 0.75), ("i", "x", "2017", "ORG", 0.75),
+        ("j", "x", "Heathrow", "FAC", 0.75), ("k", "x", "London", "GPE", 0.75), ("l", "x", "Austin", "GPE", 0.75),
+        ("m", "x", "Austin", "PERSON", 0.75), ("n", "x", "Americans", "NORP", 0.75),
+        ("o", "x", "RT @mention", "ORG", 0.75), ("p", "x", "@mention @mention", "ORG", 0.75),
+    ]  # fmt: skip
+    result = resolve(NO_CONSERVATIVE, enhanced(*rows), TABLE)
+    queue = result.review
+    assert queue["surface"].tolist() == ["DM", "Austin", "Zorblax"]
+    assert queue.iloc[0][["label", "mentions", "posts"]].tolist() == ["ORG, PERSON", 3, 3]
+    assert queue.iloc[0]["conflict_id"] == surface_id("dm")
+    assert queue.iloc[1]["label"] == "GPE, PERSON"  # a place label alone keeps it out; another label does not
+    links = result.mentions.set_index("post_id")["link"]
+    assert set(links[list("efghijknop")]) == {"filtered"}
+    assert len(result.mentions) == len(rows)  # filtered mentions are still accounted for
+    everything = resolve(NO_CONSERVATIVE, enhanced(*rows), TABLE, skip_labels=())
+    assert {"Heathrow", "London", "Americans"} <= set(everything.review["surface"])
+    frequent = resolve(NO_CONSERVATIVE, enhanced(*rows), TABLE, min_posts=2)
+    assert frequent.review["surface"].tolist() == ["DM", "Austin"]
+    assert frequent.mentions.set_index("post_id").loc["d", "link"] == "rare"  # seen once: unlinked, not queued
+
+
+def test_candidates_with_scores_are_suggested_for_an_unmatched_surface():
+    result = resolve(NO_CONSERVATIVE, enhanced(("p1", "x", "Nikey", "ORG", 0.6)), TABLE, fuzzy_threshold=95)
+    [item] = result.review.to_dict("records")
+    assert item["candidates"][0] == "nike" and 70 <= item["candidate_scores"][0] < 95
+
+
+def test_one_surface_decision_covers_every_label_and_per_label_decisions_still_apply():
+    from mlds_assets.core.resolution import surface_id
+
+    mentions = enhanced(("a", "x", "Delta", "ORG", 0.9), ("b", "x", "delta", "PERSON", 0.9))
+    merged = resolve(NO_CONSERVATIVE, mentions, TABLE, {surface_id("DELTA"): Decision("merge", "delta")})
+    assert merged.review.empty and set(merged.mentions["canonical_id"]) == {"delta"}
+    legacy = resolve(NO_CONSERVATIVE, mentions, TABLE, {conflict_id("Delta", "ORG"): Decision("merge", "delta")})
+    by_post = legacy.mentions.set_index("post_id")
+    assert by_post.loc["a", "canonical_id"] == "delta" and pd.isna(by_post.loc["b", "canonical_id"])
+    assert legacy.review["label"].tolist() == ["PERSON"]
+
+
+def test_learned_aliases_are_normalised_listed_and_reversible():
+    """Issue 19 item 3: no trailing punctuation or numbers, handles are not aliases, and the id that taught
+    an alias takes it back with a decision."""
+    from mlds_assets.core.resolution import clean_alias
+
+    assert [clean_alias(s) for s in ("Nike Inc.&", "Apple Music 2", " Nike! ")] == ["Nike Inc", "Apple Music", "Nike"]
+    rows = enhanced(("a", "x", "Apple Musik!", "ORG", 0.9), ("b", "x", "@apple&", "ORG", 0.9))
+    result = resolve(NO_CONSERVATIVE, rows, TABLE)
+    canonical = result.canonical.set_index("entity_id")
+    assert canonical.loc["apple_music", "learned_aliases"] == ["Apple Musik"]
+    assert canonical.loc["apple", "learned_aliases"] == []  # "@apple&" links to apple; a handle is no alias
+    [taught_by] = canonical.loc["apple_music", "learned_from"]
+    reversed_ = resolve(NO_CONSERVATIVE, rows, TABLE, {taught_by: Decision("reject")})
+    assert reversed_.canonical.set_index("entity_id").loc["apple_music", "aliases"] == []
+    assert reversed_.mentions.set_index("post_id").loc["a", "link"] == "rejected"

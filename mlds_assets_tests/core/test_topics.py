@@ -152,3 +152,58 @@ def test_old_fits_are_pruned_but_never_the_current_one(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == [
         "20260101T000000-a", "20260103T000000-c", "20260104T000000-d",
     ]  # fmt: skip
+
+
+def test_dictionary_words_and_handles_are_no_topic_words(encoder):
+    """Issue 19 item 5: posts addressed to @DeltaAssist about "Delta" flights give a topic about flights,
+    not about the brand: the dictionary's names, aliases, handles and hashtags are excluded."""
+    from mlds_assets.core.entities import Entity, EntityDictionary
+    from mlds_assets.core.topics import excluded_words, topic_documents
+
+    table = EntityDictionary.from_entities(
+        [Entity("delta", "Delta Air Lines", aliases=("Delta",), handles=("DeltaAssist",), hashtags=("flydelta",))]
+    )
+    assert set(excluded_words(table)) == {"delta", "air", "lines", "deltaassist", "flydelta"}
+    assert topic_documents(["@DeltaAssist my bag https://t.co/x is lost"]) == ["  my bag   is lost"]
+    posts = themed_posts(40)
+    posts["text"] = [
+        f"@DeltaAssist Delta {t} #flydelta" if "flights" in p else t
+        for p, t in zip(posts["post_id"], posts["text"], strict=True)
+    ]
+    vectors = vectors_for(posts, encoder)
+    plain = fit_topics(posts, vectors, PARAMS, "plain")
+    assert "delta" in {w for words in plain.topics["top_words"] for w in words}  # the brand, as before
+    fit = fit_topics(posts, vectors, TopicParams(**{**PARAMS.__dict__, "exclude_words": excluded_words(table)}), "x")
+    words = {w for ws in fit.topics["top_words"] for w in ws}
+    assert not words & {"delta", "deltaassist", "flydelta", "air", "lines"}
+    assert "flight" in words
+
+
+def test_outliers_are_reassigned_and_near_duplicate_topics_merged(corpus):
+    """BERTopic's reduce_outliers (embeddings) and reduce_topics: fewer outliers and at most the cap of
+    topics (never under 10), and the table still counts every post once."""
+    from mlds_assets.core.topics import topic_cap
+
+    posts, vectors = corpus
+    many = TopicParams(**{**PARAMS.__dict__, "min_topic_size": 3})
+    split = fit_topics(posts, vectors, many, "split")
+    merged = fit_topics(posts, vectors, TopicParams(**{**many.__dict__, "max_topics_per_10k": 1}), "merged")
+    assert topic_cap(120, 1) == 10 and topic_cap(30_000, 50) == 150
+    assert (split.topics["topic_id"] != OUTLIER).sum() > 10  # 17 small topics: three themes split up
+    real = merged.topics[merged.topics["topic_id"] != OUTLIER]
+    assert len(real) == 10  # merged down to the cap
+    reassigned = fit_topics(posts, vectors, TopicParams(**{**PARAMS.__dict__, "outlier_threshold": 0.0}), "r")
+    before = (fit_topics(posts, vectors, PARAMS, "b").assignments["topic_id"] == OUTLIER).mean()
+    assert (reassigned.assignments["topic_id"] == OUTLIER).mean() <= before
+    assert (reassigned.assignments["topic_id"] == OUTLIER).sum() == 0  # threshold 0: every outlier gets a topic
+    for fit in (merged, reassigned):
+        assert fit.topics["size"].sum() == len(posts)
+        assert set(fit.assignments["topic_id"]) == set(fit.topics.loc[fit.topics["size"] > 0, "topic_id"])
+        assert fit.assignments["probability"].between(0, 1).all()
+
+
+def test_the_minimum_topic_size_grows_with_the_posts():
+    from mlds_assets.core.topics import min_cluster_size
+
+    params = TopicParams(min_topic_size=10, min_topic_share=0.003)
+    assert [min_cluster_size(n, params) for n in (100, 3000, 8800, 100_000)] == [10, 10, 26, 300]

@@ -1,0 +1,121 @@
+"""`dagster dev` (webserver + daemon + code server) on loopback over its own MLDS_HOME and SQLite instance,
+as `make dev` starts it: what the daemon tests and `make bench` drive (the inbox sensor, the automation
+sensor, UI launches through GraphQL, many runs at once). Waiting is bounded polling, never a fixed sleep."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
+
+REPO = Path(__file__).resolve().parent.parent  # workspace.yaml; the code location is this package
+FAST = {  # the daemon's intervals shortened for tests; the settle rule itself is unchanged
+    "MLDS__INGESTION__SENSOR_INTERVAL_SECONDS": "2",
+    "MLDS__INGESTION__SETTLE_SECONDS": "2",
+    "MLDS__CONCURRENCY__AUTOMATION_INTERVAL_SECONDS": "2",
+    "MLDS__CONCURRENCY__DEAD_RUN_CHECK_SECONDS": "2",
+}
+IN_PROGRESS = [
+    DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED,
+]  # fmt: skip
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until(
+    what: str, predicate: Callable[[], object], timeout: float, every: float = 0.5, log: Callable[[], str] = str
+):
+    """Poll `predicate` until it returns something truthy; fail naming `what` (and the end of `log()`)
+    after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}\n{log()}")
+        time.sleep(every)
+
+
+@dataclass
+class DevServer:
+    home: Path
+    port: int
+    env: dict
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def instance(self) -> DagsterInstance:
+        return DagsterInstance.from_config(str(self.home / "dagster_home"))
+
+    def graphql(self, query: str, variables: dict | None = None) -> dict:
+        response = httpx.post(f"{self.url}/graphql", json={"query": query, "variables": variables or {}}, timeout=60)
+        response.raise_for_status()
+        body = response.json()
+        assert "errors" not in body, body["errors"]
+        return body["data"]
+
+    def materialized(self, instance: DagsterInstance, platform: str, asset: str) -> set[str]:
+        return set(instance.get_materialized_partitions(AssetKey([platform, asset])))
+
+    def runs_in_progress(self, instance: DagsterInstance) -> int:
+        return len(instance.get_run_records(RunsFilter(statuses=IN_PROGRESS)))
+
+    def tail(self, chars: int = 4000) -> str:
+        return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
+
+
+@contextmanager
+def dagster_dev(workdir: Path, extra_env: dict | None = None) -> Iterator[DevServer]:
+    home = workdir / "home"
+    env = {
+        **os.environ, **FAST, **(extra_env or {}),
+        "MLDS_HOME": str(home), "DAGSTER_HOME": str(home / "dagster_home"), "PYTHONUNBUFFERED": "1",
+    }  # fmt: skip
+    env.pop("MLDS_CONFIG", None)
+    subprocess.run([sys.executable, "-m", "mlds_assets.cli", "instance"], env=env, cwd=REPO, check=True)
+    server = DevServer(home, free_port(), env, workdir / "dagster_dev.log")
+    command = [
+        sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(server.port),
+        "-w", str(REPO / "workspace.yaml"),
+    ]  # fmt: skip
+    with server.log.open("w") as log:
+        process = subprocess.Popen(
+            command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+
+        def answers() -> bool:
+            if process.poll() is not None:
+                raise AssertionError(f"dagster dev exited ({process.returncode}):\n{server.tail()}")
+            try:
+                return httpx.get(f"{server.url}/server_info", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until("dagster dev to answer", answers, 240, log=server.tail)
+        yield server
+    finally:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=60)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
