@@ -19,7 +19,7 @@ def bench_api(posts: int, workdir: str, queue) -> None:
     from mlds_assets.settings import load_settings
 
     os.environ["DAGSTER_HOME"] = str(Path(workdir) / "home" / "dagster_home")
-    settings = load_settings(env={"MLDS_HOME": str(Path(workdir) / "home")})
+    settings = load_settings(env={"MLDS_HOME": str(Path(workdir) / "home"), "MLDS__SENTIMENT__ENGINE": "vader"})
     demo(settings, posts_per_platform=posts)
     clients, per_client = settings.api.load_clients, settings.api.load_requests
     with running_api(settings) as url:

@@ -23,7 +23,7 @@ from mlds_assets.settings import load_settings
 def runs_per_new_file(sizes: tuple[int, ...] = (10, 200)) -> list[dict]:
     found = []
     for existing in sizes:
-        with tempfile.TemporaryDirectory() as work:
+        with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as work:
             settings = load_settings(env={"MLDS_HOME": str(Path(work) / "home")})
             (Path(work) / "dagster").mkdir()
             with instance_for_test(temp_dir=str(Path(work) / "dagster")) as instance:
@@ -43,7 +43,7 @@ def _mlds_ingest_seconds(export: Path, work: Path) -> float:
 def drop_to_store(rows: int) -> dict:
     from mlds_assets.core.demo_data import generate_facebook_csv
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:  # run workers may still write
         work = Path(tmp)
         export = generate_facebook_csv(work / f"drop_{rows}.csv", rows, dirty=True).path
         out = {"rows": rows, "mlds_ingest_s": _mlds_ingest_seconds(export, work)}

@@ -21,9 +21,12 @@ from mlds_assets.core.sentiment_training import GoldSetError
 from mlds_assets.core.status import platform_status, store_status
 from mlds_assets.phase2_commands import (
     STAGES,
+    combine_gold,
     enrich,
     eval_entities,
+    eval_heldout,
     eval_sentiment,
+    finetune_sentiment,
     format_eval,
     read_gold,
     train_sentiment,
@@ -495,15 +498,35 @@ def main(argv: list[str] | None = None) -> int:
         verb_cmd = commands.add_parser(verb, help=text).add_subparsers(dest="what", required=True)
         eval_parsers[verb] = verb_cmd
         gold_cmd = verb_cmd.add_parser("sentiment", help=text)
-        gold_cmd.add_argument("--gold", type=Path, required=True, help="CSV/JSON/JSONL/Parquet/XLSX with labels")
-        gold_cmd.add_argument("--text-col", required=True)
-        gold_cmd.add_argument("--label-col", required=True)
-        gold_cmd.add_argument("--label-map", help="e.g. 0=negative,2=neutral,4=positive (default: by name)")
+        gold_cmd.add_argument(
+            "--gold", type=Path, nargs="+", action="extend", default=[],
+            help="one or more CSV/JSON/JSONL/Parquet/XLSX files with labels (same columns)",
+        )  # fmt: skip
+        gold_cmd.add_argument("--text-col")
+        gold_cmd.add_argument("--label-col")
+        gold_cmd.add_argument("--label-map", help="e.g. 0=negative,1=neutral,2=positive (needed for numbers but 0/2/4)")
         gold_cmd.add_argument("--no-header", action="store_true", help="columns are then 0, 1, 2, ...")
+        gold_cmd.add_argument(
+            "--data-dir", type=Path, default=Path("../shared/data"),
+            help="the labelled sets (tweeteval_sentiment, brand_product_emotion, sentiment140_test)",
+        )  # fmt: skip
         if verb == "train":
+            gold_cmd.add_argument(
+                "--method", choices=["head", "finetune"], default="head",
+                help="head: logistic regression over embeddings; finetune: the MiniLM's top layers (without --gold: "
+                "the shipped model's recipe from --data-dir; with --gold: continue from the shipped model)",
+            )  # fmt: skip
             gold_cmd.add_argument("--out", type=Path, help="model folder (default <home>/models/sentiment/...)")
+            gold_cmd.add_argument("--base", type=Path, help="finetune --gold: continue from this model folder")
+            gold_cmd.add_argument("--epochs", type=int)
+            gold_cmd.add_argument("--top-layers", type=int, help="finetune: transformer layers trained (default 3)")
         else:
             gold_cmd.add_argument("--engine", help="default: sentiment.engine from config")
+            gold_cmd.add_argument("--model", type=Path, help="a model folder (fine-tuned, classifier or transformers)")
+            gold_cmd.add_argument(
+                "--heldout", action="store_true",
+                help="score the seeded held-out test parts of --data-dir's sets (the model card's table)",
+            )  # fmt: skip
             gold_cmd.add_argument("--json", action="store_true")
     eval_entities_cmd = eval_parsers["eval"].add_parser("entities", help="extraction and resolution on gold targets")
     eval_entities_cmd.add_argument("--gold", type=Path, required=True)
@@ -613,7 +636,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "enrich":
             outcomes = enrich(settings, args.only, args.platform, force=args.force)
             for run in outcomes:
-                print(f"{run['platform']:<15} {run['status']:<14} {run['stage']} batch {run['batch']}")
+                warned = run.get("checks_warned") or []
+                shown = "ok, warned" if warned and run["status"] == "ok" else run["status"]
+                print(f"{run['platform']:<15} {shown:<14} {run['stage']} batch {run['batch']}")
+                for check in warned:  # a WARN check (e.g. the review queue) is not hidden behind "ok"
+                    print(f"{'':<15} WARN {check}")
             if not outcomes:
                 print("no batches ingested yet")
             return 0 if all(r["status"] == "ok" for r in outcomes) else 1
@@ -624,13 +651,32 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(report, indent=2) if args.json else "\n".join(f"{k}: {v}" for k, v in report.items()))
             return 0
         if args.command in ("train", "eval"):
-            gold = read_gold(args.gold, args.text_col, args.label_col, args.label_map, args.no_header)
+            if args.gold and not (args.text_col and args.label_col):
+                parser.error("--gold needs --text-col and --label-col")
+            golds = [read_gold(p, args.text_col, args.label_col, args.label_map, args.no_header) for p in args.gold]
             if args.command == "train":
-                folder, meta = train_sentiment(settings, gold, args.out)
+                if args.method == "finetune":
+                    folder, meta = finetune_sentiment(
+                        settings, golds, args.data_dir, args.out, args.base, args.epochs, args.top_layers,
+                        log=lambda line: print(line, file=sys.stderr, flush=True),
+                    )  # fmt: skip
+                    print(json.dumps({"model": str(folder), **meta}, indent=2, default=str))
+                    return 0
+                if not golds:
+                    parser.error("train sentiment --method head needs --gold")
+                folder, meta = train_sentiment(settings, combine_gold(golds), args.out)
                 print(json.dumps({"model": str(folder), **meta}, indent=2, default=str))
                 return 0
-            report = eval_sentiment(settings, gold, args.engine)
-            print(json.dumps(report, indent=2) if args.json else format_eval(report))
+            if args.heldout:
+                reports = eval_heldout(settings, args.data_dir, args.engine, args.model)
+            elif golds:
+                reports = eval_sentiment(settings, golds, args.engine, args.model)
+            else:
+                parser.error("eval sentiment needs --gold FILE... or --heldout")
+            if args.json:
+                print(json.dumps(reports[0] if len(reports) == 1 else reports, indent=2))
+            else:
+                print("\n\n".join(format_eval(report) for report in reports))
             return 0
         if args.command == "review":
             return _review(settings, args)

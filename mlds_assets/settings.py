@@ -183,7 +183,10 @@ class TransformersSentimentSettings(_Strict):
 
 
 class SentimentSettings(_Strict):
-    engine: str = "vader"  # vader | embedding-classifier | transformers | module:Class
+    engine: str = "minilm-finetuned"  # minilm-finetuned | vader | embedding-classifier | transformers | module:Class
+    finetuned_path: str | None = None  # minilm-finetuned folder; null = the model this package ships
+    batch_size: int = Field(64, gt=0)  # minilm-finetuned: texts per forward pass (length-bucketed)
+    mask: bool = True  # mask @handles, URLs and the entity dictionary's aliases before any engine scores
     model_version: str = "1"  # recorded with every score; changing it re-queues every post scored under another
     fallback_engine: str | None = None  # used (and recorded) when the engine cannot load; null = fail
     classifier_path: str | None = None  # embedding-classifier folder; null = the newest under <home>/models

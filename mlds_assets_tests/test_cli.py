@@ -11,6 +11,7 @@ import pytest
 
 from mlds_assets.cli import main
 from mlds_assets.core.demo_data import DEMO_PLATFORMS
+from mlds_assets.core.sentiment import FinetunedEngine
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -136,7 +137,8 @@ def gold(tmp_path) -> Path:
 def test_eval_sentiment_prints_accuracy_and_macro_f1(home, gold, capsys):
     assert main(["eval", "sentiment", "--gold", str(gold), "--text-col", "text", "--label-col", "label"]) == 0
     printed = capsys.readouterr().out
-    assert "engine: vader" in printed
+    assert "engine: minilm-finetuned" in printed  # the default engine, the model this package ships
+    assert "confusion (rows gold, columns predicted):" in printed and "precision" in printed
     macro = [line for line in printed.splitlines() if line.startswith("macro_f1: ")]
     assert len(macro) == 1 and 0.0 < float(macro[0].split(": ")[1]) <= 1.0
     assert "I can't tell 3" in printed  # skipped rows are reported, not lost
@@ -144,6 +146,30 @@ def test_eval_sentiment_prints_accuracy_and_macro_f1(home, gold, capsys):
     assert main(["eval", "sentiment", "--gold", str(gold), "--text-col", "text", "--label-col", "label", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["rows"] == 27 and report["skipped"] == 3 and 0 <= report["accuracy"] <= 1
+    assert set(report["per_class"]) == {"negative", "neutral", "positive"}
+    assert sum(n for row in report["confusion"].values() for n in row.values()) == 27
+
+
+def test_eval_sentiment_takes_several_gold_files_and_a_model_folder(home, gold, tmp_path, capsys):
+    from mlds_assets.core.sentiment_finetune import SHIPPED_DIR
+
+    other = tmp_path / "other.csv"
+    other.write_text("text,label\nI love it,4\nI hate it,0\nit is tuesday,2\n")
+    args = ["--gold", str(gold), str(other), "--text-col", "text", "--label-col", "label", "--json"]
+    assert main(["eval", "sentiment", *args, "--model", str(SHIPPED_DIR)]) == 0
+    reports = json.loads(capsys.readouterr().out)
+    assert [r["gold"] for r in reports] == ["gold.csv", "other.csv"] and reports[1]["rows"] == 3
+    assert reports[0]["engine"] == "minilm-finetuned"
+
+
+def test_numeric_labels_other_than_sentiment140s_ask_for_a_label_map(home, tmp_path, capsys):
+    path = tmp_path / "numeric.csv"
+    path.write_text("text,label\nI love it,2\nI hate it,0\nit is tuesday,1\n")
+    args = ["eval", "sentiment", "--gold", str(path), "--text-col", "text", "--label-col", "label", "--engine", "vader"]
+    assert main(args) == 2
+    assert "--label-map" in capsys.readouterr().err
+    assert main([*args, "--label-map", "0=negative,1=neutral,2=positive", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["rows"] == 3
 
 
 def test_train_then_eval_the_embedding_classifier(home, gold, capsys):
@@ -156,7 +182,8 @@ def test_train_then_eval_the_embedding_classifier(home, gold, capsys):
 
     assert main(["eval", "sentiment", "--engine", "embedding-classifier", *args, "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["engine"] == "embedding-classifier" and report["model_version"] == trained["version"]
+    assert report["engine"] == "embedding-classifier"
+    assert report["model_version"].startswith(trained["version"] + "+mask:")  # scored as in production: masked
 
 
 def test_eval_with_a_wrong_column_names_the_file_and_column(home, gold, capsys):
@@ -193,6 +220,27 @@ def test_eval_entities_reports_resolution_accuracy_and_each_step(home, tmp_path,
     assert {"enhanced_precision", "enhanced_recall", "review_queue"} <= set(report)
 
 
+def test_finetune_continues_from_the_shipped_model_on_a_teams_labels(home, tmp_path, capsys):
+    """Domain adaptation: `--method finetune --gold` starts from the shipped model (not from scratch), and
+    reports the shipped model's scores beside the adapted one's on the team's held-out labels."""
+    words = {"positive": ["love", "great", "perfect", "happy", "best"], "negative": ["hate", "awful", "broken",
+             "angry", "worst"], "neutral": ["opens", "ships", "closes", "starts", "moves"]}  # fmt: skip
+    rows = [f"{w} {topic},{label}" for label, ws in words.items() for w in ws for topic in ("order", "router")]
+    path = tmp_path / "mine.csv"
+    path.write_text("text,label\n" + "\n".join(rows) + "\n")
+    args = ["--gold", str(path), "--text-col", "text", "--label-col", "label", "--method", "finetune"]
+    out = tmp_path / "adapted"
+    assert main(["train", "sentiment", *args, "--epochs", "1", "--out", str(out), "--data-dir", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    trained = json.loads(captured.out)
+    assert "epoch 1/1 step" in captured.err  # progress
+    shipped = FinetunedEngine()
+    assert trained["adapted_from"] == shipped.version and trained["top_layers"] == shipped.meta["top_layers"]
+    assert set(trained["test_scores"]["mine.csv"]) == {"before", "after"}
+    assert trained["gold"]["train"] + trained["gold"]["val"] + trained["gold"]["test"] == 30
+    assert FinetunedEngine(out).version != shipped.version
+
+
 def test_keyword_search_from_the_command_line_loads_neither_dagster_nor_an_encoder(home, tmp_path):
     """Issue 19 item 7: a keyword search opens the store and answers; the asset graph (Dagster) and the
     sentence encoder are never imported for it."""
@@ -212,3 +260,15 @@ def test_keyword_search_from_the_command_line_loads_neither_dagster_nor_an_encod
     hits, outcome = done.stdout.strip().splitlines()
     assert json.loads(outcome) == {"code": 0, "dagster": False, "encoder": False}
     assert len(json.loads(hits)) > 0
+
+
+def test_enrich_prints_the_warnings_of_its_checks(home, capsys, monkeypatch):
+    """Issue 19 item 10: a run whose WARN check fired is not reported as a plain "ok"."""
+    import mlds_assets.cli as cli
+
+    outcome = {"platform": "twcs", "batch": "b1", "stage": "entities", "status": "ok",
+               "checks_warned": ["entity_review_queue"]}  # fmt: skip
+    monkeypatch.setattr(cli, "enrich", lambda *args, **kwargs: [outcome])
+    assert main(["enrich", "--only", "entities"]) == 0
+    printed = capsys.readouterr().out
+    assert "ok, warned" in printed and "WARN entity_review_queue" in printed

@@ -161,6 +161,23 @@ def test_topics_and_semantic_search_on_facebook_page_posts_and_customer_care(rea
 
 
 @pytest.mark.shared_data
+def test_the_shipped_sentiment_model_beats_vader_on_held_out_sentiment140(shared_data):
+    """sentiment140_test is never trained on: the shipped model against VADER on all of it, both masked as
+    in production (the model card has the figures on every held-out set)."""
+    from mlds_assets.core.sentiment import FinetunedEngine, MaskedEngine, Masker, VaderEngine
+    from mlds_assets.core.sentiment_finetune import RECIPE_ALIASES, load_sentiment140_test
+    from mlds_assets.core.sentiment_training import GoldSet, evaluate
+
+    rows = load_sentiment140_test(shared_data / "sentiment140_test").test
+    gold = GoldSet([t for t, _ in rows], [label for _, label in rows], {}, "sentiment140_test")
+    masker = Masker(RECIPE_ALIASES)
+    shipped = evaluate(MaskedEngine(FinetunedEngine(), masker), gold)
+    vader = evaluate(MaskedEngine(VaderEngine(), masker), gold)
+    assert shipped["rows"] == 498
+    assert shipped["macro_f1"] > vader["macro_f1"]
+
+
+@pytest.mark.shared_data
 def test_a_wrong_date_format_on_real_tweets_fails_the_ingest_with_its_reasons(
     tmp_path, config_dir, instance, shared_data
 ):

@@ -21,22 +21,24 @@ from mlds_assets.assets.automation import POOL_MODELS, phase2_condition, phase2_
 from mlds_assets.assets.ingestion import Lane
 from mlds_assets.assets.metadata import counts_table, preview
 from mlds_assets.assets.pending import run_pending_chunks
-from mlds_assets.core.sentiment import SentimentEngine, load_engine, score_rows, version_tag
+from mlds_assets.core.sentiment import SentimentEngine, dictionary_aliases, load_engine, score_rows, version_tag
 from mlds_assets.settings import PlatformConfig, SentimentSettings, Settings
 
 SENTIMENT_INPUT_COLUMNS = ["post_id", "clean_text"]
 
 
 @cache
-def _engine(sentiment_json: str, models_dir: str) -> tuple[SentimentEngine, str | None]:
+def _engine(sentiment_json: str, models_dir: str, aliases: tuple[str, ...]) -> tuple[SentimentEngine, str | None]:
     """One engine per configuration per process: `mlds enrich` runs many batches in one process."""
     from pathlib import Path
 
-    return load_engine(SentimentSettings.model_validate_json(sentiment_json), Path(models_dir))
+    return load_engine(SentimentSettings.model_validate_json(sentiment_json), Path(models_dir), aliases)
 
 
 def configured_engine(settings: Settings) -> tuple[SentimentEngine, str | None]:
-    return _engine(settings.sentiment.model_dump_json(), str(settings.models_dir))
+    """The configured engine, masking the entity dictionary's aliases (a brand's name carries no sentiment)."""
+    aliases = tuple(sorted(set(dictionary_aliases(settings.entity_dictionary_path))))
+    return _engine(settings.sentiment.model_dump_json(), str(settings.models_dir), aliases)
 
 
 def build_sentiment_scores(lane: Lane, platform: PlatformConfig, settings: Settings) -> AssetsDefinition:

@@ -24,6 +24,7 @@ def arrow_text(column: pd.Series) -> pa.Array | pa.ChunkedArray:
         return pa.array(column)
     return pa.array(column.astype(object).where(column.notna(), None).tolist(), pa.string())
 
+
 # column -> (pandas dtype, description). Order is the column order of raw_posts.
 POST_COLUMNS: dict[str, tuple[str, str]] = {
     "post_id": ("string[pyarrow]", "uuid5 of '<platform>:<native_id>' (the same id Weaviate's generate_uuid5 gives)"),

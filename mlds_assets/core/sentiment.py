@@ -1,21 +1,30 @@
 """Sentiment engines behind one interface: `score(texts)` -> label, score in [-1, 1], class probabilities.
 
-- `vader`: the social-media lexicon; offline, fast, the default.
+- `minilm-finetuned`: the default. The packaged MiniLM with its top layers fine-tuned on labelled tweets; the
+  fine-tuned layers ship in this package (mlds_assets/models/sentiment_minilm, see its MODEL_CARD.md), or a
+  folder from `mlds train sentiment --method finetune`. Calibrated probabilities (temperature scaling).
+- `vader`: the social-media lexicon; offline, fast.
 - `embedding-classifier`: a logistic-regression head over MiniLM sentence embeddings, trained on a team's own
   labelled posts (`mlds train sentiment`); see `sentiment_training`.
 - `transformers`: a `text-classification` model from a local directory or a hub name already in the cache.
   Nothing is ever downloaded: a model that is not there fails at once, naming what was asked for.
 - `module:Class`: any class with the same interface, for engines a team brings.
 
+Whatever the engine, texts are masked first (`mask_text`): @handles -> @user, URLs -> http, the entity
+dictionary's aliases -> @user, so a brand's name carries no sentiment; the version records the alias list.
+
 Every engine has a `version`; a score row records it, so a new model re-queues exactly what it did not score.
 """
 
 from __future__ import annotations
 
+import hashlib
+import html
 import importlib
 import importlib.metadata
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -32,7 +41,60 @@ from mlds_assets.core.embeddings import (
 )
 
 LABELS = ("negative", "neutral", "positive")
-SCORE_COLUMNS = ["sentiment_label", "sentiment_score", "prob_negative", "prob_neutral", "prob_positive"]
+SCORE_COLUMNS = [
+    "sentiment_label",
+    "sentiment_score",
+    "prob_negative",
+    "prob_neutral",
+    "prob_positive",
+    "sentiment_confidence",
+]
+
+
+_HANDLE = re.compile(r"(?<![\w@])@\w+")
+_URL = re.compile(r"(?:https?://|www\.)\S+|\{link\}", re.IGNORECASE)
+_SPACES = re.compile(r"\s+")
+
+
+def alias_pattern(aliases) -> re.Pattern | None:
+    """One case-insensitive pattern for entity aliases, longest first, on word boundaries."""
+    words = sorted({a.strip().lower() for a in aliases if a and a.strip()}, key=len, reverse=True)
+    if not words:
+        return None
+    first = "".join(sorted({re.escape(w[0]) for w in words}))  # a cheap first-character test at each position
+    alternatives = "|".join(map(re.escape, words))
+    return re.compile(r"(?<![\w@#])#?(?=[" + first + r"])(?:" + alternatives + r")(?!\w)", re.IGNORECASE)
+
+
+def mask_text(text: str, aliases: re.Pattern | None = None) -> str:
+    """What every engine scores, and what the fine-tuned model was trained on: HTML entities decoded,
+    @handles -> `@user` and URLs -> `http` (as TweetEval), entity aliases -> `@user` (a brand's name carries
+    no sentiment of its own), whitespace collapsed."""
+    text = text or ""
+    if "&" in text:
+        text = html.unescape(text)
+    if "/" in text or "www." in text or "{link}" in text:
+        text = _URL.sub("http", text)
+    if "@" in text:
+        text = _HANDLE.sub("@user", text)
+    if aliases is not None:
+        text = aliases.sub("@user", text)
+    return _SPACES.sub(" ", text).strip()
+
+
+class Masker:
+    """`mask_text` with a fixed alias list; `digest` names the list, so a version can record it."""
+
+    def __init__(self, aliases=()) -> None:
+        self.aliases = sorted({a.strip().lower() for a in aliases if a and a.strip()})
+        self._pattern = alias_pattern(self.aliases)
+        self.digest = hashlib.sha1("\n".join(self.aliases).encode()).hexdigest()[:8]
+
+    def __call__(self, texts: list[str]) -> list[str]:
+        if self._pattern is None:
+            return [mask_text(t) for t in texts]
+        words, pattern = self.aliases, self._pattern  # a substring test first: most posts name no alias
+        return [mask_text(t, pattern if any(w in (t or "").lower() for w in words) else None) for t in texts]
 
 
 class SentimentModelError(ModelUnavailableError):
@@ -50,7 +112,8 @@ class SentimentEngine(Protocol):
 
 def scores_frame(probabilities: np.ndarray, score: np.ndarray | None = None, labels=None) -> pd.DataFrame:
     """Rows of (p_negative, p_neutral, p_positive) as score rows. By default the label is the likeliest class
-    and the score is p_positive - p_negative, so it lies in [-1, 1] whatever the engine."""
+    and the score is p_positive - p_negative, so it lies in [-1, 1] whatever the engine. The confidence is the
+    largest class probability (calibrated for `minilm-finetuned`, by temperature scaling)."""
     probabilities = np.asarray(probabilities, dtype="float64").reshape(-1, 3)
     if labels is None:
         labels = np.array(LABELS, dtype=object)[probabilities.argmax(axis=1)] if len(probabilities) else []
@@ -61,6 +124,7 @@ def scores_frame(probabilities: np.ndarray, score: np.ndarray | None = None, lab
             "prob_negative": probabilities[:, 0],
             "prob_neutral": probabilities[:, 1],
             "prob_positive": probabilities[:, 2],
+            "sentiment_confidence": probabilities.max(axis=1) if len(probabilities) else np.zeros(0),
         }
     )
 
@@ -233,6 +297,62 @@ class EmbeddingClassifierEngine:
         return scores_frame(self.head.probabilities(embed(self._encoder, texts)))
 
 
+class FinetunedEngine:
+    """The fine-tuned MiniLM (`sentiment_finetune.MiniLMSentiment`); its version is the digest of the
+    shipped weights, so a new model re-scores what an older one scored."""
+
+    name = "minilm-finetuned"
+
+    def __init__(self, folder: str | Path | None = None, batch_size: int = 64, threads: int | None = None) -> None:
+        from mlds_assets.core.sentiment_finetune import META_FILE, SHIPPED_DIR, WEIGHTS_FILE, MiniLMSentiment
+
+        self.folder = Path(folder).expanduser() if folder else SHIPPED_DIR
+        if not (self.folder / META_FILE).is_file() or not (self.folder / WEIGHTS_FILE).is_file():
+            raise SentimentModelError(
+                f"no fine-tuned sentiment model in {self.folder} ({META_FILE} and {WEIGHTS_FILE}): train one with "
+                "`mlds train sentiment --method finetune`, or set sentiment.finetuned_path"
+            )
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
+        try:
+            self.model, self.meta = MiniLMSentiment.load(self.folder)
+        except (OSError, ValueError, KeyError, RuntimeError) as error:
+            raise SentimentModelError(
+                f"fine-tuned sentiment model in {self.folder} could not be loaded: {error}"
+            ) from None
+        self.batch_size = batch_size
+        self.version = f"minilm-finetuned:{self.meta['weights_sha256'][:12]}"
+
+    def score(self, texts: list[str]) -> pd.DataFrame:
+        if not texts:
+            return scores_frame(np.zeros((0, 3)))
+        return scores_frame(self.model.probabilities([t or "" for t in texts], self.batch_size))
+
+
+class MaskedEngine:
+    """Any engine, scoring masked texts; its version names the alias list as well."""
+
+    def __init__(self, engine: SentimentEngine, masker: Masker) -> None:
+        self.engine, self.masker = engine, masker
+        self.name = engine.name
+        self.version = f"{engine.version}+mask:{masker.digest}"
+
+    def score(self, texts: list[str]) -> pd.DataFrame:
+        return self.engine.score(self.masker(list(texts)))
+
+
+def dictionary_aliases(path: Path | None) -> list[str]:
+    """Every entity's name and aliases from the entity dictionary (none where there is no dictionary)."""
+    if path is None or not Path(path).is_file():
+        return []
+    from mlds_assets.core.entities import EntityDictionary
+
+    table = EntityDictionary.load(path)
+    return [alias for entity in table.entities.values() for alias in (entity.name, *entity.aliases)]
+
+
 def newest_classifier(models_dir: Path) -> Path:
     candidates = sorted((models_dir / "sentiment").glob("*/model.json"), key=os.path.getmtime)
     if not candidates:
@@ -245,6 +365,8 @@ def newest_classifier(models_dir: Path) -> Path:
 
 def build_engine(engine: str, sentiment_settings, models_dir: Path) -> SentimentEngine:
     """One engine by name, as configured (settings.SentimentSettings)."""
+    if engine == "minilm-finetuned":
+        return FinetunedEngine(sentiment_settings.finetuned_path, sentiment_settings.batch_size)
     if engine == "vader":
         return VaderEngine()
     if engine == "transformers":
@@ -263,18 +385,27 @@ def build_engine(engine: str, sentiment_settings, models_dir: Path) -> Sentiment
             raise SentimentModelError(f"sentiment engine {engine!r} has no name, version and score(texts)")
         return instance
     raise SentimentModelError(
-        f"unknown sentiment engine {engine!r}: vader, embedding-classifier, transformers or module:Class"
+        f"unknown sentiment engine {engine!r}: minilm-finetuned, vader, embedding-classifier, transformers "
+        "or module:Class"
     )
 
 
-def load_engine(sentiment_settings, models_dir: Path) -> tuple[SentimentEngine, str | None]:
-    """The configured engine, or the configured fallback when it cannot load: (engine, why it fell back)."""
+def load_engine(
+    sentiment_settings, models_dir: Path, aliases=(), engine: str | None = None
+) -> tuple[SentimentEngine, str | None]:
+    """The configured engine (masked, when sentiment.mask is on), or the configured fallback when it cannot
+    load: (engine, why it fell back)."""
+
+    def masked(built: SentimentEngine) -> SentimentEngine:
+        return MaskedEngine(built, Masker(aliases)) if sentiment_settings.mask else built
+
     try:
-        return build_engine(sentiment_settings.engine, sentiment_settings, models_dir), None
+        return masked(build_engine(engine or sentiment_settings.engine, sentiment_settings, models_dir)), None
     except ModelUnavailableError as error:
         if not sentiment_settings.fallback_engine:
             raise
-        return build_engine(sentiment_settings.fallback_engine, sentiment_settings, models_dir), str(error)
+        fallback = build_engine(sentiment_settings.fallback_engine, sentiment_settings, models_dir)
+        return masked(fallback), str(error)
 
 
 def version_tag(engine: SentimentEngine, configured_version: str) -> str:

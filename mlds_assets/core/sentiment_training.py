@@ -39,11 +39,31 @@ def parse_label_map(text: str | None) -> dict[str, str]:
     return mapping
 
 
-def normalise_gold_labels(labels: pd.Series, mapping: dict[str, str] | None = None) -> pd.Series:
-    """negative / neutral / positive, or <NA> where the label says none of them (e.g. "I can't tell")."""
+def _numeric_labels_by_rule(lowered: pd.Series, source: str) -> None:
+    """Numeric labels map by rule only in Sentiment140's 0/2/4 form (a 4 present, nothing but 0, 2, 4): any
+    other numbers (0/1/2, -1/0/1, 1..5, or 0/2 alone) are ambiguous, and guessing would mislabel silently."""
+    values = set(lowered.dropna().unique())
+    numeric = {v for v in values if v.lstrip("+-").replace(".", "", 1).isdigit()}
+    if not numeric:
+        return
+    if "4" in numeric and numeric <= {"0", "2", "4"}:
+        return
+    found = ", ".join(sorted(numeric, key=lambda v: float(v))[:10])
+    raise GoldSetError(
+        f"{source}: numeric labels ({found}) do not say which sentiment each number is; pass --label-map, "
+        "e.g. --label-map 0=negative,1=neutral,2=positive (only Sentiment140's 0/2/4 is read by rule)"
+    )
+
+
+def normalise_gold_labels(
+    labels: pd.Series, mapping: dict[str, str] | None = None, source: str = "gold labels"
+) -> pd.Series:
+    """negative / neutral / positive, or <NA> where the label says none of them (e.g. "I can't tell").
+    Numeric labels other than Sentiment140's 0/2/4 need an explicit mapping (GoldSetError)."""
     lowered = labels.astype("string").str.strip().str.lower()
     if mapping:
         return lowered.map(mapping).astype("string")
+    _numeric_labels_by_rule(lowered, source)
     out = pd.Series(pd.NA, index=labels.index, dtype="string")
     out[lowered.isin(_NEGATIVE)] = "negative"
     out[lowered.isin(_NEUTRAL)] = "neutral"
@@ -71,7 +91,7 @@ def gold_set(frame: pd.DataFrame, text_col: str, label_col: str, source: str, ma
     for column in (text_col, label_col):
         if column not in frame.columns:
             raise GoldSetError(f"{source}: no column {column!r} (columns: {list(frame.columns)[:20]})")
-    labels = normalise_gold_labels(frame[label_col], mapping)
+    labels = normalise_gold_labels(frame[label_col], mapping, source)
     texts = frame[text_col].fillna("").astype(str)
     usable = labels.notna() & texts.str.strip().ne("")
     skipped = frame.loc[~usable, label_col].fillna("<empty>").astype(str).value_counts().to_dict()
@@ -85,11 +105,29 @@ def macro_f1(gold: list[str], predicted: list[str]) -> float:
     return float(f1_score(gold, predicted, labels=sorted(set(gold)), average="macro", zero_division=0))
 
 
+def per_class(gold: list[str], predicted: list[str]) -> tuple[dict, dict]:
+    """Precision, recall, F1 and support per class, and the confusion matrix (gold rows, predicted columns)."""
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    precision, recall, f1, support = precision_recall_fscore_support(
+        gold, predicted, labels=list(LABELS), zero_division=0
+    )
+    classes = {
+        label: {"precision": round(float(p), 4), "recall": round(float(r), 4), "f1": round(float(f), 4),
+                "support": int(n)}
+        for label, p, r, f, n in zip(LABELS, precision, recall, f1, support, strict=True)
+    }  # fmt: skip
+    matrix = confusion_matrix(gold, predicted, labels=list(LABELS)) if gold else np.zeros((3, 3), dtype=int)
+    confusion = {g: {p: int(matrix[i, j]) for j, p in enumerate(LABELS)} for i, g in enumerate(LABELS)}
+    return classes, confusion
+
+
 def evaluate(engine: SentimentEngine, gold: GoldSet, batch_size: int = 512) -> dict:
     predicted: list[str] = []
     for start in range(0, len(gold.texts), batch_size):
         predicted += engine.score(gold.texts[start : start + batch_size])["sentiment_label"].astype(str).tolist()
     accuracy = float(np.mean(np.array(predicted) == np.array(gold.labels))) if gold.texts else 0.0
+    classes, confusion = per_class(gold.labels, predicted)
     return {
         "engine": engine.name,
         "model_version": engine.version,
@@ -100,6 +138,8 @@ def evaluate(engine: SentimentEngine, gold: GoldSet, batch_size: int = 512) -> d
         "macro_f1": round(macro_f1(gold.labels, predicted), 4),
         "gold_labels": {k: int(v) for k, v in pd.Series(gold.labels).value_counts().sort_index().items()},
         "skipped_labels": {str(k): int(v) for k, v in gold.skipped.items()},
+        "per_class": classes,
+        "confusion": confusion,
     }
 
 

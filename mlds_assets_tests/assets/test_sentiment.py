@@ -33,9 +33,9 @@ def test_enrich_scores_every_post_and_the_store_and_status_pick_it_up(settings, 
     assert len(scores) == 120 and scores["post_id"].is_unique
     assert set(scores["post_id"]) == set(lake(settings, "cleaned_posts", batch)["post_id"])
     assert scores["sentiment_score"].between(-1, 1).all()
-    assert set(scores["engine"]) == {"vader"}
+    assert set(scores["engine"]) == {"minilm-finetuned"}  # the default engine
     meta = latest_metadata(instance, SENTIMENT)
-    assert meta["engine"] == "vader" and meta["coverage"] == 1.0 and meta["scored_this_run"] == 120
+    assert meta["engine"] == "minilm-finetuned" and meta["coverage"] == 1.0 and meta["scored_this_run"] == 120
 
     metrics = lake(settings, "basic_metrics", batch)
     assert set(metrics["processing_level"]) == {"sentiment_complete"}  # recomputed with the scores
@@ -88,7 +88,8 @@ def test_kill_9_during_the_third_chunk_then_rerun_scores_every_post_exactly_once
     assert len(list(batch_dir.glob("chunk-*.parquet"))) == 2  # chunks 1 and 2 finished; 3 died mid-way
     assert not (Path(settings.lake_base) / "facebook" / "sentiment_scores").exists()
 
-    rerun = _mlds(["enrich", "--only", "sentiment", "--platform", "facebook"], env)
+    vader = {**env, "MLDS__SENTIMENT__ENGINE": "vader"}  # the killer's name and version: the re-run resumes
+    rerun = _mlds(["enrich", "--only", "sentiment", "--platform", "facebook"], vader)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr[-2000:]
 
     chunks = pd.concat([pd.read_parquet(p) for p in sorted(batch_dir.glob("chunk-*.parquet"))])

@@ -26,6 +26,17 @@ def test_labels_by_rule_sentiment140_and_brand_emotion():
     ]  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    "labels", [["0", "1", "2"], ["0", "2"], ["-1", "0", "1"], ["1", "2", "3", "4", "5"], ["0", "4", "1"]]
+)
+def test_numeric_labels_but_sentiment140s_are_an_error_asking_for_a_label_map(labels):
+    """0/1/2 used to read as Sentiment140's 0/2/4: "2" neutral, every "1" skipped, silently."""
+    with pytest.raises(GoldSetError, match="--label-map"):
+        normalise_gold_labels(pd.Series(labels), source="mine.csv")
+    mapping = {label: "neutral" for label in labels}
+    assert normalise_gold_labels(pd.Series(labels), mapping).notna().all()
+
+
 def test_explicit_label_map_wins():
     mapping = parse_label_map("0=neutral, 1=positive, -1=negative")
     assert normalise_gold_labels(pd.Series(["0", "1", "-1", "5"]), mapping).tolist() == [
@@ -56,6 +67,9 @@ def test_evaluate_reports_accuracy_and_macro_f1():
     assert report["accuracy"] == 0.75  # the last label is deliberately wrong
     assert 0 < report["macro_f1"] < 1
     assert report["rows"] == 4 and report["gold_labels"] == {"negative": 3, "positive": 1}
+    assert report["per_class"]["negative"] == {"precision": 1.0, "recall": 0.6667, "f1": 0.8, "support": 3}
+    assert report["per_class"]["positive"]["precision"] == 0.5 and report["per_class"]["neutral"]["support"] == 0
+    assert report["confusion"]["negative"] == {"negative": 2, "neutral": 0, "positive": 1}
 
 
 def _toy_gold() -> pd.DataFrame:
