@@ -38,6 +38,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     def require_key(given: str | None = Security(API_KEY_HEADER)) -> None:
         expected = os.environ.get(settings.api.api_key_env)
+        if expected is not None and not expected.strip():  # set but empty: a mistake, never "no key"
+            raise HTTPException(status_code=503, detail=f"{settings.api.api_key_env} is set but empty: no data served")
         if expected and not (given and secrets.compare_digest(given, expected)):
             raise HTTPException(status_code=401, detail="missing or wrong X-API-Key")
 
@@ -96,7 +98,7 @@ def create_app(settings: Settings) -> FastAPI:
         platform: str | None = None,
         entity: str | None = Query(None, description="canonical entity id, e.g. nike"),
         sentiment: Literal["negative", "neutral", "positive"] | None = None,
-        topic: int | None = Query(None, description="the platform topic id"),
+        topic: int | None = Query(None, ge=-1, le=2**63 - 1, description="the platform topic id"),
         limit: int = Query(10, ge=1, le=100),
     ) -> dict:
         """The post store's search with filters: hybrid (keyword + vector), semantic or keyword."""
@@ -136,7 +138,34 @@ def _metrics(settings: Settings, key: list[str], metric: str | None) -> dict:
     return {"scope": key[0], "processing_level": level, "last_updated": updated, "rows": _records(table)}
 
 
-def serve(settings: Settings, host: str, port: int) -> None:
+class ApiExposureError(ValueError):
+    """The API would serve data without a key where it should not: the message says what to set."""
+
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def check_exposure(settings: Settings, host: str, insecure: bool, env=None) -> list[str]:
+    """Refuse an empty key, and a bind beyond loopback without a key unless `insecure`; returns warnings."""
+    env = os.environ if env is None else env
+    name = settings.api.api_key_env
+    key = env.get(name)
+    if key is not None and not key.strip():
+        raise ApiExposureError(f"{name} is set but empty: set a key, or unset it to serve on loopback without one")
+    if key or host in LOOPBACK or host.startswith("127."):
+        return []
+    if not insecure:
+        raise ApiExposureError(
+            f"binding to {host} without a key serves every post to the network: set {name}, or pass --insecure"
+        )
+    return [f"serving on {host} without a key ({name} unset, --insecure): every data route is open"]
+
+
+def serve(settings: Settings, host: str, port: int, insecure: bool = False) -> None:
+    import sys
+
     import uvicorn
 
+    for warning in check_exposure(settings, host, insecure):
+        print(f"mlds api: warning: {warning}", file=sys.stderr)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")

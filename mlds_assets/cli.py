@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 from mlds_assets.core.enhanced_entities import EntityModelError
-from mlds_assets.core.landing import land_file
+from mlds_assets.core.landing import LandingError, land_file
+from mlds_assets.core.locks import BatchBusyError
 from mlds_assets.core.readers import ExportReadError
 from mlds_assets.core.sentiment import SentimentModelError
 from mlds_assets.core.sentiment_training import GoldSetError
@@ -39,6 +40,8 @@ from mlds_assets.review_commands import (
     review_queue,
 )
 from mlds_assets.settings import ConfigError, Settings, load_settings
+from mlds_assets.store.base import StoreUnavailableError
+from mlds_assets.store.rebuild import RebuildError
 
 QUIET_RUN = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the instance keeps the full log
 PROFILES = Path(__file__).parent / "dagster_profiles"  # dagster.yaml for SQLite (default) and Postgres
@@ -56,7 +59,34 @@ def dagster_instance(settings: Settings):
     os.environ["DAGSTER_HOME"] = str(home)
     instance = DagsterInstance.get()
     apply_pool_limits(instance, settings)
+    reap_dead_runs(instance)
     return instance
+
+
+PID_TAG = "mlds/pid"  # the process that runs a job in-process for `mlds`
+
+
+def reap_dead_runs(instance) -> list[str]:
+    """Mark failed every STARTED run that `mlds` ran on this host in a process that is gone (kill -9, OOM,
+    a closed terminal): a killed `mlds ingest` leaves no orphan run holding its batch's queue slot. Each
+    `mlds` command does this as it opens the instance; the daemon's dead_run_reaper does the same."""
+    from dagster import DagsterRunStatus, RunsFilter
+
+    from mlds_assets.core.processes import process_alive
+    from mlds_assets.sensors import HOST_TAG, run_pid
+
+    reaped = []
+    started = RunsFilter(statuses=[DagsterRunStatus.STARTED], tags={HOST_TAG: socket.gethostname()})
+    for run in instance.get_runs(started):
+        tagged = run.tags.get(PID_TAG, "")
+        pid = int(tagged) if tagged.isdigit() else run_pid(instance, run.run_id)
+        if pid is None or pid == os.getpid() or process_alive(pid):
+            continue
+        instance.report_run_failed(run, f"the mlds process that ran it (pid {pid}) is gone: killed or crashed")
+        if instance.event_log_storage.supports_global_concurrency_limits:  # the pool slots its steps held
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        reaped.append(run.run_id)
+    return reaped
 
 
 def apply_pool_limits(instance, settings: Settings) -> dict[str, int]:
@@ -85,13 +115,14 @@ def ingest(
     partitions = settings.platform(platform).partitions_name
     instance = instance or dagster_instance(settings)
     landed, _ = land_file(path, settings.landing_dir, platform, settings.ingestion.max_file_bytes)
-    if not replay and fast_path_done(instance, platform, landed.partition_key):
+    known = instance.has_dynamic_partition(partitions, landed.partition_key)  # not after `mlds batch drop`
+    if known and not replay and fast_path_done(instance, platform, landed.partition_key):
         return {
             "platform": platform, "batch": landed.partition_key, "status": "already ingested",
             "hint": "mlds ingest --replay maps the landed file again (after a fix to the platform YAML)",
         }  # fmt: skip
-    if not instance.has_dynamic_partition(partitions, landed.partition_key):
-        instance.add_dynamic_partitions(partitions, [landed.partition_key])
+    if not known:
+        _add_partition(instance, partitions, landed.partition_key)
     # else: a run for this file was killed or failed part-way; it runs again, and every step upserts
     mode = mode or settings.mode_for(platform)
     tags = {"mlds/source_file": path.name, "mlds/platform": platform, "mlds/mode": mode}
@@ -113,6 +144,42 @@ def ingest(
         worst = worst or ("checks failed" if any(s["status"] != "ok" for s in stages.values()) else "ok")
         outcome["phase2"] = {"status": worst, "stages": stages}
     return outcome
+
+
+def _add_partition(instance, partitions: str, key: str) -> None:
+    """Add a dynamic partition; the same content landing under two names at once may race another process
+    to it (Dagster checks, then inserts: the loser gets an IntegrityError), which is no error at all."""
+    try:
+        instance.add_dynamic_partitions(partitions, [key])
+    except Exception:
+        if not instance.has_dynamic_partition(partitions, key):
+            raise
+
+
+class BatchError(ValueError):
+    """`mlds batch` was asked about a batch the platform does not have."""
+
+
+def drop_batch(settings: Settings, platform: str, batch: str, instance=None) -> dict:
+    """Retire a batch: its dynamic partition, lake files, landed file and store records go, and the drop is
+    recorded in `<home>/batch_drops.log`. For batches that should never have been ingested (a rejected
+    file keeps `mlds enrich` failing on it), or whose data must go."""
+    from mlds_assets.core.locks import batch_lock
+    from mlds_assets.store.rebuild import drop_batch_data, record_drop
+
+    partitions = settings.platform(platform).partitions_name
+    instance = instance or dagster_instance(settings)
+    known = instance.has_dynamic_partition(partitions, batch)
+    sidecar = settings.landing_dir / platform / f"{batch}.landed.json"
+    if not known and not sidecar.is_file():
+        batches = instance.get_dynamic_partitions(partitions)
+        raise BatchError(f"{platform} has no batch {batch!r}; its batches: {', '.join(batches[:20]) or 'none'}")
+    with batch_lock(settings.home / "locks", batch):
+        dropped = drop_batch_data(open_store(settings), settings.lake_base, settings.landing_dir, platform, batch)
+        if known:
+            instance.delete_dynamic_partition(partitions, batch)
+    record_drop(settings.home / "batch_drops.log", dropped, known)
+    return {**dropped.__dict__, "partition_deleted": known, "log": str(settings.home / "batch_drops.log")}
 
 
 def batch_accounting(settings: Settings, platform: str, batch: str) -> dict:
@@ -160,7 +227,7 @@ def run_job(
     from mlds_assets.sensors import HOST_TAG
 
     job = (defs or build_definitions(settings)).resolve_job_def(job_name)
-    tags = {**(tags or {}), HOST_TAG: socket.gethostname()}  # so a run whose process dies here can be reaped
+    tags = {**(tags or {}), HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}  # a dead one is reaped
     run_config = {**QUIET_RUN, "ops": ops_config} if ops_config else QUIET_RUN
     try:
         with batch_lock(settings.home / "locks", partition or job_name):
@@ -244,6 +311,23 @@ def store_disagreements(settings: Settings, report: dict) -> list[str]:
 
 
 SEARCH_MODES = ("hybrid", "semantic", "keyword")
+MAX_SEARCH_LIMIT = 10_000
+MAX_INT64 = 2**63 - 1
+
+
+def _int_between(low: int, high: int):
+    """An argparse type: an integer in [low, high], or a one-line error naming the bounds."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is out of range: between {low} and {high}")
+        return value
+
+    return parse
 
 
 def search(
@@ -390,14 +474,21 @@ def main(argv: list[str] | None = None) -> int:
     search_cmd.add_argument("--platform")
     search_cmd.add_argument("--entity", help="canonical entity id, e.g. nike")
     search_cmd.add_argument("--sentiment", choices=["negative", "neutral", "positive"])
-    search_cmd.add_argument("--topic", type=int, help="the platform topic id (see the topics asset)")
+    search_cmd.add_argument(
+        "--topic", type=_int_between(-1, MAX_INT64), help="the platform topic id (see the topics asset)"
+    )
     search_cmd.add_argument("--mode", choices=SEARCH_MODES, default="hybrid")
-    search_cmd.add_argument("--limit", type=int, default=10)
+    search_cmd.add_argument(
+        "--limit", type=_int_between(1, MAX_SEARCH_LIMIT), default=10, help=f"1 to {MAX_SEARCH_LIMIT} (default 10)"
+    )
     search_cmd.add_argument("--json", action="store_true")
     commands.add_parser("report", help="phase 3 now: platform and cross-platform metrics, the day's HTML report")
     api_cmd = commands.add_parser("api", help="serve the read API (FastAPI; 127.0.0.1:8000 by default)")
     api_cmd.add_argument("--host", help="bind address (default api.host: 127.0.0.1)")
     api_cmd.add_argument("--port", type=int)
+    api_cmd.add_argument(
+        "--insecure", action="store_true", help="allow binding beyond loopback without a key (warns)"
+    )
     enrich_cmd = commands.add_parser("enrich", help="run a phase-2 stage now over pending posts")
     enrich_cmd.add_argument("--only", choices=STAGES, default="sentiment")
     enrich_cmd.add_argument("--platform")
@@ -471,6 +562,13 @@ def main(argv: list[str] | None = None) -> int:
     store_sub = store_cmd.add_subparsers(dest="store_command", required=True)
     rebuild_cmd = store_sub.add_parser("rebuild", help="recreate the post store from the lake")
     rebuild_cmd.add_argument("--platform", help="only this platform (default: all)")
+    batch_cmd = commands.add_parser("batch", help="batch maintenance")
+    batch_sub = batch_cmd.add_subparsers(dest="batch_command", required=True)
+    drop_cmd = batch_sub.add_parser(
+        "drop", help="retire a batch: its partition, lake files, landed file and store records (logged)"
+    )
+    drop_cmd.add_argument("platform")
+    drop_cmd.add_argument("batch", help="the batch id (partition key), as `mlds ingest` printed it")
     args = parser.parse_args(argv)
 
     try:
@@ -500,9 +598,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{outcome['status']}: {outcome['report']}")
             return 0 if outcome["status"] == "ok" else 1
         if args.command == "api":
-            from mlds_assets.api import serve
+            from mlds_assets.api import ApiExposureError, serve
 
-            serve(settings, args.host or settings.api.host, args.port or settings.api.port)
+            try:
+                serve(settings, args.host or settings.api.host, args.port or settings.api.port, args.insecure)
+            except ApiExposureError as exc:
+                print(f"mlds api: {exc}", file=sys.stderr)
+                return 2
             return 0
         if args.command == "ingest":
             if not args.path.is_file():
@@ -511,7 +613,8 @@ def main(argv: list[str] | None = None) -> int:
             outcome = ingest(settings, args.path, args.platform, mode=args.mode, replay=args.replay)
             print(json.dumps(outcome, indent=2))
             _print_accounting(outcome, settings.ingestion.max_quarantine_rate)
-            return 0 if outcome["status"] in ("ok", "already ingested") else 1
+            phase2 = outcome.get("phase2", {"status": "ok"})["status"]  # --mode full: phase 2 counts too
+            return 0 if outcome["status"] in ("ok", "already ingested") and phase2 == "ok" else 1
         if args.command == "status":
             report = status(settings)
             print(json.dumps(report, indent=2)) if args.json else _print_status(report)
@@ -577,19 +680,36 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "review":
             return _review(settings, args)
+        if args.command == "batch":
+            dropped = drop_batch(settings, args.platform, args.batch)
+            print(
+                f"{args.platform} batch {args.batch} dropped: {len(dropped['lake_files'])} lake files, "
+                f"{dropped['store_removed']} store records ({dropped['store_restored']} posts kept from other "
+                f"batches), partition {'deleted' if dropped['partition_deleted'] else 'already gone'}; "
+                f"recorded in {dropped['log']}"
+            )
+            return 0
         if args.command == "store":
-            from mlds_assets.store.rebuild import rebuild_platform
+            from mlds_assets.store.rebuild import rebuild_platform_report
 
             store = open_store(settings)
             for name in [args.platform] if args.platform else sorted(settings.platforms):
                 settings.platform(name)
-                print(f"{name:<15} {rebuild_platform(store, settings.lake_base, name):>9} posts")
+                result = rebuild_platform_report(store, settings.lake_base, name)
+                print(f"{name:<15} {result.posts:>9} posts ({result.written} written, {result.removed} removed)")
             return 0
     except ConfigError as exc:
         print(f"mlds: configuration error:\n{exc}", file=sys.stderr)
         return 2
-    except (SentimentModelError, GoldSetError, ExportReadError, ReviewError, EntityModelError) as exc:
+    except (
+        SentimentModelError, GoldSetError, ExportReadError, ReviewError, EntityModelError, RebuildError, BatchError,
+        BatchBusyError, LandingError, StoreUnavailableError,
+    ) as exc:
         print(f"mlds: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # unreadable file, a full disk, ...: what and where, not a traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"mlds: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
     return 1
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -28,7 +30,8 @@ class ConfigError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # inf and nan pass every bound (`.inf > 0`) and then break the runs that use them: refused at load
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ProcessingSettings(_Strict):
@@ -45,7 +48,19 @@ class IngestionSettings(_Strict):
     max_text_length: int = Field(100_000, gt=0)
     max_quarantine_rate: float = Field(0.5, ge=0, le=1)  # a blocking gate: a batch above it stays out of the store
     earliest_created_at: str = "1990-01-01"
-    future_tolerance_hours: float = Field(24, ge=0)
+    future_tolerance_hours: float = Field(24, ge=0, le=24 * 366 * 100)  # a century at most
+    max_columns: int = Field(10_000, gt=0)  # a file with a wider header fails at once, naming this setting
+
+    @field_validator("earliest_created_at")
+    @classmethod
+    def _a_date(cls, value: str) -> str:
+        try:
+            moment = datetime.fromisoformat(str(value))
+        except ValueError:
+            raise ValueError(f"{value!r} is not an ISO date such as 1990-01-01") from None
+        if moment.tzinfo is not None or not 1678 <= moment.year <= 2261:
+            raise ValueError(f"{value!r} must be a date without a time zone between 1678 and 2261 (UTC)")
+        return str(value)
 
     @model_validator(mode="after")
     def _settle_covers_a_sensor_interval(self) -> IngestionSettings:
@@ -127,11 +142,20 @@ class WeaviateSettings(_Strict):
     collections: dict[str, str] = {}  # platform -> collection name; default FacebookPost, TiktokPost, ...
     batch_size: int = Field(200, gt=0)
 
+    @model_validator(mode="after")
+    def _two_ports(self) -> WeaviateSettings:
+        for name, port in (("port", self.port), ("grpc_port", self.grpc_port)):
+            if not 0 < port < 65536:
+                raise ValueError(f"{name} {port} is not a TCP port (1-65535)")
+        if self.mode in ("local", "custom") and self.port == self.grpc_port:
+            raise ValueError(f"port and grpc_port must differ (both {self.port}): Weaviate serves HTTP and gRPC apart")
+        return self
+
 
 class StoreSettings(_Strict):
     backend: Literal["lancedb", "weaviate"] = "lancedb"
     uri: str | None = None  # LanceDB: a folder or s3:// URL; null = <home>/store
-    table: str = "posts"
+    table: str = Field("posts", pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")  # a name, never a path
     vector_dim: int = Field(384, gt=0)  # all-MiniLM-L6-v2
     write_batch_rows: int = Field(50_000, gt=0)
     weaviate: WeaviateSettings = WeaviateSettings()
@@ -229,12 +253,25 @@ class ReadOptions(_Strict):
     names: tuple[str, ...] | None = None  # column names when the file has no header row
     encoding: str = "auto"  # auto: UTF-8 (BOM or not), then latin-1 with a recorded warning
     records_path: str | None = None  # JSON: dotted path to the list of records
-    sheet: int | str = 0  # XLSX
+    sheet: int | str | tuple[int | str, ...] | None = None  # XLSX: None = every sheet (one header), or these
 
 
 class CreatedAtFormat(_Strict):
     format: str = "iso"  # iso | epoch_s | epoch_ms | a strptime pattern
     timezone: str = "UTC"  # applied to naive timestamps: an IANA name or a fixed offset like -05:00
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if re.fullmatch(r"[+-]\d{2}:?\d{2}", value):
+            return value
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value!r} is neither an IANA time zone (e.g. Europe/Berlin) nor an offset like -05:00"
+            ) from None
+        return value
 
 
 class LabelColumn(_Strict):
@@ -409,6 +446,8 @@ def _env_overrides(env: Mapping[str, str]) -> list[tuple[list[str], Any, str]]:
     for name, raw in sorted(env.items()):
         if name.startswith(ENV_PREFIX) and len(name) > len(ENV_PREFIX):
             path = [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
+            if "" in path:
+                raise ConfigError(f"environment {name}: an empty key between '__' separators (MLDS__SECTION__KEY)")
             try:
                 value = yaml.safe_load(raw) if raw != "" else None
             except yaml.YAMLError:
@@ -472,6 +511,11 @@ def load_settings(config_dir: str | Path | None = None, env: Mapping[str, str] |
                 platforms[path[1]] = PlatformConfig.model_validate(raw)
             except ValidationError as exc:
                 raise ConfigError(_describe(exc, f"environment {var}")) from None
+            if platforms[path[1]].name != path[1]:  # two lanes with one asset-key prefix
+                raise ConfigError(
+                    f"environment {var}: platforms.{path[1]}.name: {platforms[path[1]].name!r} must stay "
+                    f"{path[1]!r}, the name of {config_dir / 'platforms' / (path[1] + '.yaml')}"
+                )
         else:
             _set_path(data, path, value)
             overridden.append((tuple(path), var))
@@ -485,6 +529,8 @@ def load_settings(config_dir: str | Path | None = None, env: Mapping[str, str] |
     except ValidationError as exc:
         # blame the variable only when the failing key is the one it set (or lies under it), else the file
         loc = tuple(str(p) for p in exc.errors()[0]["loc"]) if exc.errors() else ()
-        var = next((v for path, v in reversed(overridden) if loc[: len(path)] == path), None)
+        var = next(
+            (v for path, v in reversed(overridden) if loc[: len(path)] == path or path[: len(loc)] == loc), None
+        )
         source = f"environment {var}" if var else str(global_file)
         raise ConfigError(_describe(exc, source)) from None

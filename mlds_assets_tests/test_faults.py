@@ -234,3 +234,26 @@ def test_daily_report_killed_while_writing_is_written_whole_by_the_next_run(env,
     assert {p.name for p in report.parent.iterdir()} == {"report.html", "metrics.parquet", "metrics.csv"}
     metrics = pd.read_parquet(Path(settings.lake_base) / "facebook" / "platform_metrics.parquet")
     assert set(metrics["processing_level"]) == {"basic"}  # phase 1 only, labelled as such
+
+
+def test_a_killed_mlds_ingest_leaves_no_started_run_behind(env, config_dir, export):
+    from dagster import DagsterInstance, DagsterRunStatus
+    from dagster._core.instance.ref import InstanceRef
+
+    killed = _killed_mlds(
+        "mlds_assets.assets.ingestion:extract_conservative_entities", 1,
+        ["ingest", str(export), "--platform", "facebook"], env,
+    )  # fmt: skip
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    home = Path(env["MLDS_HOME"]) / "dagster_home"
+    with DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
+        [orphan] = instance.get_runs()
+        assert orphan.status == DagsterRunStatus.STARTED and orphan.tags["mlds/pid"].isdigit()
+
+    assert _mlds(["status"], env).returncode == 0  # the next mlds command sees the dead process
+
+    with DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
+        run = instance.get_run_by_id(orphan.run_id)
+        assert run.status == DagsterRunStatus.FAILURE
+        assert instance.get_runs_count() == 1
+        assert orphan.run_id not in instance.event_log_storage.get_concurrency_run_ids()  # its pool slots freed

@@ -157,3 +157,53 @@ def test_yaml_python_tag_in_platform_file_is_rejected(cfg: Path):
 def test_missing_global_yaml(tmp_path: Path):
     with pytest.raises(ConfigError, match=r"global\.yaml"):
         load_settings(tmp_path, env={})
+
+
+# --- values that used to pass load and crash every run (issue 15) ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "key", "reason"),
+    [
+        ("MLDS__INGESTION__MAX_FILE_MB", ".inf", "ingestion.max_file_mb", "finite number"),
+        ("MLDS__INGESTION__MAX_TEXT_LENGTH", ".nan", "ingestion.max_text_length", ""),
+        ("MLDS__INGESTION__EARLIEST_CREATED_AT", "garbage", "ingestion.earliest_created_at", "not an ISO date"),
+        ("MLDS__INGESTION__FUTURE_TOLERANCE_HOURS", "1e300", "ingestion.future_tolerance_hours", "less than"),
+        ("MLDS__STORE__TABLE", "../elsewhere", "store.table", "pattern"),
+        ("MLDS__STORE__WEAVIATE__GRPC_PORT", "8080", "store.weaviate", "port and grpc_port must differ"),
+    ],
+)
+def test_a_value_that_would_crash_every_run_is_refused_at_load_naming_the_variable(variable, value, key, reason):
+    with pytest.raises(ConfigError) as raised:
+        load_settings(SHIPPED, env={variable: value})
+    message = str(raised.value)
+    assert message.startswith(f"environment {variable}: {key}"), message
+    assert reason in message
+
+
+def test_an_unknown_time_zone_names_the_platform_file_and_key(cfg: Path):
+    (cfg / "platforms" / "corpus.yaml").write_text(
+        "name: corpus\nfields: {native_id: id, text: text, created_at: t}\ncreated_at: {timezone: Mars/Olympus}\n"
+    )
+    with pytest.raises(ConfigError, match=r"corpus\.yaml: created_at\.timezone: .*'Mars/Olympus' is neither"):
+        load_settings(cfg, env={})
+
+
+def test_renaming_a_platform_from_the_environment_is_refused(cfg: Path):
+    with pytest.raises(ConfigError, match=r"environment MLDS__PLATFORMS__TIKTOK__NAME: platforms\.tiktok\.name"):
+        load_settings(cfg, env={"MLDS__PLATFORMS__TIKTOK__NAME": "facebook"})
+
+
+def test_an_empty_key_in_a_variable_is_blamed_on_the_variable(cfg: Path):
+    with pytest.raises(ConfigError, match=r"^environment MLDS____X: an empty key"):
+        load_settings(cfg, env={"MLDS____X": "1"})
+
+
+def test_an_unknown_section_from_the_environment_is_blamed_on_the_variable(cfg: Path):
+    with pytest.raises(ConfigError, match=r"^environment MLDS__NOPE__X: nope: unknown key"):
+        load_settings(cfg, env={"MLDS__NOPE__X": "1"})
+
+
+def test_fixed_offsets_and_iana_zones_still_load(cfg: Path):
+    settings = load_settings(cfg, env={"MLDS__PLATFORMS__FACEBOOK__CREATED_AT__TIMEZONE": "-05:00"})
+    assert settings.platform("facebook").created_at.timezone == "-05:00"

@@ -90,7 +90,9 @@ def build_ingestion_lane(platform: PlatformConfig, settings: Settings) -> Lane:
             raise ValueError(
                 f"{source.source_name}: {fmt} is not a format of {name} (formats: {list(platform.formats)})"
             )
-        read = read_export(source.path, fmt, platform.read, name=source.source_name)
+        read = read_export(
+            source.path, fmt, platform.read, name=source.source_name, max_columns=settings.ingestion.max_columns
+        )
         batch = map_batch(read, platform, context.partition_key, source.source_name, settings.ingestion)
         for warning in batch.warnings:
             context.log.warning(warning)

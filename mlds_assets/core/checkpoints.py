@@ -129,8 +129,9 @@ def run_chunked(
         if progress:
             progress(k, n, len(rows), time.perf_counter() - started)
     frames = [f for f in (done, *computed) if f is not None and len(f)]
-    if not frames:  # nothing to work on and nothing stored: an empty batch
-        results = pd.DataFrame({"post_id": pd.Series([], dtype="string")})
+    if not frames:  # nothing to work on and nothing stored: an empty batch. The work on no rows gives the
+        # result's columns, so readers of this asset find them (a bare post_id column broke every reader)
+        results = work(posts.iloc[:0]).reset_index(drop=True)
     elif len(frames) == 1 or done is None or not len(done):
         results = pd.concat(frames, ignore_index=True)  # chunks are cut in the batch's order already
     else:  # earlier results and new ones: back into the batch's order

@@ -119,8 +119,11 @@ def embed_rows(
     encoder, version: str, rows: pd.DataFrame, run_id: str, batch_size: int = 64, bf16_on_cpu: bool = False
 ) -> pd.DataFrame:
     """Embed rows (post_id, clean_text): what a post_embeddings row holds."""
-    vectors = embed(encoder, rows["clean_text"].fillna("").astype(str).tolist(), batch_size, bf16_on_cpu)
     n = len(rows)
+    if n:
+        vectors = embed(encoder, rows["clean_text"].fillna("").astype(str).tolist(), batch_size, bf16_on_cpu)
+    else:  # an empty batch: no rows, but the columns (and the vector width) readers expect
+        vectors = np.zeros((0, embedding_dimension(encoder)), dtype=np.float32)
 
     def constant(value: str) -> pd.Categorical:  # one dictionary entry in Parquet, not a string per row
         return pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=[value])
@@ -128,7 +131,7 @@ def embed_rows(
     return pd.DataFrame(
         {
             "post_id": rows["post_id"].to_numpy(),
-            "vector": vector_column(vectors.reshape(n, -1)),
+            "vector": vector_column(vectors.reshape(n, -1) if n else vectors),
             "model_version": constant(version),
             "embedded_at": pd.Timestamp.now(tz="UTC"),
             "run_id": constant(run_id),

@@ -92,7 +92,10 @@ ENTITY_STRUCT_FIELDS = ["entity_id", "surface", "label", "start", "end", "method
 def entities_per_post(posts: pd.DataFrame, found: pd.DataFrame, version: str, run_id: str) -> pd.DataFrame:
     """One row per post with the list of its entities (empty when none): a post that was processed and
     had nothing to find is recorded as such, so it is not processed again."""
-    grouped = found.groupby("post_id")[ENTITY_STRUCT_FIELDS].apply(lambda g: g.to_dict("records"))
+    if len(found):
+        grouped = found.groupby("post_id")[ENTITY_STRUCT_FIELDS].apply(lambda g: g.to_dict("records"))
+    else:  # nothing found (or no posts): an empty groupby-apply is a frame, not a Series to map through
+        grouped = pd.Series(dtype=object)
     entities = posts["post_id"].map(grouped)
     return pd.DataFrame(
         {

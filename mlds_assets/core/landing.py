@@ -7,11 +7,13 @@ path on their own: they are reduced to a safe stem, so `../` or shell characters
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import re
-import shutil
+import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -73,35 +75,91 @@ def find_by_hash(landing_dir: Path, platform: str, sha256: str) -> str | None:
     return None
 
 
+class SourceChangedError(OSError):
+    """The file changed while it was being landed (still being written): not landed; retry when it is
+    complete. An OSError, so the inbox sensor retries it on a later tick instead of rejecting it."""
+
+
+@contextmanager
+def _failing_as(what: str, path: Path):
+    """An OSError inside names the side that failed: 'cannot read it' (the source) or 'cannot write the
+    landed copy' (the landing folder), with the file or folder as its filename."""
+    try:
+        yield
+    except OSError as exc:
+        if isinstance(exc, SourceChangedError):
+            raise
+        raise OSError(exc.errno, f"{what}: {exc.strerror or exc}", str(path)) from exc
+
+
+def _copy_hashing(source: Path, target: Path, chunk: int = 1 << 20) -> tuple[str, int]:
+    """Copy `source` to `target` in one read, hashing what is copied: the sha256 and size describe exactly
+    the bytes that landed."""
+    digest, size = hashlib.sha256(), 0
+    with _failing_as("cannot read it", source):
+        handle = open(source, "rb")  # noqa: SIM115 (closed by the with below)
+    with handle:
+        with _failing_as("cannot write the landed copy", target.parent):
+            out = open(target, "wb")  # noqa: SIM115
+        with out:
+            while True:
+                with _failing_as("cannot read it", source):
+                    block = handle.read(chunk)
+                if not block:
+                    break
+                digest.update(block)
+                size += len(block)
+                with _failing_as("cannot write the landed copy", target.parent):
+                    out.write(block)
+            with _failing_as("cannot write the landed copy", target.parent):
+                out.flush()
+                os.fsync(out.fileno())
+    return digest.hexdigest(), size
+
+
 def land_file(source: Path, landing_dir: Path, platform: str, max_bytes: int | None = None) -> tuple[LandedFile, bool]:
-    """Copy `source` into the landing area (atomically); returns (landed file, whether it is new)."""
+    """Copy `source` into the landing area (atomically); returns (landed file, whether it is new).
+
+    The file is read once, copied while it is hashed; if its size or mtime changed meanwhile (a file still
+    being written), nothing lands and SourceChangedError asks for a retry later. Read and write failures
+    (unreadable, disk full) are OSErrors naming the file or folder, and leave no partial copy behind."""
     source = Path(source)
     if not source.is_file():
         raise LandingError(f"{source}: not a regular file")
     suffix = source.suffix.lower()
     if suffix not in EXTENSIONS:
         raise LandingError(f"{source.name}: unknown file type {suffix!r}; expected one of {sorted(EXTENSIONS)}")
-    size = source.stat().st_size
-    if max_bytes is not None and size > max_bytes:
+    before = source.stat()
+    if max_bytes is not None and before.st_size > max_bytes:
         raise LandingError(
-            f"{source.name}: {size} bytes is over the configured limit of {max_bytes} (ingestion.max_file_mb)"
+            f"{source.name}: {before.st_size} bytes is over the configured limit of {max_bytes} (ingestion.max_file_mb)"
         )
-    sha = file_sha256(source)
-    existing = find_by_hash(landing_dir, platform, sha)
-    if existing:
-        return landed(landing_dir, platform, existing), False
-    key = partition_key_for(source.name, sha)
     folder = landing_dir / platform
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{key}{suffix}"
-    tmp = folder / f".{key}{suffix}.tmp"
-    shutil.copyfile(source, tmp)
-    os.replace(tmp, target)
+    tmp = folder / f".incoming-{uuid.uuid4().hex}{suffix}.tmp"  # one per lander: two at once never share it
+    try:
+        sha, size = _copy_hashing(source, tmp)
+        after = source.stat()
+        if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns) or size != after.st_size:
+            raise SourceChangedError(
+                errno.EAGAIN,
+                f"changed while it was being landed ({before.st_size} bytes, then {after.st_size}): still being "
+                "written? not landed; retry when it is complete",
+                str(source),
+            )
+        existing = find_by_hash(landing_dir, platform, sha)
+        if existing:
+            return landed(landing_dir, platform, existing), False
+        key = partition_key_for(source.name, sha)
+        target = folder / f"{key}{suffix}"
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
     info = {
         "landed_name": target.name, "sha256": sha, "source_name": source.name, "size": size,
         "source_path": str(source), "landed_at": datetime.now(timezone.utc).isoformat(),
     }  # fmt: skip
-    sidecar_tmp = folder / f".{key}{SIDECAR}.tmp"
+    sidecar_tmp = folder / f".{key}{SIDECAR}.{uuid.uuid4().hex}.tmp"
     sidecar_tmp.write_text(json.dumps(info, indent=1))
     os.replace(sidecar_tmp, folder / f"{key}{SIDECAR}")  # the sidecar last: a partition exists only when complete
     return LandedFile(platform, key, target, sha, source.name, size), True

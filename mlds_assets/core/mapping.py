@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta, timezone
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import duckdb
@@ -19,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from mlds_assets.core.cleaning import INVISIBLE, OTHER_SPACE
 from mlds_assets.core.ids import content_id, post_ids
 from mlds_assets.core.readers import SOURCE_ROW, ReadResult, as_text_columns
 from mlds_assets.core.schema import (
@@ -34,9 +36,14 @@ from mlds_assets.settings import IngestionSettings, PlatformConfig
 
 Reason = str | Callable[[np.ndarray], np.ndarray]
 _FLOAT_ID = re.compile(r"^(\d+)\.0+$")
+# Scientific notation as floating-point writers put it (Python/pandas '1e+18', Excel '1.23457E+18', JS): the
+# explicit '+' keeps hexadecimal ids such as '5e3' out.
+_SCIENTIFIC_ID = r"^\d(?:\.\d+)?[eE]\+\d+$"
+_EXACT_FLOAT_LIMIT = 2**53  # every whole number up to here survives a float; beyond, digits may be lost
 _ISO_OFFSET = r"(?:[Zz]|[+-]\d{2}:?\d{2})$"
 _NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
 _OFFSET = re.compile(r"^([+-])(\d{2}):?(\d{2})$")
+_BLANK = rf"^(?:[ {OTHER_SPACE}]|{INVISIBLE})+$"
 
 
 class MappingError(ValueError):
@@ -71,15 +78,31 @@ def map_batch(
 
     for name in ("text", "author", "url", "parent_id"):
         fields[name] = _joined(records, platform.columns_for(name))
-    fields["parent_id"] = _normalise_ids(fields["parent_id"])
+    fields["parent_id"], _ = _normalise_ids(fields["parent_id"])
     if platform.columns_for("native_id"):
-        fields["native_id"] = _normalise_ids(_joined(records, platform.columns_for("native_id")))
+        native_raw = _joined(records, platform.columns_for("native_id"))
+        fields["native_id"], lossy = _normalise_ids(native_raw)
+        problems.append(
+            (
+                "native_id",
+                lossy,
+                _quoted(
+                    "native_id",
+                    native_raw,
+                    " is a floating-point number beyond 2**53: its last digits may have been lost "
+                    "(export ids as text)",
+                ),
+            )
+        )
     else:
         fields["native_id"] = pd.Series([content_id(r) for r in raw_json.to_pylist()], index=records.index, dtype=TEXT)
 
     for name in platform.required:
         present = fields[name] if name in fields else _joined(records, platform.columns_for(name))
         missing = present.eq("")
+        if name == "text":  # only zero-width or bidi characters: as empty as only spaces (NBSP included)
+            blank = pc.fill_null(pc.match_substring_regex(arrow_text(present), _BLANK), False)
+            missing |= pd.Series(np.asarray(blank, dtype=bool), index=present.index)
         columns = ", ".join(platform.columns_for(name)) or "(derived)"
         problems.append((name, missing, f"missing required field {name} (column {columns})"))
 
@@ -150,13 +173,18 @@ def map_batch(
 
 
 def parse_timestamps(raw: pd.Series, fmt: str, tz: str) -> pd.Series:
-    """Parse to UTC; naive values are taken in `tz` (an IANA name or a fixed offset like -05:00)."""
+    """Parse to UTC; naive values are taken in `tz` (an IANA name or a fixed offset like -05:00).
+
+    Every timestamp leaves here with one precision, the microsecond the lake and the post store keep:
+    '10:00:00.123456789Z' is truncated to .123456, an epoch float is rounded to the nearest microsecond
+    (its last digits are floating-point noise). A nanosecond left in would fail the store write later."""
     values = raw.where(raw.ne(""))
     if fmt in ("epoch_s", "epoch_ms"):
         numbers = pd.to_numeric(values, errors="coerce")
         # Far outside the datetime64[ns] range (or inf), to_datetime raises OverflowError instead of coercing.
         numbers = numbers.where(numbers.abs().lt(1e11 if fmt == "epoch_s" else 1e14))
-        return pd.to_datetime(numbers, unit="s" if fmt == "epoch_s" else "ms", utc=True, errors="coerce")
+        parsed = pd.to_datetime(numbers, unit="s" if fmt == "epoch_s" else "ms", utc=True, errors="coerce")
+        return parsed.dt.round("us")
     pattern = "ISO8601" if fmt == "iso" else fmt
     if fmt == "iso":
         aware = values.str.contains(_ISO_OFFSET, regex=True, na=False)
@@ -173,7 +201,7 @@ def parse_timestamps(raw: pd.Series, fmt: str, tz: str) -> pd.Series:
         summer = np.ones(len(local), dtype=bool)
         localised = local.dt.tz_localize(_tzinfo(tz), ambiguous=summer, nonexistent="shift_forward")
         parsed[naive] = localised.dt.tz_convert("UTC")
-    return parsed.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+    return parsed.dt.tz_convert("UTC").astype("datetime64[ns, UTC]").dt.floor("us")
 
 
 def parse_counts(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -185,7 +213,18 @@ def parse_counts(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     numbers = pd.Series(parsed.to_numpy(zero_copy_only=False), index=raw.index)
     # >= 2**63 does not fit Int64: the cast would wrap it to a negative number instead of failing
     bad = present & (numbers.isna() | numbers.lt(0) | numbers.mod(1).ne(0) | numbers.ge(2**63))
-    return numbers.where(~bad).astype("Float64").astype("Int64"), bad
+    counts = numbers.where(~bad).astype("Float64").astype("Int64")
+    # Plain digits are taken exactly, not through a float: 2**63 - 1 is a valid count, and a float would
+    # round it up to 2**63 (and any count beyond 2**53 to a neighbour).
+    digits = pc.fill_null(pc.match_substring_regex(text, r"^\+?\d{1,19}$"), False)
+    if pc.any(digits).as_py():
+        exact = pc.cast(pc.utf8_ltrim(pc.if_else(digits, text, pa.scalar("0", text.type)), "+"), pa.uint64())
+        exact = pd.Series(exact.to_numpy(zero_copy_only=False), index=raw.index)
+        is_digits = np.asarray(digits, dtype=bool)
+        fits = is_digits & (exact <= 2**63 - 1).to_numpy()
+        counts = counts.where(~fits, pd.array(exact.where(fits, 0).astype("int64"), dtype="Int64"))
+        bad = (bad & ~fits) | (present & is_digits & ~fits)
+    return counts, bad
 
 
 def _tzinfo(name: str):
@@ -230,12 +269,26 @@ def _joined(records: pd.DataFrame, columns: list[str]) -> pd.Series:
     return text_series(result, index=records.index)
 
 
-def _normalise_ids(ids: pd.Series) -> pd.Series:
-    """Ids read as floats by an upstream tool ('3.0') are ints again; everything else is left alone."""
+def _normalise_ids(ids: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Ids that an upstream tool read as floats are whole numbers again, so '3.0', '1e+18' and the digits
+    are one post: ('3.0' -> '3', '1e+18' -> '1000000000000000000'). Returns (ids, lossy): lossy marks ids
+    in scientific notation beyond 2**53, whose digits a float may already have lost; they are left as
+    they are, for the caller to quarantine. Everything else is left alone."""
+    lossy = pd.Series(False, index=ids.index)
     floaty = ids.str.endswith(".0")
-    if not floaty.any():
-        return ids
-    return ids.where(~floaty, ids[floaty].str.replace(_FLOAT_ID, r"\1", regex=True))
+    if floaty.any():
+        ids = ids.where(~floaty, ids[floaty].str.replace(_FLOAT_ID, r"\1", regex=True))
+    scientific = ids.str.contains(_SCIENTIFIC_ID, regex=True)
+    if scientific.any():
+        numbers = ids[scientific].map(Decimal)
+        whole = numbers.map(lambda d: d == d.to_integral_value() and d.adjusted() < 40)
+        exact = whole & numbers.map(lambda d: d <= _EXACT_FLOAT_LIMIT)
+        digits = numbers[exact].map(lambda d: str(int(d)))
+        ids = ids.astype(object)
+        ids[digits.index] = digits
+        ids = ids.astype(TEXT)
+        lossy[whole[whole & ~exact].index] = True
+    return ids, lossy
 
 
 def _records_as_json(records: pd.DataFrame) -> pa.ChunkedArray:

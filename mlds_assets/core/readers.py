@@ -12,8 +12,10 @@ import io
 import itertools
 import json
 import math
+import reprlib
 import zipfile
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -54,17 +56,53 @@ def detect_format(path: Path) -> str:
     return fmt
 
 
+DEFAULT_MAX_COLUMNS = 10_000  # ingestion.max_columns
+
+
 def read_export(
-    path: str | Path, fmt: str | None = None, options: ReadOptions | None = None, name: str | None = None
+    path: str | Path,
+    fmt: str | None = None,
+    options: ReadOptions | None = None,
+    name: str | None = None,
+    max_columns: int = DEFAULT_MAX_COLUMNS,
 ) -> ReadResult:
-    """`name` is the file's name as the user knows it (the inbox name), used in every message."""
+    """`name` is the file's name as the user knows it (the inbox name), used in every message. A file with
+    more than `max_columns` columns fails at once (a 100,000-column header took minutes and gigabytes)."""
     path = Path(path)
     fmt = fmt or detect_format(path)
     options = options or ReadOptions()
+    name = name or path.name
+    if fmt == "csv":
+        _check_header_width(path, options, name, max_columns)
     readers = {"csv": _read_csv, "json": _read_json, "jsonl": _read_jsonl, "parquet": _read_parquet, "xlsx": _read_xlsx}
-    result = readers[fmt](path, options, name or path.name)
+    result = readers[fmt](path, options, name)
+    width = len(result.records.columns) - (SOURCE_ROW in result.records.columns)
+    if width > max_columns:
+        raise ExportReadError(_too_wide(name, width, max_columns))
     result.records = as_text_columns(result.records)
     return result
+
+
+def _too_wide(name: str, width: int, max_columns: int) -> str:
+    return (
+        f"{name}: {width} columns, more than ingestion.max_columns ({max_columns}); "
+        "is it the right file (and delimiter)? Raise the setting if it is"
+    )
+
+
+def _check_header_width(path: Path, options: ReadOptions, name: str, max_columns: int) -> None:
+    """Before any parsing: the first line's fields (a field count only grows with the rest of the file)."""
+    with open(path, "rb") as handle:
+        first = handle.readline(64 << 20)
+    delimiters = first.count(options.delimiter.encode("utf-8", "replace")) if len(options.delimiter) == 1 else 0
+    if delimiters + 1 <= max_columns:
+        return
+    try:
+        width = len(next(csv.reader([first.decode("utf-8", "replace")], delimiter=options.delimiter)))
+    except (csv.Error, StopIteration):
+        width = delimiters + 1
+    if width > max_columns:
+        raise ExportReadError(_too_wide(name, width, max_columns))
 
 
 def as_text_columns(records: pd.DataFrame) -> pd.DataFrame:
@@ -78,19 +116,32 @@ def as_text_columns(records: pd.DataFrame) -> pd.DataFrame:
 
 
 def decode_text(name: str, data: bytes, encoding: str = "auto") -> tuple[str, str, list[str]]:
-    """UTF-8 (with or without BOM) first; latin-1 as a recorded fallback. Line endings become LF.
+    """UTF-8 (with or without BOM) first; UTF-16 when it starts with its BOM. A file that is not valid UTF-8
+    as a whole is decoded line by line: valid UTF-8 lines stay UTF-8 (never re-decoded), and each line that
+    is not is read as latin-1 (cp1252 where it has cp1252's 0x80-0x9f characters), every such line named in
+    a warning. Line endings become LF.
 
     CR-only files (old Mac exports) become LF; CRLF becomes LF; a bare CR inside a LF file stays in its
     field, where it belongs (a pasted carriage return in a tweet must not split the record).
     """
     warnings = []
-    if encoding == "auto":
+    if encoding == "auto" and data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        try:
+            text, used = data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError as exc:
+            raise ExportReadError(
+                f"{name}: starts with a UTF-16 byte order mark but is not valid UTF-16: {exc}"
+            ) from exc
+        text = text.removeprefix("\ufeff")
+    elif encoding == "auto":
         try:
             text, used = data.decode("utf-8-sig"), "utf-8"
-        except UnicodeDecodeError as exc:
-            text, used = data.decode("latin-1"), "latin-1"
+        except UnicodeDecodeError:
+            text, used, fallback = _decode_per_line(data)
+            shown = ", ".join(str(n) for n in fallback[:10]) + (", ..." if len(fallback) > 10 else "")
             warnings.append(
-                f"{name}: not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); read as latin-1"
+                f"{name}: {len(fallback)} line(s) not valid UTF-8 (line {shown}): "
+                f"read as {used.removeprefix('utf-8+')}; the other lines as UTF-8"
             )
     else:
         try:
@@ -106,10 +157,40 @@ def decode_text(name: str, data: bytes, encoding: str = "auto") -> tuple[str, st
     return text, used, warnings
 
 
+_CP1252_ONLY = bytes(range(0x80, 0xA0))
+
+
+def _decode_per_line(data: bytes) -> tuple[str, str, list[int]]:
+    """(text, encoding label, 1-based numbers of the lines not valid UTF-8). A LF byte never occurs inside
+    a multi-byte UTF-8 character, so splitting the bytes at LF cuts no character in two."""
+    lines, fallback, used, multibyte = [], [], set(), False
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        try:
+            lines.append(line.decode("utf-8-sig" if number == 1 else "utf-8"))
+            multibyte = multibyte or not line.isascii()
+        except UnicodeDecodeError:
+            fallback.append(number)
+            if any(byte in _CP1252_ONLY for byte in line):
+                try:
+                    lines.append(line.decode("cp1252"))
+                    used.add("cp1252")
+                    continue
+                except UnicodeDecodeError:  # one of the five bytes cp1252 leaves undefined
+                    pass
+            lines.append(line.decode("latin-1"))
+            used.add("latin-1")
+    label = "+".join(sorted(used))
+    return "\n".join(lines), f"utf-8+{label}" if multibyte else label, fallback
+
+
 def _read_bytes(path: Path, name: str) -> bytes:
     data = path.read_bytes()
     if not data.strip():
         raise ExportReadError(f"{name}: the file is empty")
+    if data[:2] == b"\x1f\x8b":
+        raise ExportReadError(f"{name}: the file is gzip-compressed; decompress it (gunzip) and ingest the result")
+    if data[:4] == b"PK\x03\x04":
+        raise ExportReadError(f"{name}: the file is a ZIP archive (an XLSX workbook named {path.suffix}?)")
     return data
 
 
@@ -151,9 +232,25 @@ def _read_csv(path: Path, options: ReadOptions, name: str) -> ReadResult:
         warnings.append(
             f"{name}: only one column found with delimiter {options.delimiter!r}; is it the right delimiter?"
         )
+    if header == 0:
+        _warn_duplicate_names(name, text, options, warnings)
     frame.columns = [str(c).strip() for c in frame.columns]
     frame[SOURCE_ROW] = range(1, len(frame) + 1)
     return ReadResult(frame, _no_bad_rows(), len(frame), encoding, warnings)
+
+
+def _warn_duplicate_names(name: str, text: str, options: ReadOptions, warnings: list[str]) -> None:
+    """pandas reads a repeated column name as name.1, name.2: the first is the one a platform maps."""
+    try:
+        names = [n.strip() for n in next(csv.reader(io.StringIO(text), delimiter=options.delimiter))]
+    except (csv.Error, StopIteration):
+        return
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        warnings.append(
+            f"{name}: duplicate column name(s) {repeated} in the header; the first of each is used, "
+            "the others are read as <name>.1, <name>.2, ..."
+        )
 
 
 def _read_plain_csv(data: bytes, options: ReadOptions) -> pd.DataFrame | None:
@@ -163,6 +260,8 @@ def _read_plain_csv(data: bytes, options: ReadOptions) -> pd.DataFrame | None:
     handles latin-1, CR-only files, a bare CR inside a field and records with the wrong number of fields.
     """
     if options.encoding not in ("auto", "utf-8", "utf8", "utf-8-sig") or not options.header or options.names:
+        return None
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16: decode_text reads it
         return None
     if b"\r" in data:
         data = data.replace(b"\r\n", b"\n")
@@ -209,7 +308,7 @@ def _read_csv_record_by_record(
         if options.names:
             columns = list(options.names)
         elif options.header:
-            columns = [c.strip() for c in next(records)]
+            columns = _distinct_names([c.strip() for c in next(records)], name, warnings)
         else:  # no header and no names: columns 0..n-1 as pandas names them; the first record is data
             first = next(records)
             columns = [str(i) for i in range(len(first))]
@@ -228,12 +327,58 @@ def _read_csv_record_by_record(
     return ReadResult(frame, bad_rows, len(rows) + len(bad), encoding, warnings)
 
 
+def _distinct_names(columns: list[str], name: str, warnings: list[str]) -> list[str]:
+    """Repeated header names made distinct as pandas does (id, id.1), with a warning naming them."""
+    seen: dict[str, int] = {}
+    out = []
+    for column in columns:
+        out.append(f"{column}.{seen[column]}" if column in seen else column)
+        seen[column] = seen.get(column, 0) + 1
+    repeated = sorted(c for c, n in seen.items() if n > 1)
+    if repeated:
+        warnings.append(
+            f"{name}: duplicate column name(s) {repeated} in the header; the first of each is used, "
+            "the others are read as <name>.1, <name>.2, ..."
+        )
+    return out
+
+
+class _JsonNumber(float):
+    """A JSON number with a fraction or exponent, carrying its literal text: read as text, `1e18` is the id
+    1000000000000000000 (not the float's '1e+18') and an epoch's seventh decimal is not rounded away."""
+
+    literal: str
+
+    def __new__(cls, literal: str) -> _JsonNumber:
+        number = super().__new__(cls, literal)
+        number.literal = literal
+        return number
+
+
+def _json_number_text(literal: str) -> str:
+    """A whole number in any notation as its digits, exactly (JSON literals are exact decimals); anything
+    else as written."""
+    try:
+        number = Decimal(literal)
+    except InvalidOperation:
+        return literal
+    if number.is_finite() and number == number.to_integral_value() and number.adjusted() < 40:
+        return str(int(number))
+    return literal
+
+
+def _loads(text: str) -> Any:
+    return json.loads(text, parse_float=_JsonNumber)
+
+
 def _read_json(path: Path, options: ReadOptions, name: str) -> ReadResult:
     text, encoding, warnings = decode_text(name, _read_bytes(path, name), options.encoding)
     try:
-        document = json.loads(text)
+        document = _loads(text)
     except json.JSONDecodeError as exc:
         raise ExportReadError(f"{name}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
+    except RecursionError as exc:
+        raise ExportReadError(f"{name}: JSON nested too deeply to read (about 1,000 levels or more)") from exc
     records = document
     if options.records_path:
         for key in options.records_path.split("."):
@@ -252,10 +397,13 @@ def _read_jsonl(path: Path, options: ReadOptions, name: str) -> ReadResult:
         if not line.strip():
             continue
         try:
-            records.append(json.loads(line))
+            records.append(_loads(line))
             numbers.append(number)
         except json.JSONDecodeError as exc:
             bad.append((number, f"line {number}: invalid JSON at column {exc.colno}: {exc.msg}", json.dumps(line)))
+        except RecursionError:
+            reason = f"line {number}: JSON nested too deeply to read (about 1,000 levels or more)"
+            bad.append((number, reason, json.dumps(line[:10_000])))
     return _records_to_result(records, numbers, bad, encoding, warnings)
 
 
@@ -265,13 +413,18 @@ def _records_to_result(
     good, good_numbers = [], []
     for number, record in zip(numbers, records, strict=True):
         if isinstance(record, dict):
-            good.append(record)
+            try:
+                good.append(_flatten(record))
+            except RecursionError:
+                reason = f"record {number}: nested more than {MAX_JSON_DEPTH} levels"
+                bad.append((number, reason, json.dumps(reprlib.repr(record))))  # repr() itself would recurse
+                continue
             good_numbers.append(number)
         else:
             bad.append((number, f"record {number}: not a JSON object", json.dumps(record, ensure_ascii=False)))
     # Flattened by hand into object columns: json_normalize would turn an integer column with a missing
     # key into floats ('5' -> '5.0', and 19-digit ids lose their last digits).
-    frame = pd.DataFrame([_flatten(r) for r in good], dtype=object) if good else pd.DataFrame(index=range(0))
+    frame = pd.DataFrame(good, dtype=object) if good else pd.DataFrame(index=range(0))
     frame = _stringify(frame)
     frame[SOURCE_ROW] = good_numbers
     bad_rows = pd.DataFrame(bad, columns=[SOURCE_ROW, "reason", "raw_record"]) if bad else _no_bad_rows()
@@ -289,14 +442,45 @@ def _read_parquet(path: Path, options: ReadOptions, name: str) -> ReadResult:
 
 
 def _read_xlsx(path: Path, options: ReadOptions, name: str) -> ReadResult:
+    """Every sheet by default, stacked when they share one header (a sheet with other columns is an error
+    naming it, never dropped silently); `read.sheet` picks one sheet or a list. Rows are numbered through
+    the workbook, sheet after sheet; which sheets were read is in the warnings."""
+    wanted = options.sheet if options.sheet is None or isinstance(options.sheet, (int, str)) else list(options.sheet)
     try:
-        frame = pd.read_excel(path, sheet_name=options.sheet, dtype=str, engine="openpyxl", keep_default_na=False)
+        sheets = pd.read_excel(path, sheet_name=wanted, dtype=str, engine="openpyxl", keep_default_na=False)
+        all_names = pd.ExcelFile(path, engine="openpyxl").sheet_names
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
         raise ExportReadError(f"{name}: not a valid XLSX workbook (or no sheet {options.sheet!r}): {exc}") from exc
+    if isinstance(sheets, pd.DataFrame):
+        sheets = {all_names[wanted] if isinstance(wanted, int) else wanted: sheets}
+    frames = {
+        all_names[sheet] if isinstance(sheet, int) else str(sheet): frame.set_axis(
+            [str(c).strip() for c in frame.columns], axis=1
+        )
+        for sheet, frame in sheets.items()
+    }
+    warnings = []
+    if wanted is None:
+        with_rows = {sheet: frame for sheet, frame in frames.items() if len(frame.columns) or len(frame)}
+        first = next(iter(with_rows), None)
+        other = [s for s, f in with_rows.items() if list(f.columns) != list(with_rows[first].columns)]
+        if other:
+            raise ExportReadError(
+                f"{name}: sheet(s) {other} have other columns than sheet {first!r}; set read.sheet to the sheet "
+                "(or list of sheets) to read"
+            )
+        frames = with_rows or frames
+    else:
+        ignored = [s for s in all_names if s not in frames]
+        if ignored:
+            warnings.append(f"{name}: sheet(s) {ignored} not read (read.sheet is {options.sheet!r})")
+    if len(frames) > 1:
+        counts = ", ".join(f"{sheet!r} {len(frame)}" for sheet, frame in frames.items())
+        warnings.append(f"{name}: {len(frames)} sheets read, rows numbered through them in order ({counts})")
+    frame = pd.concat(list(frames.values()), ignore_index=True) if frames else pd.DataFrame()
     frame = _stringify(frame)
-    frame.columns = [str(c).strip() for c in frame.columns]
     frame[SOURCE_ROW] = range(1, len(frame) + 1)
-    return ReadResult(frame, _no_bad_rows(), len(frame), "xlsx")
+    return ReadResult(frame, _no_bad_rows(), len(frame), "xlsx", warnings)
 
 
 # --- helpers ---------------------------------------------------------------------------------------
@@ -308,15 +492,38 @@ def _no_bad_rows() -> pd.DataFrame:
     )
 
 
-def _flatten(record: dict[str, Any], prefix: str = "", out: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Nested keys joined with dots, as json_normalize does, with the values left as they are."""
+MAX_JSON_DEPTH = 100  # deeper records are quarantined: no export nests this far, and the text stays writable
+
+
+def _flatten(
+    record: dict[str, Any], prefix: str = "", out: dict[str, Any] | None = None, depth: int = 1
+) -> dict[str, Any]:
+    """Nested keys joined with dots, as json_normalize does, with the values left as they are. A record
+    nested deeper than MAX_JSON_DEPTH raises RecursionError (the caller quarantines it)."""
     out = {} if out is None else out
+    if depth > MAX_JSON_DEPTH:
+        raise RecursionError(f"nested more than {MAX_JSON_DEPTH} levels")
     for key, value in record.items():
         if isinstance(value, dict):
-            _flatten(value, f"{prefix}{key}.", out)
+            _flatten(value, f"{prefix}{key}.", out, depth + 1)
         else:
+            if isinstance(value, list) and _list_depth(value) + depth > MAX_JSON_DEPTH:
+                raise RecursionError(f"nested more than {MAX_JSON_DEPTH} levels")
             out[f"{prefix}{key}"] = value
     return out
+
+
+def _list_depth(value: list) -> int:
+    """How deep lists and objects nest inside a list, without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_JSON_DEPTH:
+            break
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (list, dict)))
+    return deepest
 
 
 def _as_text(value: Any) -> str:
@@ -324,6 +531,8 @@ def _as_text(value: Any) -> str:
         return ""
     if isinstance(value, str):
         return value
+    if isinstance(value, _JsonNumber):
+        return _json_number_text(value.literal)
     if isinstance(value, (bool, list, dict)):
         return json.dumps(value, ensure_ascii=False, default=str)
     if isinstance(value, pd.Timestamp):

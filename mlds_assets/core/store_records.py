@@ -106,6 +106,10 @@ def store_records(
     records["processing_status"] = np.where(scored, np.where(embedded, COMPLETE, PENDING_SEMANTIC), PENDING_SENTIMENT)
     for engagement in ("likes", "comments", "shares", "views"):
         records[engagement] = records[engagement].astype("Int64")
+    for column in ("created_at", "ingested_at", "sentiment_processed_at", "semantic_processed_at"):
+        # the store keeps microseconds: a batch mapped before timestamps got one precision may carry more
+        if column in records.columns and pd.api.types.is_datetime64_any_dtype(records[column]):
+            records[column] = records[column].dt.floor("us")
     return records.reset_index(drop=True)
 
 

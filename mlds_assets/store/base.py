@@ -56,6 +56,10 @@ def overlay_updates(current: pd.DataFrame, updates: pd.DataFrame) -> pd.DataFram
     return merged.reset_index()
 
 
+class StoreUnavailableError(RuntimeError):
+    """The store cannot be reached at all (a Weaviate that is down): the message names where it was sought."""
+
+
 class StoreWriteError(RuntimeError):
     """A write that did not complete: names how many rows were written before it failed, and why."""
 

@@ -17,7 +17,14 @@ from typing import Any
 
 import pandas as pd
 
-from mlds_assets.store.base import STORE_SCHEMA_FIELDS, StoreFilter, StoreWriteError, overlay_updates, retrying
+from mlds_assets.store.base import (
+    STORE_SCHEMA_FIELDS,
+    StoreFilter,
+    StoreUnavailableError,
+    StoreWriteError,
+    overlay_updates,
+    retrying,
+)
 
 _TEXT_ARRAYS = {"hashtags", "entities", "entity_names"}
 _DATES = {"created_at", "ingested_at", "sentiment_processed_at", "semantic_processed_at"}
@@ -137,7 +144,16 @@ class WeaviatePostStore:
     @property
     def client(self):
         if self._client is None:
-            self._client = with_retries(self.connection.connect)
+            from weaviate.exceptions import WeaviateConnectionError
+
+            try:
+                self._client = with_retries(self.connection.connect)
+            except (WeaviateConnectionError, ConnectionError) as exc:
+                where = self.connection.cluster_url or f"{self.connection.host}:{self.connection.port}"
+                raise StoreUnavailableError(
+                    f"Weaviate at {where} ({self.connection.mode} mode, config store.weaviate) is unreachable: "
+                    f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}"
+                ) from exc
         return self._client
 
     def _collection(self, platform: str):

@@ -105,3 +105,46 @@ def test_rebuild_after_deleting_the_store_gives_back_the_same_records(settings, 
     pd.testing.assert_frame_equal(
         before.assign(entities=before["entities"].map(list)), after.assign(entities=after["entities"].map(list))
     )
+
+
+def test_a_rebuild_that_cannot_write_deletes_nothing(settings, instance, export, monkeypatch):
+    ingest(settings, export, "facebook", instance)
+
+    def broken(self, records):
+        raise ConnectionError("store went away")
+
+    monkeypatch.setattr(LanceDBPostStore, "upsert", broken)
+    with pytest.raises(ConnectionError):
+        rebuild_platform(open_store(settings), settings.lake_base, "facebook")
+    monkeypatch.undo()
+    assert open_store(settings).count({"platform": "facebook"}) == ROWS  # not emptied before writing
+
+
+def test_a_batch_that_cannot_become_records_stops_the_rebuild_before_any_write(settings, instance, export):
+    from mlds_assets.store.rebuild import RebuildError
+
+    batch = ingest(settings, export, "facebook", instance)["batch"]
+    cleaned = Path(settings.lake_base) / "facebook" / "cleaned_posts" / f"{batch}.parquet"
+    frame = pd.read_parquet(cleaned)
+    frame.assign(likes="lots").to_parquet(cleaned.with_name("broken-batch.parquet"))
+    with pytest.raises(RebuildError, match="broken-batch"):
+        rebuild_platform(open_store(settings), settings.lake_base, "facebook")
+    assert open_store(settings).count({"platform": "facebook"}) == ROWS
+
+
+def test_a_rebuild_leaves_each_post_once_and_counts_distinct_posts(settings, instance, export, tmp_path):
+    ingest(settings, export, "facebook", instance)
+    edited = tmp_path / "edited.csv"
+    edited.write_text(export.read_text().replace("Post 1 ", "Post 1 (edited) "))  # the same 40 ids again
+    ingest(settings, edited, "facebook", instance)
+    store = open_store(settings)
+    records = store.fetch(limit=1000)
+    store.table.add(records.iloc[:5])  # a second copy of five posts, as two writers at once could leave
+    gone = records.iloc[:1].assign(post_id="not-in-the-lake")
+    store.table.add(gone)
+    assert store.count() == ROWS + 6
+
+    assert rebuild_platform(store, settings.lake_base, "facebook") == ROWS
+    stored = store.fetch(limit=1000)
+    assert len(stored) == ROWS and stored["post_id"].is_unique and "not-in-the-lake" not in set(stored["post_id"])
+    assert stored["text"].str.contains("Post 1 (edited)", regex=False).sum() == 1  # the later batch's record won

@@ -9,7 +9,8 @@ from mlds_assets.core.checkpoints import ChunkCheckpoint, pending_rows, run_chun
 
 
 def posts(n: int) -> pd.DataFrame:
-    return pd.DataFrame({"post_id": [f"p{i:03d}" for i in range(n)], "clean_text": [f"text {i}" for i in range(n)]})
+    frame = pd.DataFrame({"post_id": [f"p{i:03d}" for i in range(n)], "clean_text": [f"text {i}" for i in range(n)]})
+    return frame.astype("string")
 
 
 class Work:
@@ -91,6 +92,7 @@ def test_posts_gone_from_the_batch_are_not_kept(tmp_path):
 def test_empty_batch(tmp_path):
     run = run_chunked(posts(0), None, ChunkCheckpoint(tmp_path / "ck"), "v1", 5, Work("v1"), "run-a")
     assert len(run.results) == 0 and run.chunks == 0
+    assert list(run.results.columns) == ["post_id", "result", "model_version"]  # what readers of the asset select
 
 
 def test_progress_lines_first_last_and_throttled_between():

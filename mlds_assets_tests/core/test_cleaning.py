@@ -43,6 +43,7 @@ def test_adds_feature_columns_and_drops_raw_record():
         ("two\x0bthree\x0c four", "two three four"),  # whitespace controls are whitespace
         ("ﬁne ｆｕｌｌ", "fine full"),  # NFKC: ligature and full-width letters
         ("a\u00a0b", "a b"),
+        ("evil\u202etxt.exe \u2066iso\u2069 \u200eltr\u200f", "eviltxt.exe iso ltr"),  # bidi controls (issue 15)
     ],
 )
 def test_normalised_text(raw, clean):

@@ -264,3 +264,46 @@ def test_unreadable_file_is_skipped_with_a_reason_and_the_others_go_on(tmp_path,
 def test_missing_inbox_is_empty(tmp_path):
     result = scan(tmp_path / "nope")
     assert (result.ready, result.state, result.skipped) == ([], {}, [])
+
+
+def test_a_file_that_grows_while_it_is_landed_is_not_landed_and_is_retried(tmp_path, monkeypatch):
+    from mlds_assets.core import landing as landing_module
+    from mlds_assets.core.landing import SourceChangedError
+
+    source = put(tmp_path / "inbox" / "growing.csv")
+    landing = tmp_path / "landing"
+    real_open = open
+
+    def open_while_a_writer_appends(path, mode="r", *args, **kwargs):
+        handle = real_open(path, mode, *args, **kwargs)
+        if Path(path) == source and "r" in mode:
+            with real_open(source, "ab") as writer:  # the exporter is still writing as the copy starts
+                writer.write(b"2,more\n")
+        return handle
+
+    monkeypatch.setattr(landing_module, "open", open_while_a_writer_appends, raising=False)
+    with pytest.raises(SourceChangedError, match="changed while it was being landed") as raised:
+        land_file(source, landing, "facebook")
+    assert isinstance(raised.value, OSError)  # the inbox sensor retries an OSError on a later tick
+    assert list(landing.rglob("*")) == [landing / "facebook"]  # no copy, no sidecar, no temp file
+
+    monkeypatch.undo()
+    result, is_new = land_file(source, landing, "facebook")  # complete now: it lands
+    assert is_new and result.path.read_bytes() == CSV + b"2,more\n"
+    assert result.sha256 == hashlib.sha256(result.path.read_bytes()).hexdigest()
+    assert result.size == result.path.stat().st_size
+
+
+def test_a_full_disk_while_landing_names_the_folder_and_leaves_nothing(tmp_path, monkeypatch):
+    import errno
+
+    source = put(tmp_path / "inbox" / "week.csv")
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError, match="cannot write the landed copy: No space left on device") as raised:
+        land_file(source, tmp_path / "landing", "facebook")
+    assert raised.value.filename == str(tmp_path / "landing" / "facebook")
+    assert list((tmp_path / "landing").rglob("*")) == [tmp_path / "landing" / "facebook"]

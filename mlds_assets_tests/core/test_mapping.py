@@ -103,6 +103,38 @@ def test_float_normalisation_leaves_other_ids_alone():
     assert batch.posts["native_id"].tolist() == ["3.5", "00", "1e3"]
 
 
+def test_scientific_ids_are_whole_numbers_and_lossy_ones_are_quarantined():
+    rows = [good("9.007199254740992e+15"), good("1.5E+3"), good("1.2345678901234568e+18"), good("5e3"), good("1e+18")]
+    batch = run(make_read(rows))
+    assert batch.posts["native_id"].tolist() == ["9007199254740992", "1500", "5e3"]  # 2**53: still exact
+    assert batch.quarantine["source_row"].tolist() == [3, 5]  # beyond 2**53 a float may have lost digits
+    assert batch.quarantine["field"].tolist() == ["native_id", "native_id"]
+    reason = batch.quarantine["reason"][0]
+    assert "native_id: '1.2345678901234568e+18' is a floating-point number beyond 2**53" in reason
+
+
+def test_text_of_only_invisible_characters_is_missing_like_only_spaces():
+    rows = [good("1", body="\u00a0\u00a0"), good("2", body="\u200b\u200d"), good("3", body="\u202e "), good("4")]
+    batch = run(make_read(rows))
+    assert batch.posts["native_id"].tolist() == ["4"]
+    assert batch.quarantine["field"].tolist() == ["text"] * 3  # one rule for NBSP, zero-width and bidi-only text
+
+
+def test_the_largest_int64_count_is_valid_and_exact():
+    rows = [good("1", likes="9223372036854775807"), good("2", likes="9223372036854775808"),
+            good("3", likes="9007199254740993")]  # fmt: skip
+    batch = run(make_read(rows))
+    assert batch.posts["likes"].tolist() == [2**63 - 1, 9007199254740993]  # exact, not through a float
+    assert only_quarantined(batch)["field"] == "likes"
+
+
+def test_sub_microsecond_timestamps_are_truncated_to_the_microsecond():
+    batch = run(make_read([good("1", when="2024-01-02T03:04:05.123456789Z")]), created_at("iso"))
+    assert batch.posts["created_at"].iloc[0] == pd.Timestamp("2024-01-02T03:04:05.123456Z")
+    epoch = run(make_read([good("1", when="1700000000.1234567")]), created_at("epoch_s"))
+    assert epoch.posts["created_at"].iloc[0] == pd.Timestamp("2023-11-14T22:13:20.123457Z")
+
+
 def test_naive_times_take_the_configured_offset():
     batch = run(make_read([good("1", when="2015-11-04 00:25:00")]), created_at(tz="-05:00"))
     assert batch.posts["created_at"].iloc[0] == pd.Timestamp("2015-11-04T05:25:00Z")

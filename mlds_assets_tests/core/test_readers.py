@@ -292,3 +292,113 @@ def test_xlsx_that_is_not_a_zip(tmp_path):
         read_export(write(tmp_path, "fake.xlsx", "id,text\n1,a\n"))
     assert "fake.xlsx" in str(err.value)
     assert "XLSX" in str(err.value)
+
+
+# --- probes beyond the corpus (issue 15) -----------------------------------------------------------
+
+
+def test_mixed_encodings_decode_per_line_and_never_re_decode_utf8(tmp_path):
+    data = "id,text\n1,café\n2,日本語のテキスト\n".encode() + "3,crème brûlée\n".encode("latin-1")
+    data += b"4,\x93quoted\x94\n"
+    result = read_export(write(tmp_path, "mixed.csv", data))
+    assert rows(result) == [
+        {"id": "1", "text": "café"},
+        {"id": "2", "text": "日本語のテキスト"},
+        {"id": "3", "text": "crème brûlée"},  # latin-1
+        {"id": "4", "text": "\u201cquoted\u201d"},  # cp1252's curly quotes
+    ]
+    assert result.encoding == "utf-8+cp1252+latin-1"
+    assert result.warnings == [
+        "mixed.csv: 2 line(s) not valid UTF-8 (line 4, 5): read as cp1252+latin-1; the other lines as UTF-8"
+    ]
+
+
+def test_utf16_with_bom_is_decoded(tmp_path):
+    result = read_export(write(tmp_path, "wide.csv", "id,text\n1,héllo\n2,b\n".encode("utf-16")))
+    assert list(result.records.columns) == ["id", "text", SOURCE_ROW]
+    assert rows(result) == [{"id": "1", "text": "héllo"}, {"id": "2", "text": "b"}]
+    assert result.encoding == "utf-16"
+
+
+def test_gzip_named_csv_is_named_as_gzip(tmp_path):
+    import gzip
+
+    with pytest.raises(ExportReadError, match=r"packed\.csv: the file is gzip-compressed"):
+        read_export(write(tmp_path, "packed.csv", gzip.compress(b"id,text\n1,a\n")))
+
+
+@pytest.mark.parametrize("body", ["id,text,id\n1,a,9\n", "id,text,id\n1,a,9\n2,b\n"], ids=["even", "ragged"])
+def test_duplicate_header_names_are_warned_and_named(tmp_path, body):
+    result = read_export(write(tmp_path, "dupes.csv", body))
+    assert result.records["id"].tolist()[0] == "1"  # the first of the repeated columns
+    assert any("dupes.csv: duplicate column name(s) ['id']" in w for w in result.warnings), result.warnings
+
+
+def test_json_nested_too_deeply_names_the_file(tmp_path):
+    deep = '[{"id": "1", "x": ' + "[" * 100_000 + "]" * 100_000 + "}]"
+    with pytest.raises(ExportReadError, match=r"deep\.json: JSON nested too deeply"):
+        read_export(write(tmp_path, "deep.json", deep))
+
+
+def test_jsonl_line_nested_too_deeply_is_quarantined_alone(tmp_path):
+    deep = '{"id": "2", "x": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    result = read_export(write(tmp_path, "deep.jsonl", f'{{"id": "1"}}\n{deep}\n{{"id": "3"}}\n'))
+    assert result.records["id"].tolist() == ["1", "3"]
+    assert result.bad_rows[SOURCE_ROW].tolist() == [2]
+    assert "line 2: JSON nested too deeply" in result.bad_rows["reason"][0]
+    assert result.rows_in == 3
+
+
+def test_json_numbers_are_read_as_their_exact_text(tmp_path):
+    body = '[{"id": 1e18, "big": 12345678901234567890, "t": 1795922017.1234567, "n": 5.0, "r": 0.1}]'
+    assert rows(read_export(write(tmp_path, "numbers.json", body))) == [
+        {"id": "1000000000000000000", "big": "12345678901234567890", "t": "1795922017.1234567", "n": "5", "r": "0.1"}
+    ]
+
+
+def test_a_record_nested_deeper_than_the_limit_is_quarantined_alone(tmp_path):
+    deep = '{"id": "2", "x": ' + '{"y": ' * 150 + "1" + "}" * 150 + "}"
+    listed = '{"id": "3", "x": ' + "[" * 500 + "]" * 500 + "}"
+    result = read_export(write(tmp_path, "deep.jsonl", f'{{"id": "1"}}\n{deep}\n{listed}\n'))
+    assert result.records["id"].tolist() == ["1"]
+    assert result.bad_rows["reason"].tolist() == ["record 2: nested more than 100 levels"] * 1 + [
+        "record 3: nested more than 100 levels"
+    ]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_a_file_wider_than_max_columns_fails_naming_the_setting(tmp_path, fmt):
+    if fmt == "csv":
+        path = write(tmp_path, "wide.csv", ",".join(f"c{i}" for i in range(50)) + "\n" + ",".join("1" * 50) + "\n")
+    else:
+        path = write(tmp_path, "wide.jsonl", json.dumps({f"c{i}": 1 for i in range(50)}) + "\n")
+    with pytest.raises(ExportReadError, match=r"50 columns, more than ingestion\.max_columns \(49\)"):
+        read_export(path, max_columns=49)
+    assert len(read_export(path, max_columns=50).records.columns) == 51  # 50 and the source row
+
+
+def _workbook(path: Path, sheets: dict[str, pd.DataFrame]) -> Path:
+    with pd.ExcelWriter(path) as writer:
+        for sheet, frame in sheets.items():
+            frame.to_excel(writer, sheet_name=sheet, index=False)
+    return path
+
+
+def test_every_sheet_with_the_same_header_is_read(tmp_path):
+    one = pd.DataFrame({"id": ["1", "2", "3"], "text": ["a", "b", "c"]})
+    two = pd.DataFrame({"id": ["4", "5", "6", "7"], "text": ["d", "e", "f", "g"]})
+    result = read_export(_workbook(tmp_path / "two.xlsx", {"Jan": one, "Feb": two}))
+    assert result.rows_in == 7 and result.records["id"].tolist() == ["1", "2", "3", "4", "5", "6", "7"]
+    assert result.records[SOURCE_ROW].tolist() == list(range(1, 8))
+    assert any("2 sheets read" in w and "'Feb' 4" in w for w in result.warnings)
+
+
+def test_a_sheet_with_other_columns_is_an_error_naming_it(tmp_path):
+    data = pd.DataFrame({"id": ["1"], "text": ["a"]})
+    notes = pd.DataFrame({"note": ["exported by hand"]})
+    path = _workbook(tmp_path / "notes.xlsx", {"Posts": data, "Notes": notes})
+    with pytest.raises(ExportReadError, match=r"notes\.xlsx: sheet\(s\) \['Notes'\] have other columns"):
+        read_export(path)
+    chosen = read_export(path, options=ReadOptions(sheet="Posts"))  # the configured sheet only, the rest named
+    assert chosen.rows_in == 1
+    assert chosen.warnings == ["notes.xlsx: sheet(s) ['Notes'] not read (read.sheet is 'Posts')"]
