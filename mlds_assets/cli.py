@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import sys
 from pathlib import Path
 
@@ -58,35 +57,11 @@ def dagster_instance(settings: Settings):
         config.write_text(DAGSTER_YAML)
     os.environ["DAGSTER_HOME"] = str(home)
     instance = DagsterInstance.get()
+    from mlds_assets.run_reaper import fail_dead_runs
+
     apply_pool_limits(instance, settings)
-    reap_dead_runs(instance)
+    fail_dead_runs(instance, include_daemon_runs=False)  # a killed `mlds ingest` leaves no STARTED run behind
     return instance
-
-
-PID_TAG = "mlds/pid"  # the process that runs a job in-process for `mlds`
-
-
-def reap_dead_runs(instance) -> list[str]:
-    """Mark failed every STARTED run that `mlds` ran on this host in a process that is gone (kill -9, OOM,
-    a closed terminal): a killed `mlds ingest` leaves no orphan run holding its batch's queue slot. Each
-    `mlds` command does this as it opens the instance; the daemon's dead_run_reaper does the same."""
-    from dagster import DagsterRunStatus, RunsFilter
-
-    from mlds_assets.core.processes import process_alive
-    from mlds_assets.sensors import HOST_TAG, run_pid
-
-    reaped = []
-    started = RunsFilter(statuses=[DagsterRunStatus.STARTED], tags={HOST_TAG: socket.gethostname()})
-    for run in instance.get_runs(started):
-        tagged = run.tags.get(PID_TAG, "")
-        pid = int(tagged) if tagged.isdigit() else run_pid(instance, run.run_id)
-        if pid is None or pid == os.getpid() or process_alive(pid):
-            continue
-        instance.report_run_failed(run, f"the mlds process that ran it (pid {pid}) is gone: killed or crashed")
-        if instance.event_log_storage.supports_global_concurrency_limits:  # the pool slots its steps held
-            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
-        reaped.append(run.run_id)
-    return reaped
 
 
 def apply_pool_limits(instance, settings: Settings) -> dict[str, int]:
@@ -224,10 +199,11 @@ def run_job(
     from mlds_assets.core.locks import BatchBusyError, batch_lock
     from mlds_assets.definitions import build_definitions
     from mlds_assets.execution import run_in_process
-    from mlds_assets.sensors import HOST_TAG
 
     job = (defs or build_definitions(settings)).resolve_job_def(job_name)
-    tags = {**(tags or {}), HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}  # a dead one is reaped
+    from mlds_assets.run_reaper import run_tags
+
+    tags = {**(tags or {}), **run_tags()}  # so that the run can be failed later if this process dies
     run_config = {**QUIET_RUN, "ops": ops_config} if ops_config else QUIET_RUN
     try:
         with batch_lock(settings.home / "locks", partition or job_name):

@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import json
-import socket
 
 from dagster import (
     AddDynamicPartitionsRequest,
-    DagsterEventType,
-    DagsterInstance,
-    DagsterRunStatus,
-    DefaultRunLauncher,
     DefaultSensorStatus,
     RunRequest,
-    RunsFilter,
     SensorDefinition,
     SensorEvaluationContext,
     SensorResult,
@@ -23,37 +17,8 @@ from dagster import (
 
 from mlds_assets.core.inbox import scan_inbox
 from mlds_assets.core.landing import LandingError, land_file
-from mlds_assets.core.processes import process_alive
+from mlds_assets.run_reaper import fail_dead_runs
 from mlds_assets.settings import Settings
-
-HOST_TAG = "mlds/host"  # the host a run's process runs on, where `mlds` ran it in its own process
-
-
-def run_pid(instance: DagsterInstance, run_id: str) -> int | None:
-    """The pid of the process executing a run: Dagster's own engine events record it (the run worker that
-    the code server started, or the process that ran it in-process)."""
-    pid = None
-    for record in instance.all_logs(run_id, of_type=DagsterEventType.ENGINE_EVENT):
-        data = record.dagster_event.engine_event_data if record.dagster_event else None
-        if data is not None and "pid" in (data.metadata or {}):
-            pid = int(data.metadata["pid"].value)
-    return pid
-
-
-def dead_runs(instance: DagsterInstance, host: str) -> list[tuple[str, int]]:
-    """(run id, pid) of STARTED runs whose process is gone. Only runs this host can judge: ones `mlds` ran
-    here (tagged with the host), and, where the instance launches runs as local processes (the default
-    launcher: `make dev`), the daemon's. Kubernetes or Celery runs are left to their launcher's monitoring."""
-    local_launcher = isinstance(instance.run_launcher, DefaultRunLauncher)
-    found = []
-    for run in instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTED])):
-        run_host = run.tags.get(HOST_TAG)
-        if run_host != host and not (run_host is None and local_launcher):
-            continue
-        pid = run_pid(instance, run.run_id)
-        if pid is not None and not process_alive(pid):
-            found.append((run.run_id, pid))
-    return found
 
 
 def build_run_reaper(settings: Settings) -> SensorDefinition:
@@ -65,12 +30,9 @@ def build_run_reaper(settings: Settings) -> SensorDefinition:
         "pool slots are freed, and the next run of that batch can start.",
     )
     def dead_run_reaper(context: SensorEvaluationContext):
-        reaped = dead_runs(context.instance, socket.gethostname())
+        reaped = fail_dead_runs(context.instance, include_daemon_runs=True)
         for run_id, pid in reaped:
-            run = context.instance.get_run_by_id(run_id)
-            if run is not None and run.status == DagsterRunStatus.STARTED:
-                context.instance.report_run_failed(run, f"the run's process (pid {pid}) is gone: killed or crashed")
-                context.log.warning(f"run {run_id}: process {pid} is gone; marked failed")
+            context.log.warning(f"run {run_id}: process {pid} is gone; marked failed, its slots freed")
         return SkipReason(f"{len(reaped)} dead runs marked failed" if reaped else "no dead runs")
 
     return dead_run_reaper

@@ -24,7 +24,7 @@ from mlds_assets.core.demo_data import (
 from mlds_assets.core.landing import land_file
 from mlds_assets.core.status import platform_status
 from mlds_assets.devserver import dagster_dev, wait_until
-from mlds_assets.sensors import run_pid
+from mlds_assets.run_reaper import run_pid
 from mlds_assets.settings import load_settings
 from mlds_assets.store.lancedb_store import LanceDBPostStore
 
