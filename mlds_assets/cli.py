@@ -53,8 +53,10 @@ def dagster_instance(settings: Settings):
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(DAGSTER_YAML)
+    if not config.exists():  # written beside and renamed: a second `mlds` starting now never reads half a file
+        partial = home / f".dagster.yaml.{os.getpid()}.tmp"
+        partial.write_text(DAGSTER_YAML)
+        os.replace(partial, config)
     os.environ["DAGSTER_HOME"] = str(home)
     instance = DagsterInstance.get()
     from mlds_assets.run_reaper import fail_dead_runs
