@@ -78,7 +78,12 @@ def apply_pool_limits(instance, settings: Settings) -> dict[str, int]:
     current = {pool.name: pool.limit for pool in storage.get_pool_limits()}
     for pool, limit in wanted.items():
         if current.get(pool) != limit:
-            storage.set_concurrency_slots(pool, limit)
+            try:
+                storage.set_concurrency_slots(pool, limit)
+            except Exception:  # another `mlds` starting at the same moment sized it first (unique key)
+                now = {p.name: p.limit for p in storage.get_pool_limits()}
+                if now.get(pool) != limit:
+                    raise
     return wanted
 
 
