@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster import AssetKey, DagsterInstance, RunsFilter
+
+from mlds_assets.batch_status import IN_PROGRESS
 
 REPO = Path(__file__).resolve().parent.parent  # workspace.yaml; the code location is this package
 FAST = {  # the daemon's intervals shortened for tests; the settle rule itself is unchanged
@@ -25,9 +27,6 @@ FAST = {  # the daemon's intervals shortened for tests; the settle rule itself i
     "MLDS__CONCURRENCY__AUTOMATION_INTERVAL_SECONDS": "2",
     "MLDS__CONCURRENCY__DEAD_RUN_CHECK_SECONDS": "2",
 }
-IN_PROGRESS = [
-    DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED,
-]  # fmt: skip
 
 
 def free_port() -> int:
@@ -76,7 +75,7 @@ class DevServer:
         return set(instance.get_materialized_partitions(AssetKey([platform, asset])))
 
     def runs_in_progress(self, instance: DagsterInstance) -> int:
-        return len(instance.get_run_records(RunsFilter(statuses=IN_PROGRESS)))
+        return len(instance.get_run_records(RunsFilter(statuses=list(IN_PROGRESS))))
 
     def tail(self, chars: int = 4000) -> str:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
