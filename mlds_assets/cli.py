@@ -342,7 +342,7 @@ def search(
 
 
 def demo(settings: Settings, posts_per_platform: int = 400) -> dict:
-    from mlds_assets.core.demo_data import generate_exports
+    from mlds_assets.demo.exports import generate_exports
 
     instance = dagster_instance(settings)
     exports = generate_exports(settings.inbox_dir, posts_per_platform=posts_per_platform)

@@ -53,7 +53,7 @@ def write_platform(config_dir: Path, name: str, body: str) -> None:
 
 @pytest.fixture(scope="session")
 def tiny_transformer(tmp_path_factory) -> Path:
-    from mlds_assets.core.tiny_models import build_tiny_transformer
+    from mlds_assets_tests.tiny_models import build_tiny_transformer
 
     return build_tiny_transformer(tmp_path_factory.mktemp("tiny-sentiment-model"))
 
@@ -81,6 +81,6 @@ def demo_settings(tmp_path_factory) -> Settings:
 @pytest.fixture
 def export(tmp_path: Path) -> Path:
     """One generated Facebook export of 120 clean posts."""
-    from mlds_assets.core.demo_data import generate_facebook_csv
+    from mlds_assets.demo.exports import generate_facebook_csv
 
     return generate_facebook_csv(tmp_path / "facebook_export.csv", 120, dirty=False).path

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from mlds_assets.cli import main
-from mlds_assets.core.demo_data import DEMO_PLATFORMS
 from mlds_assets.core.sentiment import FinetunedEngine
+from mlds_assets.demo.exports import DEMO_PLATFORMS
 
 REPO = Path(__file__).resolve().parent.parent
 

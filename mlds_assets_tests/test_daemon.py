@@ -15,14 +15,14 @@ import pandas as pd
 import pytest
 from dagster import AssetKey, AssetRecordsFilter, DagsterRunStatus, RunsFilter
 
-from mlds_assets.core.demo_data import (
+from mlds_assets.core.landing import land_file
+from mlds_assets.core.status import platform_status
+from mlds_assets.demo.exports import (
     generate_customer_care_csv,
     generate_facebook_csv,
     generate_instagram_json,
     generate_tiktok_jsonl,
 )
-from mlds_assets.core.landing import land_file
-from mlds_assets.core.status import platform_status
 from mlds_assets.devserver import dagster_dev, wait_until
 from mlds_assets.run_reaper import run_pid
 from mlds_assets.settings import load_settings

@@ -8,8 +8,8 @@ import pandas as pd
 from dagster import AssetKey
 
 from mlds_assets.cli import ingest
-from mlds_assets.core.demo_data import generate_facebook_csv
 from mlds_assets.core.enhanced_entities import flatten
+from mlds_assets.demo.exports import generate_facebook_csv
 from mlds_assets.phase2_commands import enrich
 from mlds_assets_tests.lake_reading import lake, latest_metadata
 

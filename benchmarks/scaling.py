@@ -23,7 +23,7 @@ def _peak_mb() -> int:
 
 
 def _generate(rows: int, workdir: str, queue) -> None:
-    from mlds_assets.core.demo_data import generate_facebook_csv
+    from mlds_assets.demo.exports import generate_facebook_csv
 
     queue.put(str(generate_facebook_csv(Path(workdir) / f"facebook_{rows}.csv", rows, dirty=True).path))
 
@@ -58,7 +58,7 @@ def _enrich(_: str, workdir: str, queue) -> None:
 
 
 def bench_scaling(sizes=SIZES) -> list[dict]:
-    from mlds_assets.bench import in_fresh_process
+    from benchmarks.fast_path import in_fresh_process
 
     rows = []
     for size in sizes:

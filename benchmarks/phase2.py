@@ -33,10 +33,10 @@ def bench_phase2(rows: int, workdir: str, queue) -> None:
 
     from mlds_assets.assets.sentiment import configured_engine
     from mlds_assets.cli import QUIET_RUN, ingest
-    from mlds_assets.core.demo_data import generate_facebook_csv
-    from mlds_assets.core.tiny_models import build_tiny_transformer
     from mlds_assets.definitions import build_definitions
+    from mlds_assets.demo.exports import generate_facebook_csv
     from mlds_assets.settings import load_settings
+    from mlds_assets_tests.tiny_models import build_tiny_transformer
 
     work = Path(workdir)
     model = build_tiny_transformer(work / "tiny-model")

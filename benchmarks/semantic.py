@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mlds_assets.bench_phase2 import _step_seconds, _timed, timed_run
+from benchmarks.phase2 import _step_seconds, _timed, timed_run
 
 REAL_DATA = {
     "nyt_facebook": (
@@ -36,8 +36,8 @@ def bench_semantic(rows: int, workdir: str, queue) -> None:
 
     from mlds_assets.assets.embeddings import configured_encoder
     from mlds_assets.cli import ingest
-    from mlds_assets.core.demo_data import generate_facebook_csv
     from mlds_assets.definitions import build_definitions
+    from mlds_assets.demo.exports import generate_facebook_csv
     from mlds_assets.settings import load_settings
 
     work = Path(workdir)

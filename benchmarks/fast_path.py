@@ -5,8 +5,8 @@ ratios against floors measured in the same run: a CSV read for loading (pandas' 
 multi-threaded one, which MLDS itself uses for plain UTF-8 files; the faster is the floor), a bare
 Aho-Corasick pass for entities, a pyarrow Parquet write of the same frames for the lake.
 
-    python -m mlds_assets.bench [--sizes 100000 1000000] [--phase2-posts 200000] [--semantic-posts 20000]
-                                [--api-posts 400] [--out var/bench]
+    python -m benchmarks [--sizes 100000 1000000] [--phase2-posts 200000] [--semantic-posts 20000]
+                     [--api-posts 400] [--out var/bench]
 """
 
 from __future__ import annotations
@@ -44,13 +44,13 @@ def _bench_size(rows: int, workdir: str, queue) -> None:
     from mlds_assets.assets.ingestion import PHASE1
     from mlds_assets.cli import QUIET_RUN
     from mlds_assets.core.cleaning import clean_posts
-    from mlds_assets.core.demo_data import generate_facebook_csv
     from mlds_assets.core.entities import EntityDictionary, extract_conservative_entities
     from mlds_assets.core.landing import land_file
     from mlds_assets.core.mapping import map_batch
     from mlds_assets.core.metrics import basic_metrics
     from mlds_assets.core.readers import read_export
     from mlds_assets.core.store_records import store_records
+    from mlds_assets.demo.exports import generate_facebook_csv
     from mlds_assets.execution import run_in_process
     from mlds_assets.settings import load_settings
     from mlds_assets.store.lancedb_store import LanceDBPostStore
@@ -265,8 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     if args.daemon:
-        from mlds_assets.bench_daemon import bench_daemon
-        from mlds_assets.bench_daemon import markdown as daemon_markdown
+        from benchmarks.daemon import bench_daemon
+        from benchmarks.daemon import markdown as daemon_markdown
 
         print("the daemon path: runs per new file, file drop to store ...", flush=True)
         daemon = bench_daemon(tuple(args.daemon))
@@ -274,8 +274,8 @@ def main(argv: list[str] | None = None) -> int:
         (args.out / "daemon.json").write_text(json.dumps(daemon, indent=1))
         print(daemon_markdown(daemon))
     if args.scaling:
-        from mlds_assets.bench_scaling import bench_scaling
-        from mlds_assets.bench_scaling import markdown as scaling_markdown
+        from benchmarks.scaling import bench_scaling
+        from benchmarks.scaling import markdown as scaling_markdown
 
         scaling = bench_scaling(args.scaling)
         (args.out / "scaling.md").write_text(scaling_markdown(scaling))
@@ -284,19 +284,19 @@ def main(argv: list[str] | None = None) -> int:
     parts = [  # (size, module, what it measures, file stem)
         (
             args.api_posts,
-            "bench_api",
+            "api",
             f"read API under load on the demo data ({args.api_posts} posts per platform)",
             "api",
         ),
-        (args.semantic_posts, "bench_semantic", f"embeddings and topics at {args.semantic_posts:,} posts", "semantic"),
-        (args.phase2_posts, "bench_phase2", f"phase 2 (sentiment, entities) at {args.phase2_posts:,} posts", "phase2"),
+        (args.semantic_posts, "semantic", f"embeddings and topics at {args.semantic_posts:,} posts", "semantic"),
+        (args.phase2_posts, "phase2", f"phase 2 (sentiment, entities) at {args.phase2_posts:,} posts", "phase2"),
     ]
     for size, module_name, what, stem in parts:
         if not size:
             continue
-        module = importlib.import_module(f"mlds_assets.{module_name}")
+        module = importlib.import_module(f"benchmarks.{module_name}")
         print(f"{what} ...", flush=True)
-        result = run_size(size, getattr(module, module_name))
+        result = run_size(size, getattr(module, f"bench_{module_name}"))
         (args.out / f"{stem}.md").write_text(module.markdown(result))
         (args.out / f"{stem}.json").write_text(json.dumps(result, indent=1))
         print(module.markdown(result))

@@ -41,7 +41,7 @@ def _mlds_ingest_seconds(export: Path, work: Path) -> float:
 
 
 def drop_to_store(rows: int) -> dict:
-    from mlds_assets.core.demo_data import generate_facebook_csv
+    from mlds_assets.demo.exports import generate_facebook_csv
 
     with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:  # run workers may still write
         work = Path(tmp)
