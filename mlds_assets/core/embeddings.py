@@ -8,6 +8,7 @@ product is the cosine similarity that the store's vector search and BERTopic bot
 from __future__ import annotations
 
 import hashlib
+import threading
 from functools import cache
 from pathlib import Path
 
@@ -61,6 +62,161 @@ def shared_encoder(model: str | None, device: str = "cpu"):
     """One encoder per model and device per process: the asset's batches, the CLI's queries and the read
     API's requests reuse it (loading takes seconds; encoding a query, milliseconds)."""
     return load_sentence_encoder(model, device)
+
+
+class BertMeanEncoder:
+    """A query encoder for sentence-transformers folders that are a BERT, mean pooling and (optionally)
+    L2 normalisation, as the packaged MiniLM is: the same weights and tokenizer, run in numpy. Importing
+    torch, transformers and sentence-transformers takes seconds to tens of seconds on a busy machine; a
+    one-line search needs a few milliseconds of matrix products. Vectors match SentenceTransformer's to
+    float32 rounding (the tests compare them); batch embedding of posts stays with SentenceTransformer."""
+
+    def __init__(self, folder: str | Path):
+        import json
+
+        from safetensors.numpy import load_file
+        from tokenizers import Tokenizer
+
+        folder = Path(folder)
+        config = json.loads((folder / "config.json").read_text())
+        self.heads, self.eps = int(config["num_attention_heads"]), float(config["layer_norm_eps"])
+        self.layers = int(config["num_hidden_layers"])
+        weights = load_file(str(folder / "model.safetensors"))
+        prefix = "bert." if "bert.embeddings.word_embeddings.weight" in weights else ""
+        # dense weights stored transposed and contiguous: x @ W without a copy of W per product
+        self.w = {
+            name.removeprefix(prefix): np.ascontiguousarray(value.T if _is_dense(name) else value, dtype=np.float32)
+            for name, value in weights.items()
+        }
+        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(_max_seq_length(folder, config))
+        self.dimension = int(config["hidden_size"])
+        from threadpoolctl import ThreadpoolController
+
+        self._blas, self._lock = ThreadpoolController(), threading.Lock()
+
+    @staticmethod
+    def supports(folder: str | Path) -> bool:
+        """A local folder whose modules are Transformer (a BERT with absolute positions and GELU), mean
+        Pooling and at most Normalize, with safetensors weights and a fast tokenizer."""
+        import json
+
+        folder = Path(folder)
+        needed = ("config.json", "modules.json", "model.safetensors", "tokenizer.json", "1_Pooling/config.json")
+        if not all((folder / name).is_file() for name in needed):
+            return False
+        try:
+            config = json.loads((folder / "config.json").read_text())
+            modules = [m["type"].rsplit(".", 1)[-1] for m in json.loads((folder / "modules.json").read_text())]
+            pooling = json.loads((folder / "1_Pooling" / "config.json").read_text())
+        except (ValueError, KeyError, TypeError):
+            return False
+        modes = {key for key, value in pooling.items() if key.startswith("pooling_mode_") and value}
+        mean_only = modes == {"pooling_mode_mean_tokens"}
+        return (
+            modules in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"])
+            and config.get("model_type") == "bert"
+            and config.get("hidden_act") == "gelu"
+            and config.get("position_embedding_type", "absolute") == "absolute"
+            and mean_only
+        )
+
+    def _layer_norm(self, x: np.ndarray, name: str) -> np.ndarray:
+        mean = x.mean(-1, keepdims=True)
+        var = ((x - mean) ** 2).mean(-1, keepdims=True)
+        return (x - mean) / np.sqrt(var + self.eps) * self.w[f"{name}.weight"] + self.w[f"{name}.bias"]
+
+    def _dense(self, x: np.ndarray, name: str) -> np.ndarray:
+        return x @ self.w[f"{name}.weight"] + self.w[f"{name}.bias"]
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Unit vectors (float32), one row per text. One BLAS thread: these products are small, and
+        OpenBLAS threads spinning on a busy machine made one query take seconds instead of milliseconds.
+        The lock keeps that setting to one caller at a time (OpenBLAS serialises its callers anyway)."""
+        with self._lock, self._blas.limit(limits=1, user_api="blas"):
+            return self._encode(texts)
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        encodings = self.tokenizer.encode_batch([text if isinstance(text, str) else "" for text in texts])
+        length = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(texts), length), dtype=np.int64)
+        mask = np.zeros((len(texts), length), dtype=np.float32)
+        for row, encoding in enumerate(encodings):
+            ids[row, : len(encoding.ids)], mask[row, : len(encoding.ids)] = encoding.ids, 1.0
+        w, (batch, heads) = self.w, (len(texts), self.heads)
+        x = w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][:length]
+        x = self._layer_norm(x + w["embeddings.token_type_embeddings.weight"][0], "embeddings.LayerNorm")
+        hidden_mask = (1.0 - mask)[:, None, None, :] * np.finfo(np.float32).min
+        size = x.shape[-1] // heads
+        for layer in range(self.layers):
+            name = f"encoder.layer.{layer}"
+
+            def split(t: np.ndarray) -> np.ndarray:
+                return t.reshape(batch, length, heads, size).transpose(0, 2, 1, 3)
+
+            q, k, v = (split(self._dense(x, f"{name}.attention.self.{p}")) for p in ("query", "key", "value"))
+            scores = q @ k.transpose(0, 1, 3, 2) / np.float32(np.sqrt(size)) + hidden_mask
+            scores = np.exp(scores - scores.max(-1, keepdims=True))
+            context = (scores / scores.sum(-1, keepdims=True)) @ v
+            context = context.transpose(0, 2, 1, 3).reshape(batch, length, heads * size)
+            attended = self._dense(context, f"{name}.attention.output.dense") + x
+            x = self._layer_norm(attended, f"{name}.attention.output.LayerNorm")
+            inner = _gelu(self._dense(x, f"{name}.intermediate.dense"))
+            x = self._layer_norm(self._dense(inner, f"{name}.output.dense") + x, f"{name}.output.LayerNorm")
+        pooled = (x * mask[..., None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1e-9)
+        pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        return pooled.astype(np.float32)
+
+
+def _max_seq_length(folder: Path, config: dict) -> int:
+    import json
+
+    path = folder / "sentence_bert_config.json"
+    configured = json.loads(path.read_text()).get("max_seq_length") if path.is_file() else None
+    return int(configured or config.get("max_position_embeddings", 512))
+
+
+def _is_dense(name: str) -> bool:
+    return name.endswith(".weight") and (".dense." in name or ".self." in name)
+
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    """BERT's GELU, x * Phi(x) with erf (not the tanh approximation). numpy has no erf; Abramowitz and
+    Stegun 7.1.26 is within 1.5e-7 of it, float32's own rounding."""
+    z = np.abs(x) / np.float32(np.sqrt(2.0))
+    t = 1.0 / (1.0 + np.float32(0.3275911) * z)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    erf = np.sign(x) * (1.0 - poly * np.exp(-z * z))
+    return (0.5 * x * (1.0 + erf)).astype(np.float32)
+
+
+class _SentenceTransformerQueries:
+    """Any other model: its SentenceTransformer, through `embed`."""
+
+    def __init__(self, model: str | None, device: str, bf16_on_cpu: bool):
+        self.encoder, self.bf16_on_cpu = shared_encoder(model, device), bf16_on_cpu
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return embed(self.encoder, texts, len(texts), self.bf16_on_cpu)
+
+
+@cache
+def query_encoder(model: str | None, device: str = "cpu", bf16_on_cpu: bool = False):
+    """What search embeds a query with: the numpy BERT when the model folder is one (the packaged MiniLM
+    is), else the SentenceTransformer. One per process, loaded on first use; the API loads it at start."""
+    path = model or default_embedding_model()
+    if BertMeanEncoder.supports(path):
+        try:
+            return BertMeanEncoder(path)
+        except (OSError, ValueError, KeyError) as error:
+            raise ModelUnavailableError(f"sentence-embedding model {path!r} could not be loaded: {error}") from None
+    return _SentenceTransformerQueries(model, device, bf16_on_cpu)
+
+
+def embed_query(config, query: str) -> list[float]:
+    """One query's unit vector under `embeddings` settings (model, device, bf16_on_cpu)."""
+    return query_encoder(config.model, config.device, config.bf16_on_cpu).encode([query])[0].tolist()
 
 
 def embed(encoder, texts: list[str], batch_size: int = 64, bf16_on_cpu: bool = False) -> np.ndarray:

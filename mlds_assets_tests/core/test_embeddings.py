@@ -8,12 +8,15 @@ import pyarrow.parquet as pq
 import pytest
 
 from mlds_assets.core.embeddings import (
+    BertMeanEncoder,
     ModelUnavailableError,
+    default_embedding_model,
     embed,
     embed_rows,
     embedding_dimension,
     encoder_version,
     load_sentence_encoder,
+    query_encoder,
     vector_column,
     vector_matrix,
 )
@@ -70,3 +73,42 @@ def test_vectors_survive_parquet_as_fixed_size_lists_and_plain_pandas_reads_them
 def test_a_model_that_is_not_on_disk_fails_at_once_naming_it(tmp_path):
     with pytest.raises(ModelUnavailableError, match=r"no-such-model.*nothing is downloaded"):
         load_sentence_encoder(str(tmp_path / "no-such-model"))
+
+
+QUERIES = [
+    "I want a refund for my order",
+    "broadband",
+    "",
+    "@AppleSupport my iPhone battery dies after the update 😡 #fail https://t.co/x1",
+    "Délai de livraison trop long, 東京 ÉTÉ",
+    "delay " * 400,  # past max_seq_length (256 tokens): truncated as SentenceTransformer truncates
+]
+
+
+def test_the_query_encoder_gives_the_sentence_transformers_vectors_without_importing_torch(encoder):
+    """Search embeds a query with the same MiniLM weights and tokenizer in numpy: the vectors the store's
+    posts were embedded with, one text at a time and as a padded batch."""
+    fast = query_encoder(None)
+    assert isinstance(fast, BertMeanEncoder) and BertMeanEncoder.supports(default_embedding_model())
+    expected = embed(encoder, QUERIES)
+    batch = fast.encode(QUERIES)
+    one_by_one = np.stack([fast.encode([q])[0] for q in QUERIES])
+    assert batch.dtype == np.float32 and batch.shape == expected.shape
+    assert np.abs(batch - expected).max() < 1e-5
+    assert np.abs(one_by_one - expected).max() < 1e-5
+
+
+def test_other_model_folders_are_encoded_by_sentence_transformers(tmp_path, encoder):
+    """A folder that is not BERT + mean pooling (here: CLS pooling) is not run by the numpy encoder."""
+    import shutil
+
+    folder = tmp_path / "cls-model"
+    shutil.copytree(default_embedding_model(), folder, ignore=shutil.ignore_patterns("model.safetensors"))
+    (folder / "model.safetensors").symlink_to(f"{default_embedding_model()}/model.safetensors")
+    pooling = folder / "1_Pooling" / "config.json"
+    pooling.write_text(pooling.read_text().replace('"pooling_mode_cls_token": false', '"pooling_mode_cls_token": true'))
+    assert not BertMeanEncoder.supports(folder) and not BertMeanEncoder.supports(tmp_path / "missing")
+    fallback = query_encoder(str(folder), "cpu")
+    assert not isinstance(fallback, BertMeanEncoder)
+    vector = fallback.encode(["a late delivery"])[0]
+    assert np.linalg.norm(vector) == pytest.approx(1.0, abs=1e-5)
