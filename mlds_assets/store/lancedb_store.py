@@ -82,11 +82,15 @@ class LanceDBPostStore:
         vector_index_min_rows: int = 10_000,
         write_attempts: int = 4,
         sleep=time.sleep,
+        read_consistency_interval: timedelta | None = None,
     ):
+        """`read_consistency_interval`: None (LanceDB's default) reads the table as this handle last saw
+        it; zero checks for other processes' commits on every read, which a long-lived reader (the API's
+        one handle) needs to see every write."""
         self.uri, self.table_name, self.vector_dim = uri, table, vector_dim
         self.write_attempts, self._sleep = write_attempts, sleep
         self.write_batch_rows, self.vector_index_min_rows = write_batch_rows, vector_index_min_rows
-        self._db = lancedb.connect(uri)
+        self._db = lancedb.connect(uri, read_consistency_interval=read_consistency_interval)
         self._table = None
         self._fts_ready = False
         local = "://" not in uri or uri.startswith("file://")

@@ -197,3 +197,21 @@ def test_lancedb_optimize_prunes_old_versions(tmp_path):
 
     assert len(store.table.list_versions()) < before
     assert store.count() == 10 and store.keyword_search("shoes", limit=20)["post_id"].nunique() == 5
+
+
+def test_a_long_lived_lancedb_reader_sees_later_writes_of_another_handle(tmp_path):
+    """The read API keeps one handle for its lifetime: with a zero read-consistency interval it sees
+    what the pipeline (another handle, another process) commits after it opened; LanceDB's default does not."""
+    from datetime import timedelta
+
+    uri = str(tmp_path / "store")
+    writer = LanceDBPostStore(uri, vector_dim=DIM)
+    writer.upsert(records(4))
+    fresh = LanceDBPostStore(uri, vector_dim=DIM, read_consistency_interval=timedelta(0))
+    pinned = LanceDBPostStore(uri, vector_dim=DIM)
+    assert fresh.count() == pinned.count() == 4
+    assert len(fresh.keyword_search("shoes", limit=20)) == 2
+
+    writer.upsert(records(6, start=4))
+    assert fresh.count() == 10 and len(fresh.keyword_search("shoes", limit=20)) == 5
+    assert pinned.count() == 4  # a handle without the interval reads the table as it first saw it
