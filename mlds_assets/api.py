@@ -8,6 +8,9 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import sys
+import threading
+from contextlib import asynccontextmanager
 from typing import Literal
 
 import pandas as pd
@@ -27,14 +30,65 @@ def _records(frame: pd.DataFrame | None) -> list[dict]:
     return json.loads(frame.to_json(orient="records", date_format="iso", force_ascii=False))
 
 
+class SearchResources:
+    """What requests share: one post-store handle (reading every commit as it lands) and the query encoder.
+    Loaded at start-up, so the first search is as fast as the next; opened on first use when start-up
+    could not (a store that was down, say), so the API still serves what it can."""
+
+    def __init__(self, settings: Settings):
+        self.settings, self._store, self._lock = settings, None, threading.Lock()
+        self.loaded: dict[str, bool] = {"store": False, "encoder": False}
+
+    def store(self):
+        from mlds_assets.service.store import open_store
+
+        with self._lock:
+            if self._store is None:
+                self._store = open_store(self.settings, long_lived=True)
+                self.loaded["store"] = True
+            return self._store
+
+    def load(self) -> list[str]:
+        """Open the store, load the encoder and run one search of each mode (the first full-text and
+        vector queries read their indexes); returns what could not be loaded."""
+        from mlds_assets.core import status  # noqa: F401  (the /platforms code, imported once here)
+        from mlds_assets.core.embeddings import ModelUnavailableError, embed_query
+        from mlds_assets.service.store import search
+        from mlds_assets.store.base import StoreUnavailableError
+
+        problems = []
+        try:
+            embed_query(self.settings.embeddings, "warm up")
+            self.loaded["encoder"] = True
+        except ModelUnavailableError as error:
+            problems.append(f"semantic search unavailable: {error}")
+        try:
+            store = self.store()
+        except StoreUnavailableError as error:
+            return [*problems, f"post store not reachable at start-up (tried again per request): {error}"]
+        for mode in ("keyword", "semantic", "hybrid") if self.loaded["encoder"] else ("keyword",):
+            search(self.settings, "warm up", limit=1, mode=mode, store=store)
+        return problems
+
+
 def create_app(settings: Settings) -> FastAPI:
     from fastapi_offline import FastAPIOffline
+
+    resources = SearchResources(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        for problem in resources.load():
+            print(f"mlds api: warning: {problem}", file=sys.stderr)
+        yield
 
     app: FastAPI = FastAPIOffline(
         title="MLDS read API",
         version="1",
         description="Platforms, metrics, entities, post search and the enrichment backlog.",
+        lifespan=lifespan,
     )
+    app.state.search = resources
 
     def require_key(given: str | None = Security(API_KEY_HEADER)) -> None:
         expected = os.environ.get(settings.api.api_key_env)
@@ -50,15 +104,15 @@ def create_app(settings: Settings) -> FastAPI:
             )
         return platform
 
-    def store():
-        from mlds_assets.service.store import open_store
-
-        return open_store(settings)  # a fresh handle per request: it sees what was written since
+    store = resources.store  # one handle; it sees what was written since each read
 
     @app.get("/health", tags=["service"])
     def health() -> dict:
-        """Up, and which store and lake it reads (no key needed)."""
-        return {"status": "ok", "store": settings.store.backend, "platforms": len(settings.platforms)}
+        """Up, which store and lake it reads, and what it has loaded for search (no key needed)."""
+        return {
+            "status": "ok", "store": settings.store.backend, "platforms": len(settings.platforms),
+            "loaded": dict(resources.loaded),
+        }  # fmt: skip
 
     data = [Depends(require_key)]
 
@@ -106,7 +160,7 @@ def create_app(settings: Settings) -> FastAPI:
 
         if platform is not None:
             known(platform)
-        hits = search(settings, q, platform, entity, sentiment, limit, mode, topic)
+        hits = search(settings, q, platform, entity, sentiment, limit, mode, topic, store=store())
         columns = ["post_id", "platform", "created_at", "author", "text", "url", "entities", "sentiment_label",
                    "sentiment_score", "topic_id", "processing_status", "_score", "_distance"]  # fmt: skip
         return {"query": q, "mode": mode, "hits": _records(hits[[c for c in columns if c in hits.columns]])}

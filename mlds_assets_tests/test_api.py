@@ -70,6 +70,24 @@ def test_an_api_key_from_the_environment_guards_every_data_route(demo_settings, 
     assert "s3cret-key" not in guarded.get("/openapi.json").text
 
 
+def test_the_api_loads_the_encoder_and_opens_the_store_at_start_up(demo_settings):
+    """Issue 19 item 7: start-up loads what search needs, so the first /posts/search loads nothing; every
+    request reads through the one store handle."""
+    from mlds_assets.core.embeddings import query_encoder
+
+    app = create_app(demo_settings)
+    assert app.state.search.loaded == {"store": False, "encoder": False}  # nothing before start-up
+    with TestClient(app) as started:  # the context runs the start-up (lifespan)
+        assert started.get("/health").json()["loaded"] == {"store": True, "encoder": True}
+        handle, encoders_loaded = app.state.search.store(), query_encoder.cache_info().misses
+        for mode in ("semantic", "hybrid", "keyword"):
+            hits = started.get("/posts/search", params={"q": "delayed flight", "mode": mode, "limit": 3}).json()
+            assert len(hits["hits"]) == 3, hits
+        assert started.get("/platforms").status_code == 200
+        assert query_encoder.cache_info().misses == encoders_loaded  # no encoder was loaded by a request
+        assert app.state.search.store() is handle
+
+
 def test_a_real_server_answers_twenty_concurrent_clients_without_errors(demo_settings):
     """Correctness under concurrency; the p95 bound itself is the api_latency check and `make bench`."""
     with running_api(demo_settings) as url:

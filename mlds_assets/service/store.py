@@ -8,13 +8,18 @@ from mlds_assets.settings import Settings
 SEARCH_MODES = ("hybrid", "semantic", "keyword")
 
 
-def open_store(settings: Settings):
-    """The post store. The embedded LanceDB one opens directly; another backend goes through the resource."""
+def open_store(settings: Settings, long_lived: bool = False):
+    """The post store. The embedded LanceDB one opens directly; another backend goes through the resource.
+    A `long_lived` handle (the API's) checks for newer commits on every read."""
     if settings.store.backend == "lancedb":
+        from datetime import timedelta
+
         from mlds_assets.store.lancedb_store import LanceDBPostStore
 
         config = settings.store
-        store = LanceDBPostStore(settings.store_uri, config.table, config.vector_dim, config.write_batch_rows)
+        fresh = timedelta(0) if long_lived else None
+        store = LanceDBPostStore(settings.store_uri, config.table, config.vector_dim, config.write_batch_rows,
+                                 read_consistency_interval=fresh)  # fmt: skip
         store.ensure_collection()
         return store
     from mlds_assets.definitions import post_store_resource
@@ -31,20 +36,20 @@ def search(
     limit: int = 10,
     mode: str = "hybrid",
     topic: int | None = None,
+    store=None,
 ):
-    """The post store's search with filters. `hybrid` (keyword + vector, fused by rank) and `semantic`
-    (vector only) embed the query with the configured model; posts not embedded yet are still found by
-    their words in hybrid mode."""
+    """The post store's search with filters, on `store` (the API's) or one opened now. `hybrid` (keyword +
+    vector, fused by rank) and `semantic` (vector only) embed the query with the configured model; posts
+    not embedded yet are still found by their words in hybrid mode."""
     where = {k: v for k, v in {"platform": platform, "entity": entity, "sentiment_label": sentiment}.items() if v}
     if topic is not None:
         where["topic_id"] = int(topic)
-    store = open_store(settings)
+    store = store or open_store(settings)
     if mode == "keyword":
         return store.keyword_search(query, where=where or None, limit=limit)
-    from mlds_assets.core.embeddings import embed, shared_encoder
+    from mlds_assets.core.embeddings import embed_query
 
-    config = settings.embeddings
-    vector = embed(shared_encoder(config.model, config.device), [query], 1, config.bf16_on_cpu)[0].tolist()
+    vector = embed_query(settings.embeddings, query)  # numpy MiniLM: no torch import for one query
     if mode == "semantic":
         return store.vector_search(vector, where=where or None, limit=limit)
     return store.hybrid_search(query, vector, where=where or None, limit=limit)
