@@ -1,14 +1,27 @@
 """`make bench`, the read API: the demo's data (all three phases), then `api.load_clients` concurrent clients
 against a real uvicorn server, beside the same work done by the libraries directly (pandas reads of the
-metrics files, LanceDB counts and searches with the query embedded by the same encoder) in as many threads."""
+metrics files, LanceDB counts and searches with the query embedded by the same encoder) in as many threads.
+Search apart: `mlds search` per mode as a new process each time (process start included), a fresh server's
+start-up and first search per mode, then each mode alone under the same concurrent clients."""
 
 from __future__ import annotations
 
+import os
+import resource
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+
+SEARCHES = {  # mode -> the request; the CLI runs the same query
+    "keyword": ("battery", "/posts/search?q=battery&mode=keyword&limit=10"),
+    "semantic": ("delayed flight", "/posts/search?q=delayed%20flight&mode=semantic&limit=10"),
+    "hybrid": ("refund for my order", "/posts/search?q=refund%20for%20my%20order&mode=hybrid&limit=10"),
+}
+TARGETS = {"cli_s": {"keyword": 2.0, "semantic": 5.0}, "api_p95_ms": {"keyword": 100, "semantic": 300}}
 
 
 def bench_api(posts: int, workdir: str, queue) -> None:
@@ -22,9 +35,51 @@ def bench_api(posts: int, workdir: str, queue) -> None:
     settings = load_settings(env={"MLDS_HOME": str(Path(workdir) / "home"), "MLDS__SENTIMENT__ENGINE": "vader"})
     demo(settings, posts_per_platform=posts)
     clients, per_client = settings.api.load_clients, settings.api.load_requests
+    search = {"cli": _cli_search(Path(workdir) / "home"), "api": _api_search(settings, clients, per_client)}
     with running_api(settings) as url:
         api = load(url, demo_paths(settings), clients, per_client)
-    queue.put({"posts_per_platform": posts, "api": api, "bare": _bare(settings, clients, per_client)})
+    queue.put({"posts_per_platform": posts, "api": api, "bare": _bare(settings, clients, per_client), "search": search})
+
+
+def _cli_search(home: Path, runs: int = 3) -> dict:
+    """`mlds search QUERY --mode MODE` as a user runs it: a new process each time, median of `runs`; wall
+    seconds and the CPU seconds it used (on a busy machine the wall time is mostly waiting for a core)."""
+    env = {**os.environ, "MLDS_HOME": str(home), "MLDS__SENTIMENT__ENGINE": "vader"}
+    out = {}
+    for mode, (query, _) in SEARCHES.items():
+        walls, cpus = [], []
+        for _ in range(runs):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            started = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-m", "mlds_assets.cli", "search", query, "--mode", mode],
+                env=env, check=True, capture_output=True,
+            )  # fmt: skip
+            walls.append(time.perf_counter() - started)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+        out[mode] = {"wall_s": float(np.median(walls)), "cpu_s": float(np.median(cpus))}
+    return out
+
+
+def _api_search(settings, clients: int, per_client: int) -> dict:
+    """A fresh server: how long it takes to start (it loads the encoder and opens the store then), its
+    first search of each mode, then each mode alone under `clients` concurrent clients."""
+    import httpx
+
+    from mlds_assets.api_load import load, running_api
+
+    started = time.perf_counter()
+    with running_api(settings) as url:
+        out: dict = {"startup_s": time.perf_counter() - started, "first_ms": {}, "load": {}}
+        with httpx.Client(base_url=url, timeout=120) as http:
+            for mode, (_, path) in SEARCHES.items():
+                begun = time.perf_counter()
+                http.get(path).raise_for_status()
+                out["first_ms"][mode] = (time.perf_counter() - begun) * 1000
+        for mode, (_, path) in SEARCHES.items():
+            out["load"][mode] = load(url, [path], clients, per_client)
+    return out
 
 
 def _bare(settings, clients: int, per_client: int) -> dict:
@@ -80,6 +135,28 @@ def _bare(settings, clients: int, per_client: int) -> dict:
     return {"p50_s": float(np.percentile(seconds, 50)), "p95_s": float(np.percentile(seconds, 95))}
 
 
+def search_markdown(search: dict) -> str:
+    cli, api = search["cli"], search["api"]
+    lines = [
+        "Search, demo data. `mlds search` as a new process (median of 3; CPU seconds beside the wall time), "
+        f"and a fresh API server (start-up {api['startup_s']:.1f} s, encoder and store loaded then) under "
+        f"{next(iter(api['load'].values()))['clients']} concurrent clients, one mode at a time:",
+        "",
+        "| mode | CLI wall (s) | CLI CPU (s) | CLI target (s) | API first search (ms) | API p50 (ms) | API p95 (ms) "
+        "| API target p95 (ms) | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for mode in SEARCHES:
+        run, under = cli[mode], api["load"][mode]
+        cli_target, api_target = TARGETS["cli_s"].get(mode), TARGETS["api_p95_ms"].get(mode)
+        lines.append(
+            f"| {mode} | {run['wall_s']:.2f} | {run['cpu_s']:.2f} | {cli_target or '-'} | "
+            f"{api['first_ms'][mode]:.0f} | {under['p50_s'] * 1000:.0f} | {under['p95_s'] * 1000:.0f} | "
+            f"{api_target or '-'} | {under['errors']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def markdown(r: dict) -> str:
     api, bare = r["api"], r["bare"]
     return (
@@ -90,4 +167,5 @@ def markdown(r: dict) -> str:
         f"{api['max_s'] * 1000:.0f} | {api['errors']} |\n"
         f"| the same calls on the libraries directly | {bare['p50_s'] * 1000:.0f} | {bare['p95_s'] * 1000:.0f} | | |\n"
         f"| API / libraries | {api['p50_s'] / bare['p50_s']:.2f}x | {api['p95_s'] / bare['p95_s']:.2f}x | | |\n"
+        + ("\n" + search_markdown(r["search"]) if r.get("search") else "")
     )
