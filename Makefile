@@ -38,7 +38,7 @@ dev: install
 	DAGSTER_HOME=$(MLDS_HOME)/dagster_home $(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
 
 bench: install
-	$(BIN)/python -m mlds_assets.bench
+	$(BIN)/python -m benchmarks
 
 validate: install
 	mkdir -p $(MLDS_HOME)/dagster_home

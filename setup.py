@@ -4,7 +4,7 @@ setup(
     name="mlds_assets",
     version="0.1.0",
     description="MLDS: a Dagster asset-based data platform for social-media analytics",
-    packages=find_packages(exclude=["mlds_assets_tests*"]),
+    packages=find_packages(exclude=["mlds_assets_tests*", "benchmarks*"]),
     # the fine-tuned sentiment model's trained layers and head (a few MB; the base MiniLM comes from its package)
     package_data={"mlds_assets": ["dagster_profiles/*.yaml", "models/sentiment_minilm/*"]},
     python_requires=">=3.10",

@@ -53,7 +53,7 @@ def write_platform(config_dir: Path, name: str, body: str) -> None:
 
 @pytest.fixture(scope="session")
 def tiny_transformer(tmp_path_factory) -> Path:
-    from mlds_assets.core.tiny_models import build_tiny_transformer
+    from mlds_assets_tests.tiny_models import build_tiny_transformer
 
     return build_tiny_transformer(tmp_path_factory.mktemp("tiny-sentiment-model"))
 
@@ -62,18 +62,12 @@ def tiny_transformer(tmp_path_factory) -> Path:
 def demo_settings(tmp_path_factory) -> Settings:
     """One `mlds demo` (all three phases, 100 posts per platform) shared by the analytics, API and browser
     tests, which only read what it wrote."""
-    from mlds_assets.cli import demo
+    from mlds_assets.service.reports import demo
 
     home = tmp_path_factory.mktemp("demo") / "home"
     settings = load_settings(env={"MLDS_HOME": str(home)})
-    before = os.environ.get("DAGSTER_HOME")
-    try:
-        report = demo(settings, posts_per_platform=100)
-    finally:  # the CLI points DAGSTER_HOME at its instance; other tests bring their own
-        if before is None:
-            os.environ.pop("DAGSTER_HOME", None)
-        else:
-            os.environ["DAGSTER_HOME"] = before
+    report = demo(settings, posts_per_platform=100)
+    assert "DAGSTER_HOME" not in os.environ or os.environ["DAGSTER_HOME"] != str(settings.dagster_home)
     assert report["analytics"]["status"] != "failed", report["analytics"]  # a slow machine may fail api_latency
     return settings
 
@@ -81,6 +75,6 @@ def demo_settings(tmp_path_factory) -> Settings:
 @pytest.fixture
 def export(tmp_path: Path) -> Path:
     """One generated Facebook export of 120 clean posts."""
-    from mlds_assets.core.demo_data import generate_facebook_csv
+    from mlds_assets.demo.exports import generate_facebook_csv
 
     return generate_facebook_csv(tmp_path / "facebook_export.csv", 120, dirty=False).path

@@ -111,7 +111,7 @@ def test_transformers_engine_bf16_on_cpu_is_a_different_version(tiny_transformer
 
 
 def test_transformers_label_map_for_models_whose_labels_say_nothing(tmp_path):
-    from mlds_assets.core.tiny_models import build_tiny_transformer
+    from mlds_assets_tests.tiny_models import build_tiny_transformer
 
     folder = build_tiny_transformer(tmp_path / "stars", labels=("1 star", "3 stars", "5 stars"))
     with pytest.raises(SentimentModelError, match="label_map"):

@@ -23,14 +23,15 @@ def _peak_mb() -> int:
 
 
 def _generate(rows: int, workdir: str, queue) -> None:
-    from mlds_assets.core.demo_data import generate_facebook_csv
+    from mlds_assets.demo.exports import generate_facebook_csv
 
     queue.put(str(generate_facebook_csv(Path(workdir) / f"facebook_{rows}.csv", rows, dirty=True).path))
 
 
 def _fast_path(path: str, workdir: str, queue) -> None:
-    from mlds_assets.cli import dagster_instance, ingest
     from mlds_assets.definitions import build_definitions
+    from mlds_assets.service.ingest import ingest
+    from mlds_assets.service.instance import dagster_instance
     from mlds_assets.settings import load_settings
 
     settings = load_settings(env={"MLDS_HOME": str(Path(workdir) / "home"), **VADER})
@@ -44,8 +45,8 @@ def _fast_path(path: str, workdir: str, queue) -> None:
 
 
 def _enrich(_: str, workdir: str, queue) -> None:
-    from mlds_assets.cli import dagster_instance
-    from mlds_assets.phase2_commands import enrich
+    from mlds_assets.service.enrich import enrich
+    from mlds_assets.service.instance import dagster_instance
     from mlds_assets.settings import load_settings
 
     settings = load_settings(env={"MLDS_HOME": str(Path(workdir) / "home"), **VADER})
@@ -58,7 +59,7 @@ def _enrich(_: str, workdir: str, queue) -> None:
 
 
 def bench_scaling(sizes=SIZES) -> list[dict]:
-    from mlds_assets.bench import in_fresh_process
+    from benchmarks.fast_path import in_fresh_process
 
     rows = []
     for size in sizes:

@@ -11,7 +11,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from mlds_assets.core.demo_data import (
+from mlds_assets.core.mapping import map_batch
+from mlds_assets.core.readers import read_export
+from mlds_assets.demo.exports import (
     BAD_DATE,
     BRANDS,
     DEMO_PLATFORMS,
@@ -21,8 +23,6 @@ from mlds_assets.core.demo_data import (
     generate_exports,
     generate_facebook_csv,
 )
-from mlds_assets.core.mapping import map_batch
-from mlds_assets.core.readers import read_export
 from mlds_assets.settings import DEFAULT_CONFIG_DIR
 
 NOW = datetime(2026, 11, 2, 14, 3, 11, tzinfo=timezone.utc)

@@ -1,0 +1,1 @@
+"""Sample exports for `mlds demo` and the benchmarks: generated, never downloaded."""
