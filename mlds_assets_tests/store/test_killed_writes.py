@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -109,3 +110,60 @@ def test_what_a_killed_writer_leaves_is_removed_under_the_write_lock(tmp_path, l
     posts = store.fetch(limit=store.count() + 1)
     assert len(posts) == store.count() and posts["post_id"].is_unique
     assert {"facebook-0", "facebook-9", "facebook-50000000", "facebook-60000001"} <= set(posts["post_id"])
+
+
+def _waiting_for_flock(lock: Path) -> bool:
+    """Someone is blocked on the flock of `lock` (a '->' line in /proc/locks names its inode)."""
+    inode = f":{lock.stat().st_ino} "
+    lines = Path("/proc/locks").read_text().splitlines()
+    return any("->" in line and "FLOCK" in line and inode in line for line in lines)
+
+
+@pytest.mark.skipif(not Path("/proc/locks").exists(), reason="needs /proc/locks to see a blocked flock")
+def test_the_clean_up_never_removes_a_live_writers_temporary_file(tmp_path):
+    """Grace 0, and a writer frozen with its temporary data file on disk: the clean-up waits for the write
+    lock instead of removing the file, and the writer, resumed, commits everything."""
+    uri, table_dir = str(tmp_path / "store"), tmp_path / "store" / "posts.lance"
+    LanceDBPostStore(uri, vector_dim=DIM).upsert(records(10))
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, uri, "1000000"], stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": str(REPO)})  # fmt: skip
+    errors: list[BaseException] = []
+    try:
+        assert writer.stdout.readline().strip() == "writing"
+        deadline = time.monotonic() + 120
+        while not any(p.name.startswith(".tmp") for p in (table_dir / "data").iterdir()):
+            assert writer.poll() is None and time.monotonic() < deadline, "the writer never wrote a temporary file"
+        writer.send_signal(signal.SIGSTOP)
+        if not _temp_files(table_dir):  # renamed in the instant before the stop: wait for the next chunk's
+            writer.send_signal(signal.SIGCONT)
+            while not _temp_files(table_dir):
+                assert writer.poll() is None and time.monotonic() < deadline
+            writer.send_signal(signal.SIGSTOP)
+        live = _temp_files(table_dir)
+        assert live
+
+        def clean_up():
+            try:
+                store = LanceDBPostStore(uri, vector_dim=DIM, temp_file_grace=timedelta(0))
+                store.optimize()
+            except BaseException as exc:  # reported by the test thread
+                errors.append(exc)
+
+        cleaner = threading.Thread(target=clean_up)
+        cleaner.start()
+        lock = tmp_path / "store" / ".posts.write-lock"
+        while not _waiting_for_flock(lock):
+            assert cleaner.is_alive() and time.monotonic() < deadline, "the clean-up did not wait for the lock"
+        assert all(p.exists() for p in live)  # the frozen writer's file is still there
+        writer.send_signal(signal.SIGCONT)
+        assert writer.wait(timeout=300) == 0
+        cleaner.join(timeout=300)
+    finally:
+        if writer.poll() is None:
+            writer.send_signal(signal.SIGCONT)
+            writer.kill()
+            writer.wait()
+    assert not errors and not cleaner.is_alive()
+    store = LanceDBPostStore(uri, vector_dim=DIM)
+    assert store.count() == 10 + 40_000 and store.duplicate_records() == 0
+    assert _temp_files(table_dir) == []
