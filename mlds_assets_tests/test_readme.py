@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from pydantic import BaseModel
 
 from mlds_assets.core.schema import POST_COLUMNS, QUARANTINE_COLUMNS
@@ -56,6 +57,21 @@ def test_the_readme_links_every_docs_page_and_every_link_resolves():
             assert (page.parent / target).exists(), f"{page.name} links to {target}, which does not exist"
     assert {p.name for p in PAGES} <= {Path(t).name for t in linked if t.startswith("docs/")}
     assert {"configuration.md", "benchmarks.md", "reliability.md", "deployment.md"} <= {p.name for p in PAGES}
+
+
+def test_every_command_mlds_offers_is_documented(capsys):
+    """Every subcommand `mlds --help` lists is in the CLI reference, and the README names it."""
+    from importlib.metadata import entry_points
+
+    main = next(e for e in entry_points(group="console_scripts") if e.name == "mlds").load()
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    listed = re.search(r"\{([a-z,_-]+)\}", capsys.readouterr().out)
+    assert listed, "mlds --help lists its commands in braces"
+    reference = (REPO / "docs" / "cli.md").read_text()
+    for command in listed.group(1).split(","):
+        assert f"`mlds {command}" in reference, command
+        assert f"mlds {command}" in README, command
 
 
 def test_the_suites_wall_time_is_stated():
