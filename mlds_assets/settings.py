@@ -260,8 +260,8 @@ class ApiSettings(_Strict):
     host: str = "127.0.0.1"  # loopback by default: expose it deliberately, behind your own proxy
     port: int = Field(8000, gt=0, lt=65536)
     api_key_env: str = "MLDS_API_KEY"  # the variable's NAME; when it is set, requests need X-API-Key
-    p95_limit_s: float = Field(2.0, gt=0)  # the api_latency check's bound under load
-    load_clients: int = Field(20, gt=0)  # concurrent clients in the api_latency check and the bench
+    p95_limit_s: float = Field(2.0, gt=0)  # the target p95 under load that `make bench` reports against
+    load_clients: int = Field(20, gt=0)  # concurrent clients in `make bench`'s API load
     load_requests: int = Field(10, gt=0)  # requests per client
 
 
