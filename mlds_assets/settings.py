@@ -242,7 +242,7 @@ class TopicSettings(_Strict):
     max_fit_posts: int = Field(200_000, gt=0)  # fit on a seeded sample of this many; assign the rest
     outlier_share_warn: float = Field(0.5, ge=0, le=1)  # WARN when more posts than this share are outliers
     min_topic_share: float = Field(0.003, ge=0, le=1)  # a topic is at least this share of the posts (or min_topic_size)
-    max_topics_per_10k: int | None = Field(50, gt=0)  # merge the closest topics down to this (at least 10); null = off
+    max_topics_per_10k: int | None = Field(50, gt=0)  # HDBSCAN coarsens to at most this (min 10); null = off
     outlier_threshold: float | None = Field(0.3, ge=0, le=1)  # reassign an outlier this similar to a topic; null = off
     exclude_entity_words: bool = True  # the entity dictionary's names, aliases, handles, hashtags are no topic words
 
