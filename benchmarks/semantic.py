@@ -1,7 +1,7 @@
 """`make bench`, embeddings and topics: post_embeddings through Dagster beside a bare
 `SentenceTransformer.encode` at the same batch size, and the topics fit beside a bare BERTopic
 `fit_transform` with the same components on the same vectors. With ../shared/data present, topics on the
-real Facebook page posts and customer-care tweets too (topics, c_v coherence, outliers)."""
+real Facebook page posts, customer-care tweets and brand tweets too (topics, c_v coherence, outliers)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,14 @@ created_at: {format: "%Y-%m-%d %H:%M:%S", timezone: "-05:00"}
 name: twcs
 fields: {native_id: tweet_id, text: text, author: author_id, created_at: created_at, parent_id: in_response_to_tweet_id}
 created_at: {format: "%a %b %d %H:%M:%S %z %Y"}
+""",
+    ),
+    "brand_emotion": (  # SXSW 2011 tweets about Apple and Google products: no ids, no dates
+        "brand_product_emotion/judge-1377884607_tweet_product_company.csv",
+        """
+name: brand_emotion
+fields: {text: tweet_text}
+required: [native_id, text]
 """,
     ),
 }
@@ -167,12 +175,13 @@ def markdown(r: dict) -> str:
     if r.get("real"):
         lines += [
             "",
-            "| real dataset | posts | topics | c_v coherence | outliers | topics step (s) |",
-            "|---|---:|---:|---:|---:|---:|",
+            "| real dataset | posts | topics | topics per 10k posts | c_v coherence | outliers | topics step (s) |",
+            "|---|---:|---:|---:|---:|---:|---:|",
         ]
         for row in r["real"]:
             lines.append(
-                f"| {row['dataset']} | {row['posts']:,} | {row['topics']} | {row['coherence']:.3f} | "
+                f"| {row['dataset']} | {row['posts']:,} | {row['topics']} | "
+                f"{row['topics'] * 10_000 / row['posts']:.1f} | {row['coherence']:.3f} | "
                 f"{row['outliers']:.1%} | {row['step_s']:.1f} |"
             )
     return "\n".join(lines) + "\n"
