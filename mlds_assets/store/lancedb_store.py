@@ -356,6 +356,10 @@ class LanceDBPostStore:
     def vector_search(self, vector: Sequence[float], where: StoreFilter | None = None, limit: int = 10) -> pd.DataFrame:
         if len(vector) != self.vector_dim:
             raise ValueError(f"vector has {len(vector)} dimensions; the store has {self.vector_dim}")
-        predicate = " AND ".join(p for p in (filter_sql(where), "vector IS NOT NULL") if p)
-        search = self.table.search(list(vector), vector_column_name="vector").where(predicate, prefilter=True)
+        # Lance leaves posts without a vector out of a vector search by itself; a `vector IS NOT NULL`
+        # prefilter read the whole vector column per query (144 against 40 ms CPU on 23k posts)
+        search = self.table.search(list(vector), vector_column_name="vector")
+        predicate = filter_sql(where)
+        if predicate:
+            search = search.where(predicate, prefilter=True)
         return search.limit(limit).to_pandas()

@@ -136,6 +136,7 @@ def test_vector_search_skips_posts_without_vectors(store):
     nearest = store.vector_search(vectors[2], limit=3)
     assert nearest["post_id"].iloc[0] == "facebook-2"
     assert not set(nearest["post_id"]) & {"facebook-4", "facebook-5"}
+    assert len(store.vector_search(vectors[2], limit=6)) == 4  # asked for all: only the posts with a vector
     assert store.coverage("vector") == pytest.approx(4 / 6)
 
 
