@@ -22,6 +22,7 @@ from mlds_assets.assets.analytics import (
     build_platform_metrics,
     build_reports,
 )
+from mlds_assets.assets.catalog import with_catalog
 from mlds_assets.assets.collection import STORE_RESYNC, build_backlog_check, build_post_collection, build_store_resync
 from mlds_assets.assets.embeddings import embeddings_stage
 from mlds_assets.assets.enhanced_entities import enhanced_entities_stage
@@ -55,23 +56,7 @@ STORE_RESYNC_JOB = "store_resync"
 
 
 def post_store_resource(settings: Settings) -> PostStoreResource:
-    store, weaviate = settings.store, settings.store.weaviate
-    return PostStoreResource(
-        backend=store.backend,
-        uri=settings.store_uri,
-        table=store.table,
-        vector_dim=store.vector_dim,
-        write_batch_rows=store.write_batch_rows,
-        weaviate_mode=weaviate.mode,
-        weaviate_host=weaviate.host,
-        weaviate_port=weaviate.port,
-        weaviate_grpc_port=weaviate.grpc_port,
-        weaviate_secure=weaviate.secure,
-        weaviate_cluster_url=weaviate.cluster_url,
-        weaviate_api_key_env=weaviate.api_key_env,
-        weaviate_collections=weaviate.collections,
-        weaviate_batch_size=weaviate.batch_size,
-    )
+    return PostStoreResource.from_settings(settings)
 
 
 def phase2_stages(settings: Settings) -> list[Phase2Stage]:
@@ -190,7 +175,7 @@ def build_definitions(settings: Settings, post_store: PostStoreResource | None =
         minimum_interval_seconds=settings.concurrency.automation_interval_seconds,
     )
     return Definitions(
-        assets=assets,
+        assets=with_catalog(assets, settings),
         asset_checks=checks,
         jobs=jobs,
         sensors=[build_inbox_sensor(settings, jobs), automation, build_run_reaper(settings)],

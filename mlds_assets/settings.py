@@ -281,6 +281,16 @@ class LabelColumn(_Strict):
     known_only: bool = False  # keep only values found in the entity dictionary
 
 
+OWNER = re.compile(r"team:\S+|[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def valid_owners(value: tuple[str, ...]) -> tuple[str, ...]:
+    bad = [owner for owner in value if not OWNER.fullmatch(owner)]
+    if bad:
+        raise ValueError(f"owners {bad}: each is an email address or a team name prefixed with 'team:'")
+    return value
+
+
 class PlatformConfig(_Strict):
     """One export format of one platform: everything MLDS needs to ingest it, no code."""
 
@@ -295,6 +305,12 @@ class PlatformConfig(_Strict):
     required: tuple[str, ...] = ("native_id", "text", "created_at")
     processing_mode: Literal["fast", "full"] | None = None
     schedules: dict[str, str] = {}
+    owners: tuple[str, ...] = ()  # the lane's owners in the Dagster UI (team:<name> or email); () = global owners
+
+    @field_validator("owners")
+    @classmethod
+    def _owners(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return valid_owners(value)
 
     @field_validator("schedules")
     @classmethod
@@ -359,10 +375,21 @@ class Settings(_Strict):
     analytics: AnalyticsSettings = AnalyticsSettings()
     api: ApiSettings = ApiSettings()
     concurrency: ConcurrencySettings = ConcurrencySettings()
+    owners: tuple[str, ...] = ("team:mlds",)  # owners of every asset in the Dagster UI; a platform may name its own
     config_dir: Path = DEFAULT_CONFIG_DIR
     platforms: dict[str, PlatformConfig] = {}
 
+    @field_validator("owners")
+    @classmethod
+    def _owners(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return valid_owners(value)
+
     model_config = ConfigDict(extra="forbid", frozen=True, ignored_types=(cached_property,))
+
+    def owners_for(self, scope: str) -> tuple[str, ...]:
+        """A platform lane's owners (its YAML's `owners`, else the global ones); cross_platform: the global ones."""
+        platform = self.platforms.get(scope)
+        return (platform.owners if platform else ()) or self.owners
 
     # Where things live under MLDS_HOME. One place, so that the CLI, sensor and assets agree.
     @property
