@@ -1,11 +1,24 @@
 """What a Dagster user looks for on an asset in the UI, given to every asset in one place when the code
 location is built: the column schema of each table asset (`dagster/column_schema`, from the canonical column
 lists in `core/schema.py`), owners (`owners` in global.yaml, or a platform YAML's own), tags to filter by
-(`phase`, `scope`) and a reference to the code that defines the asset."""
+(`phase`, `scope`) and a reference to the code that defines the asset: the local file and line, or, where
+MLDS_CODE_URL names the repository (https://github.com/<org>/<repo>), a link into it at MLDS_CODE_BRANCH
+(default main), as a deployment wants."""
 
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
-from dagster import AssetKey, AssetsDefinition, AssetSpec, TableColumn, TableSchema, with_source_code_references
+from dagster import (
+    AnchorBasedFilePathMapping,
+    AssetKey,
+    AssetsDefinition,
+    AssetSpec,
+    TableColumn,
+    TableSchema,
+    link_code_references_to_git,
+    with_source_code_references,
+)
 
 from mlds_assets.core.schema import TABLE_SCHEMAS
 from mlds_assets.settings import Settings
@@ -39,7 +52,19 @@ def table_schema(key: AssetKey) -> TableSchema | None:
     return column_schema(columns) if columns is not None else None
 
 
-def with_catalog(assets: Sequence[AssetsDefinition], settings: Settings) -> list[AssetsDefinition]:
+def with_code_references(assets: Sequence[AssetsDefinition], env: Mapping[str, str]) -> list[AssetsDefinition]:
+    referenced = with_source_code_references(assets)
+    url = env.get("MLDS_CODE_URL")
+    if url:
+        package = Path(__file__).resolve().parent.parent  # mlds_assets/, at mlds_assets/ in the repository
+        mapping = AnchorBasedFilePathMapping(local_file_anchor=package, file_anchor_path_in_repository="mlds_assets/")
+        referenced = link_code_references_to_git(referenced, url, env.get("MLDS_CODE_BRANCH", "main"), mapping)
+    return list(referenced)
+
+
+def with_catalog(
+    assets: Sequence[AssetsDefinition], settings: Settings, env: Mapping[str, str] | None = None
+) -> list[AssetsDefinition]:
     """The assets with their column schema, owners, tags and code references (definition metadata: it shows in
     the UI before anything has run)."""
 
@@ -52,4 +77,5 @@ def with_catalog(assets: Sequence[AssetsDefinition], settings: Settings) -> list
             tags={"phase": PHASES[name], "scope": scope},
         )
 
-    return list(with_source_code_references([asset.map_asset_specs(described) for asset in assets]))
+    described_assets = [asset.map_asset_specs(described) for asset in assets]
+    return with_code_references(described_assets, os.environ if env is None else env)

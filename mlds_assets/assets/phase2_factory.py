@@ -16,6 +16,8 @@ from dagster import (
     AssetExecutionContext,
     AssetIn,
     AssetsDefinition,
+    CodeReferencesMetadataValue,
+    LocalFileCodeReference,
     Output,
     asset,
     asset_check,
@@ -79,6 +81,7 @@ def build_phase2_asset(
         code_version=stage.code_version,
         kinds=stage.kinds,
         description=f"{name} {stage.description}",
+        metadata={"dagster/code_references": stage_reference(stage)},  # the factory's own is added beside it
     )
     def phase2_asset(context: AssetExecutionContext, cleaned_posts: pd.DataFrame) -> Output[pd.DataFrame]:
         loaded = stage.load(context)
@@ -104,6 +107,18 @@ def build_phase2_asset(
         )
 
     return phase2_asset
+
+
+def stage_reference(stage: Phase2Stage) -> CodeReferencesMetadataValue:
+    """Where the stage is declared (its load function's module and line), for the asset's code references."""
+    code = stage.load.__code__
+    return CodeReferencesMetadataValue(
+        code_references=[
+            LocalFileCodeReference(
+                file_path=code.co_filename, line_number=code.co_firstlineno, label=f"{stage.stage} stage"
+            )
+        ]
+    )
 
 
 def build_phase2_checks(lane: Lane, stage: Phase2Stage) -> list[AssetChecksDefinition]:
