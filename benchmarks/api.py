@@ -15,7 +15,7 @@ def bench_api(posts: int, workdir: str, queue) -> None:
     import os
 
     from mlds_assets.api_load import demo_paths, load, running_api
-    from mlds_assets.cli import demo
+    from mlds_assets.service.reports import demo
     from mlds_assets.settings import load_settings
 
     os.environ["DAGSTER_HOME"] = str(Path(workdir) / "home" / "dagster_home")
@@ -31,8 +31,8 @@ def _bare(settings, clients: int, per_client: int) -> dict:
     """The same mix as `demo_paths`, as direct library calls."""
     import pandas as pd
 
-    from mlds_assets.cli import open_store
     from mlds_assets.core.embeddings import embed, shared_encoder
+    from mlds_assets.service.store import open_store
 
     lake, first = Path(settings.lake_base), sorted(settings.platforms)[0]
     encoder = shared_encoder(settings.embeddings.model, settings.embeddings.device)

@@ -87,6 +87,20 @@ class ConcurrencySettings(_Strict):
     dead_run_check_seconds: int = Field(30, gt=0)  # how often the dead_run_reaper sensor looks for dead runs
 
 
+PHASE2_STAGES = ("sentiment", "entities", "embeddings", "topics")  # `mlds enrich --only`, a platform's schedules
+
+
+class RunSettings(_Strict):
+    """How `mlds` runs a job. `auto`: through the UI's own path (GraphQL to the webserver; the run is queued and
+    the daemon launches it) when the webserver answers and a daemon heartbeats on the instance, otherwise in
+    `mlds`'s own process through Dagster's `execute_job` (a laptop with no `make dev`)."""
+
+    launch: Literal["auto", "webserver", "in_process"] = "auto"
+    webserver_url: str = "http://127.0.0.1:3000"  # where `make dev` (or the deployment's webserver) answers
+    wait_timeout_seconds: int = Field(6 * 3600, gt=0)  # how long `mlds` waits for a launched run to finish
+    progress_seconds: int = Field(15, gt=0)  # how often a waiting `mlds` says where the run is
+
+
 class ConfidenceSettings(_Strict):
     label: float = Field(1.0, ge=0, le=1)
     handle: float = Field(0.95, ge=0, le=1)
@@ -375,6 +389,7 @@ class Settings(_Strict):
     analytics: AnalyticsSettings = AnalyticsSettings()
     api: ApiSettings = ApiSettings()
     concurrency: ConcurrencySettings = ConcurrencySettings()
+    runs: RunSettings = RunSettings()
     owners: tuple[str, ...] = ("team:mlds",)  # owners of every asset in the Dagster UI; a platform may name its own
     config_dir: Path = DEFAULT_CONFIG_DIR
     platforms: dict[str, PlatformConfig] = {}

@@ -89,7 +89,7 @@ def test_cross_platform_metrics_add_up_and_the_report_is_where_the_metadata_says
 
 
 def test_phase1_only_data_is_labelled_basic(tmp_path, settings, instance, export):
-    from mlds_assets.cli import ingest
+    from mlds_assets.service.ingest import ingest
 
     ingest(settings, export, "facebook", instance)
     metrics = scope_metrics(connect(LakeFiles(settings.lake_base, ("facebook",))), "facebook")

@@ -7,10 +7,10 @@ from pathlib import Path
 import pandas as pd
 from dagster import AssetKey
 
-from mlds_assets.cli import ingest
 from mlds_assets.core.enhanced_entities import flatten
 from mlds_assets.demo.exports import generate_facebook_csv
-from mlds_assets.phase2_commands import enrich
+from mlds_assets.service.enrich import enrich
+from mlds_assets.service.ingest import ingest
 from mlds_assets_tests.lake_reading import lake, latest_metadata
 
 
@@ -82,7 +82,7 @@ def test_resolution_accuracy_check_runs_when_a_gold_mapping_is_configured(config
 
 
 def test_store_and_metrics_pick_up_canonical_ids_that_only_resolution_found(settings, instance, tmp_path):
-    from mlds_assets.cli import open_store
+    from mlds_assets.service.store import open_store
 
     export = tmp_path / "lower_case.csv"
     export.write_text(
