@@ -120,6 +120,12 @@ CASES = [
          (HEADER + "1,a,2024-01-01T10:00:00Z,9223372036854775807\n").encode(), kept=1),
     Case("an id that a float rounded", "floatids.csv", (HEADER + "1.2345678901234568e+18,a,2024-01-01T10:00:00Z,1\n"
          "3.0,b,2024-01-02T10:00:00Z,1\n").encode(), kept=1, quarantined=1, reasons=("beyond 2**53",)),
+    Case("a single line of 17 MB", "oneline.csv", b"x" * (17 << 20),
+         error="oneline.csv: line 1 is 17.0 MB, longer than ingestion.max_record_mb (16.0 MB)"),
+    Case("JSONL with one line of 17 MB", "longline.jsonl",
+         b'{"id": "1", "text": "a", "created_at": "2024-01-01T00:00:00Z"}\n'
+         b'{"id": "2", "text": "' + b"x" * (17 << 20) + b'"}\n',
+         kept=1, quarantined=1, reasons=("line 2: 17.0 MB, longer than ingestion.max_record_mb (16.0 MB)",)),
 ]  # fmt: skip
 
 

@@ -29,7 +29,7 @@ def demo(settings: Settings, posts_per_platform: int = 400) -> dict:
     """Sample exports for every platform, ingested; each phase-2 stage now (what the nightly schedules
     would do); then the 06:00 analytics run."""
     instance = dagster_instance(settings)
-    exports = generate_exports(settings.inbox_dir, posts_per_platform=posts_per_platform)
+    exports = generate_exports(settings.inbox_dir, posts_per_platform=posts_per_platform, settings=settings)
     results = [ingest(settings, e.path, e.platform, instance) for e in exports]
     enriched = [outcome for stage in ("sentiment", "entities", "embeddings", "topics")
                 for outcome in enrich(settings, stage, instance=instance)]  # fmt: skip
