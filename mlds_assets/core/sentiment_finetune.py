@@ -29,7 +29,7 @@ SHIPPED_DIR = Path(__file__).resolve().parent.parent / "models" / "sentiment_min
 WEIGHTS_FILE = "model.safetensors"
 META_FILE = "model.json"
 RECIPE_SEED = 16
-PRECISIONS = ("int8", "bf16", "fp32")  # scoring paths; see MiniLMSentiment.for_inference
+PRECISIONS = ("auto", "bf16", "int8", "fp32")  # scoring paths; see MiniLMSentiment.for_inference
 # Brands and products of brand_product_emotion's targets: masked in every recipe set, in training and scoring.
 RECIPE_ALIASES = ("apple", "ipad", "ipad2", "iphone", "google", "android", "ipod", "itunes", "macbook", "mac")
 
@@ -216,18 +216,20 @@ class MiniLMSentiment:
                 out[index] = self.upper_logits(self.lower(batch), batch["attention_mask"]).float().numpy()
         return out
 
-    def for_inference(self, precision: str = "int8") -> MiniLMSentiment:
-        """Switch scoring to `precision` (in place; returns self). `int8`, the default scoring path: every
-        Linear of the encoder quantised dynamically (torch's `quantize_dynamic`: int8 weights per
-        output channel, activations quantised per batch), so the shipped top layers, stored int8 per row, keep
-        their exact values. `bf16`: the encoder in bfloat16 (fast where the CPU has AMX / AVX512-BF16).
-        `fp32`: as trained. Training never goes through here."""
+    def for_inference(self, precision: str = "auto") -> MiniLMSentiment:
+        """Switch scoring to `precision` (in place; returns self). `bf16`: the encoder and head in bfloat16,
+        fast where the CPU multiplies bf16 natively (AMX or AVX512-BF16). `int8`: every Linear of the encoder
+        quantised dynamically (torch's `quantize_dynamic`: int8 weights per output channel, so the shipped
+        top layers, stored int8 per row, keep their values; activations quantised per batch). `auto`, the
+        default: bf16 where the CPU has native bf16, else int8. `fp32`: as trained. Training never comes here."""
         import warnings
 
         import torch
 
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        if precision == "auto":
+            precision = "bf16" if native_bf16() else "int8"
         self.encoder.eval()
         if precision == "int8":
             from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
@@ -301,6 +303,16 @@ class MiniLMSentiment:
         model.load_trained_state(load_file(str(folder / WEIGHTS_FILE)))
         model.temperature = float(meta.get("temperature", 1.0))
         return model, meta
+
+
+def native_bf16() -> bool:
+    """Whether this CPU multiplies bfloat16 natively (AMX-BF16 or AVX512-BF16; Linux's CPU flags): where it
+    does not, bf16 is emulated and slower than int8."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return any(flag in flags.split() for flag in ("amx_bf16", "avx512_bf16"))
 
 
 SCALE_SUFFIX = ".int8_scale"

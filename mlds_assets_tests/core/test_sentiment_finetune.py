@@ -27,6 +27,7 @@ from mlds_assets.core.sentiment_finetune import (
     MiniLMSentiment,
     finetune,
     fit_temperature,
+    native_bf16,
     recipe_sets,
     softmax,
     split_rows,
@@ -71,8 +72,9 @@ def test_the_shipped_model_loads_offline_and_scores(monkeypatch):
     assert size < 12_000_000  # the fine-tuned layers and head, not a copy of the base model
     engine = build_engine("minilm-finetuned", SentimentSettings(), SHIPPED_DIR)
     meta = json.loads((SHIPPED_DIR / META_FILE).read_text())
-    assert engine.precision == "int8"  # the default scoring path
-    assert engine.version == f"minilm-finetuned:{meta['weights_sha256'][:12]}:int8"
+    fast = "bf16" if native_bf16() else "int8"  # the default scoring path on this CPU
+    assert engine.precision == fast
+    assert engine.version == f"minilm-finetuned:{meta['weights_sha256'][:12]}:{fast}"
     texts = ["I love this, best service ever!", "Worst experience, totally broken and rude staff", "Opens at 9", ""]
     scores = engine.score(texts)
     assert list(scores.columns) == SCORE_COLUMNS and len(scores) == 4
@@ -82,8 +84,8 @@ def test_the_shipped_model_loads_offline_and_scores(monkeypatch):
     assert np.allclose(probabilities.sum(1), 1, atol=1e-5)
     assert np.allclose(scores["sentiment_confidence"], probabilities.max(1))
     assert 0.2 < meta["temperature"] < 5
-    # length-bucketed batches keep the order; int8 activations are scaled per batch, so a text's probabilities
-    # move only slightly with what else is in its batch (not at all in fp32)
+    # length-bucketed batches keep the order; in bf16 or int8 (activations scaled per batch) a text's
+    # probabilities move only slightly with what else is in its batch, and not at all in fp32
     alone = engine.score([texts[1]])
     assert np.allclose(alone["prob_negative"][0], scores["prob_negative"][1], atol=0.05)
     fp32 = build_engine("minilm-finetuned", SentimentSettings(precision="fp32"), SHIPPED_DIR)
@@ -146,19 +148,21 @@ AGREEMENT_SAMPLE = [
 ]
 
 
-def test_the_default_int8_path_gives_fp32_labels_on_nearly_every_text():
-    """Both paths load the shipped model through the real loading code (build_engine, as the asset does);
-    int8 changes labels only where fp32 is nearly undecided."""
-    int8 = build_engine("minilm-finetuned", SentimentSettings(), SHIPPED_DIR)
+def test_the_fast_scoring_paths_give_fp32_labels_on_nearly_every_text():
+    """Every path loads the shipped model through the real loading code (build_engine, as the asset does);
+    bf16 and int8 change labels only where fp32 is nearly undecided, and the default is one of them."""
     fp32 = build_engine("minilm-finetuned", SentimentSettings(precision="fp32"), SHIPPED_DIR)
-    assert (int8.precision, fp32.precision) == ("int8", "fp32") and int8.version != fp32.version
-    fast, exact = int8.score(AGREEMENT_SAMPLE), fp32.score(AGREEMENT_SAMPLE)
-    agree = (fast["sentiment_label"] == exact["sentiment_label"]).mean()
-    assert agree >= 0.9, f"int8 agrees with fp32 on only {agree:.0%} of the sample"
+    exact = fp32.score(AGREEMENT_SAMPLE)
     assert set(exact["sentiment_label"]) == set(LABELS)  # the sample spans every class
-    assert np.abs(fast["sentiment_score"] - exact["sentiment_score"]).mean() < 0.1
-    bf16 = build_engine("minilm-finetuned", SentimentSettings(precision="bf16"), SHIPPED_DIR)
-    assert (bf16.score(AGREEMENT_SAMPLE)["sentiment_label"] == exact["sentiment_label"]).mean() >= 0.9
+    default = build_engine("minilm-finetuned", SentimentSettings(), SHIPPED_DIR)
+    assert default.precision == ("bf16" if native_bf16() else "int8") and default.version != fp32.version
+    for precision in ("bf16", "int8"):
+        engine = build_engine("minilm-finetuned", SentimentSettings(precision=precision), SHIPPED_DIR)
+        assert engine.precision == precision and engine.version.endswith(f":{precision}")
+        fast = engine.score(AGREEMENT_SAMPLE)
+        agree = (fast["sentiment_label"] == exact["sentiment_label"]).mean()
+        assert agree >= 0.9, f"{precision} agrees with fp32 on only {agree:.0%} of the sample"
+        assert np.abs(fast["sentiment_score"] - exact["sentiment_score"]).mean() < 0.1
 
 
 def test_a_missing_finetuned_model_says_how_to_train(tmp_path):
