@@ -1,6 +1,8 @@
 """`make bench`, the read API: the demo's data (all three phases), then `api.load_clients` concurrent clients
 against a real uvicorn server, beside the same work done by the libraries directly (pandas reads of the
-metrics files, LanceDB counts and searches with the query embedded by the same encoder) in as many threads."""
+metrics files, LanceDB counts and searches with the query embedded by the same encoder) in as many threads.
+Reports p95 over the whole mix and per route (keyword, semantic and hybrid search, /platforms) against the
+target `api.p95_limit_s`. This is where the API's latency is measured; no asset starts a server to time it."""
 
 from __future__ import annotations
 
@@ -14,8 +16,8 @@ import numpy as np
 def bench_api(posts: int, workdir: str, queue) -> None:
     import os
 
-    from mlds_assets.api_load import demo_paths, load, running_api
-    from mlds_assets.cli import demo
+    from benchmarks.api_load import demo_paths, load, running_api
+    from mlds_assets.service.reports import demo
     from mlds_assets.settings import load_settings
 
     os.environ["DAGSTER_HOME"] = str(Path(workdir) / "home" / "dagster_home")
@@ -24,15 +26,22 @@ def bench_api(posts: int, workdir: str, queue) -> None:
     clients, per_client = settings.api.load_clients, settings.api.load_requests
     with running_api(settings) as url:
         api = load(url, demo_paths(settings), clients, per_client)
-    queue.put({"posts_per_platform": posts, "api": api, "bare": _bare(settings, clients, per_client)})
+    queue.put(
+        {
+            "posts_per_platform": posts,
+            "target_p95_s": settings.api.p95_limit_s,
+            "api": api,
+            "bare": _bare(settings, clients, per_client),
+        }
+    )
 
 
 def _bare(settings, clients: int, per_client: int) -> dict:
     """The same mix as `demo_paths`, as direct library calls."""
     import pandas as pd
 
-    from mlds_assets.cli import open_store
     from mlds_assets.core.embeddings import embed, shared_encoder
+    from mlds_assets.service.store import open_store
 
     lake, first = Path(settings.lake_base), sorted(settings.platforms)[0]
     encoder = shared_encoder(settings.embeddings.model, settings.embeddings.device)
@@ -80,14 +89,39 @@ def _bare(settings, clients: int, per_client: int) -> dict:
     return {"p50_s": float(np.percentile(seconds, 50)), "p95_s": float(np.percentile(seconds, 95))}
 
 
+ROUTES = (  # (label, how its path in the mix starts): the rows reported per route
+    ("keyword search", "/posts/search?q=battery&mode=keyword"),
+    ("semantic search", "/posts/search?q=delayed%20flight&mode=semantic"),
+    ("hybrid search", "/posts/search?q=refund"),
+    ("/platforms", "/platforms"),
+)
+
+
 def markdown(r: dict) -> str:
     api, bare = r["api"], r["bare"]
+
+    def row(label: str, stats: dict) -> str:
+        return (
+            f"| {label} | {stats['requests']} | {stats['p50_s'] * 1000:.0f} | {stats['p95_s'] * 1000:.0f} | "
+            f"{stats['max_s'] * 1000:.0f} | {stats['errors']} |"
+        )
+
+    routes = [
+        row(label, stats)
+        for label, prefix in ROUTES
+        for path, stats in api.get("by_path", {}).items()
+        if path.startswith(prefix)
+    ]
     return (
         f"Read API, demo data ({r['posts_per_platform']} posts per platform, all three phases), "
-        f"{api['clients']} concurrent clients, {api['requests']} requests (the `api_latency` check's mix):\n\n"
-        "| | p50 (ms) | p95 (ms) | max (ms) | errors |\n|---|---:|---:|---:|---:|\n"
-        f"| read API over HTTP (uvicorn) | {api['p50_s'] * 1000:.0f} | {api['p95_s'] * 1000:.0f} | "
-        f"{api['max_s'] * 1000:.0f} | {api['errors']} |\n"
-        f"| the same calls on the libraries directly | {bare['p50_s'] * 1000:.0f} | {bare['p95_s'] * 1000:.0f} | | |\n"
-        f"| API / libraries | {api['p50_s'] / bare['p50_s']:.2f}x | {api['p95_s'] / bare['p95_s']:.2f}x | | |\n"
+        f"{api['clients']} concurrent clients, {api['requests']} requests round the demo's mix; "
+        f"target p95 {r.get('target_p95_s', 2.0):g} s:\n\n"
+        "| over HTTP (uvicorn) | requests | p50 (ms) | p95 (ms) | max (ms) | errors |\n"
+        "|---|---:|---:|---:|---:|---:|\n"
+        + row("the whole mix", api)
+        + "\n"
+        + "".join(line + "\n" for line in routes)
+        + "\nThe same mix on the libraries directly, in as many threads: "
+        f"p50 {bare['p50_s'] * 1000:.0f} ms, p95 {bare['p95_s'] * 1000:.0f} ms "
+        f"(API / libraries: {api['p50_s'] / bare['p50_s']:.2f}x, {api['p95_s'] / bare['p95_s']:.2f}x).\n"
     )

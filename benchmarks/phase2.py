@@ -34,9 +34,10 @@ def bench_phase2(rows: int, workdir: str, queue) -> None:
     from dagster import AssetKey, instance_for_test
 
     from mlds_assets.assets.sentiment import configured_engine
-    from mlds_assets.cli import QUIET_RUN, ingest
     from mlds_assets.definitions import build_definitions
     from mlds_assets.demo.exports import generate_facebook_csv
+    from mlds_assets.service.ingest import ingest
+    from mlds_assets.service.runs import QUIET_RUN
     from mlds_assets.settings import load_settings
     from mlds_assets_tests.tiny_models import build_tiny_transformer
 
@@ -188,7 +189,7 @@ def _bare_finetuned(engine, precision: str):
 
 def timed_run(job, instance, partition: str) -> tuple[float, float]:
     """(the whole run's seconds, its asset step's seconds) for one partition of a one-asset job."""
-    from mlds_assets.cli import QUIET_RUN
+    from mlds_assets.service.runs import QUIET_RUN
 
     step: list[float] = []
 

@@ -29,8 +29,9 @@ def _generate(rows: int, workdir: str, queue) -> None:
 
 
 def _fast_path(path: str, workdir: str, queue) -> None:
-    from mlds_assets.cli import dagster_instance, ingest
     from mlds_assets.definitions import build_definitions
+    from mlds_assets.service.ingest import ingest
+    from mlds_assets.service.instance import dagster_instance
     from mlds_assets.settings import load_settings
 
     settings = load_settings(env={"MLDS_HOME": str(Path(workdir) / "home"), **VADER})
@@ -44,8 +45,8 @@ def _fast_path(path: str, workdir: str, queue) -> None:
 
 
 def _enrich(_: str, workdir: str, queue) -> None:
-    from mlds_assets.cli import dagster_instance
-    from mlds_assets.phase2_commands import enrich
+    from mlds_assets.service.enrich import enrich
+    from mlds_assets.service.instance import dagster_instance
     from mlds_assets.settings import load_settings
 
     settings = load_settings(env={"MLDS_HOME": str(Path(workdir) / "home"), **VADER})

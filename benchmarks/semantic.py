@@ -35,9 +35,9 @@ def bench_semantic(rows: int, workdir: str, queue) -> None:
     from dagster import AssetKey, instance_for_test
 
     from mlds_assets.assets.embeddings import configured_encoder
-    from mlds_assets.cli import ingest
     from mlds_assets.definitions import build_definitions
     from mlds_assets.demo.exports import generate_facebook_csv
+    from mlds_assets.service.ingest import ingest
     from mlds_assets.settings import load_settings
 
     work = Path(workdir)
@@ -76,9 +76,9 @@ def _bench_topics(settings, defs, instance, out: dict) -> None:
     from umap import UMAP
 
     from mlds_assets.assets.topics import topic_params
-    from mlds_assets.cli import QUIET_RUN
     from mlds_assets.core.topics import tokenizer
     from mlds_assets.lake import read_embedded_posts
+    from mlds_assets.service.runs import QUIET_RUN
 
     params = topic_params(settings)
     posts, vectors, _ = read_embedded_posts(settings.lake_base, ["facebook"])
@@ -118,8 +118,8 @@ def _real_topics(work: Path, instance) -> list[dict]:
     """Topics on the real datasets when ../shared/data is beside the checkout."""
     import shutil
 
-    from mlds_assets.cli import ingest
-    from mlds_assets.phase2_commands import enrich
+    from mlds_assets.service.enrich import enrich
+    from mlds_assets.service.ingest import ingest
     from mlds_assets.settings import DEFAULT_CONFIG_DIR, load_settings
 
     data = Path(__file__).resolve().parent.parent.parent / "shared" / "data"

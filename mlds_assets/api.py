@@ -51,7 +51,7 @@ def create_app(settings: Settings) -> FastAPI:
         return platform
 
     def store():
-        from mlds_assets.cli import open_store
+        from mlds_assets.service.store import open_store
 
         return open_store(settings)  # a fresh handle per request: it sees what was written since
 
@@ -102,7 +102,7 @@ def create_app(settings: Settings) -> FastAPI:
         limit: int = Query(10, ge=1, le=100),
     ) -> dict:
         """The post store's search with filters: hybrid (keyword + vector), semantic or keyword."""
-        from mlds_assets.cli import search
+        from mlds_assets.service.store import search
 
         if platform is not None:
             known(platform)

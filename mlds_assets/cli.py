@@ -1,27 +1,25 @@
-"""`mlds`: drive the same assets as the UI, through Dagster and the persistent instance.
+"""`mlds`: argument parsing and printing over `mlds_assets.service`.
 
-Every run started here is a normal Dagster run in `<MLDS_HOME>/dagster_home`, so `make dev` shows it.
+Every run started here is a run of the persistent instance in `<MLDS_HOME>/dagster_home`: launched through
+the webserver when `make dev` is up, else in this process (see `service/runs.py`); `make dev` shows it.
+The service modules that load Dagster are imported by the commands that need them, so that `mlds search`
+and `mlds --help` start fast.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 from mlds_assets.core.enhanced_entities import EntityModelError
-from mlds_assets.core.landing import LandingError, land_file
-from mlds_assets.core.locks import BatchBusyError
+from mlds_assets.core.landing import LandingError
 from mlds_assets.core.readers import ExportReadError
 from mlds_assets.core.sentiment import SentimentModelError
 from mlds_assets.core.sentiment_training import GoldSetError
-from mlds_assets.core.status import platform_status, store_status
 from mlds_assets.phase2_commands import (
-    STAGES,
     combine_gold,
-    enrich,
     eval_entities,
     eval_heldout,
     eval_sentiment,
@@ -38,262 +36,12 @@ from mlds_assets.review_commands import (
     learned_aliases,
     review_queue,
 )
-from mlds_assets.settings import ConfigError, Settings, load_settings
+from mlds_assets.service.errors import BatchError, RunLaunchError
+from mlds_assets.service.store import SEARCH_MODES, open_store, search
+from mlds_assets.settings import PHASE2_STAGES, ConfigError, Settings, load_settings
 from mlds_assets.store.base import StoreUnavailableError
 from mlds_assets.store.rebuild import RebuildError
 
-QUIET_RUN = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the instance keeps the full log
-PROFILES = Path(__file__).parent / "dagster_profiles"  # dagster.yaml for SQLite (default) and Postgres
-DAGSTER_YAML = (PROFILES / "sqlite.yaml").read_text()
-
-
-def dagster_instance(settings: Settings):
-    from dagster import DagsterInstance
-
-    home = settings.dagster_home
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():  # written beside and renamed: a second `mlds` starting now never reads half a file
-        partial = home / f".dagster.yaml.{os.getpid()}.tmp"
-        partial.write_text(DAGSTER_YAML)
-        os.replace(partial, config)
-    os.environ["DAGSTER_HOME"] = str(home)
-    instance = DagsterInstance.get()
-    from mlds_assets.run_reaper import fail_dead_runs
-
-    apply_pool_limits(instance, settings)
-    fail_dead_runs(instance, include_daemon_runs=False)  # a killed `mlds ingest` leaves no STARTED run behind
-    return instance
-
-
-def apply_pool_limits(instance, settings: Settings) -> dict[str, int]:
-    """Size the Dagster pools from `concurrency` in global.yaml (the profiles' default_limit of 1 holds
-    until then): every run on this instance, from the daemon, the UI or `mlds`, then shares them."""
-    from mlds_assets.assets.automation import POOL_MODELS, POOL_STORE
-
-    wanted = {POOL_STORE: settings.concurrency.store_writers, POOL_MODELS: settings.concurrency.model_steps}
-    storage = instance.event_log_storage
-    if not storage.supports_global_concurrency_limits:
-        return {}
-    current = {pool.name: pool.limit for pool in storage.get_pool_limits()}
-    for pool, limit in wanted.items():
-        if current.get(pool) != limit:
-            try:
-                storage.set_concurrency_slots(pool, limit)
-            except Exception:  # another `mlds` starting at the same moment sized it first (unique key)
-                now = {p.name: p.limit for p in storage.get_pool_limits()}
-                if now.get(pool) != limit:
-                    raise
-    return wanted
-
-
-def ingest(
-    settings: Settings, path: Path, platform: str, instance=None, mode: str | None = None, replay: bool = False
-) -> dict:
-    """Land one file and run the platform's fast path for it (and phase 2 at once in `full` mode). With
-    `replay`, a file already ingested is mapped again from its landed copy (after a platform YAML fix)."""
-    from mlds_assets.sensors import enrich_job_name, fast_path_job_name
-
-    partitions = settings.platform(platform).partitions_name
-    instance = instance or dagster_instance(settings)
-    landed, _ = land_file(path, settings.landing_dir, platform, settings.ingestion.max_file_bytes)
-    known = instance.has_dynamic_partition(partitions, landed.partition_key)  # not after `mlds batch drop`
-    if known and not replay and fast_path_done(instance, platform, landed.partition_key):
-        return {
-            "platform": platform, "batch": landed.partition_key, "status": "already ingested",
-            "hint": "mlds ingest --replay maps the landed file again (after a fix to the platform YAML)",
-        }  # fmt: skip
-    if not known:
-        _add_partition(instance, partitions, landed.partition_key)
-    # else: a run for this file was killed or failed part-way; it runs again, and every step upserts
-    mode = mode or settings.mode_for(platform)
-    tags = {"mlds/source_file": path.name, "mlds/platform": platform, "mlds/mode": mode}
-    if replay:
-        tags["mlds/replay"] = "true"
-    outcome = run_job(settings, instance, fast_path_job_name(platform), landed.partition_key, tags)
-    outcome = {
-        "platform": platform,
-        "batch": landed.partition_key,
-        **outcome,
-        **batch_accounting(settings, platform, landed.partition_key),
-    }
-    if mode == "full" and outcome["status"] == "ok":  # what the automation sensor does in full mode, now
-        stages = {
-            stage: run_job(settings, instance, enrich_job_name(platform, stage), landed.partition_key, tags)
-            for stage in ("sentiment", "embeddings")
-        }
-        worst = "failed" if any(s["status"] == "failed" for s in stages.values()) else None
-        worst = worst or ("checks failed" if any(s["status"] != "ok" for s in stages.values()) else "ok")
-        outcome["phase2"] = {"status": worst, "stages": stages}
-    return outcome
-
-
-def _add_partition(instance, partitions: str, key: str) -> None:
-    """Add a dynamic partition; the same content landing under two names at once may race another process
-    to it (Dagster checks, then inserts: the loser gets an IntegrityError), which is no error at all."""
-    try:
-        instance.add_dynamic_partitions(partitions, [key])
-    except Exception:
-        if not instance.has_dynamic_partition(partitions, key):
-            raise
-
-
-class BatchError(ValueError):
-    """`mlds batch` was asked about a batch the platform does not have."""
-
-
-def drop_batch(settings: Settings, platform: str, batch: str, instance=None) -> dict:
-    """Retire a batch: its dynamic partition, lake files, landed file and store records go, and the drop is
-    recorded in `<home>/batch_drops.log`. For batches that should never have been ingested (a rejected
-    file keeps `mlds enrich` failing on it), or whose data must go."""
-    from mlds_assets.core.locks import batch_lock
-    from mlds_assets.store.rebuild import drop_batch_data, record_drop
-
-    partitions = settings.platform(platform).partitions_name
-    instance = instance or dagster_instance(settings)
-    known = instance.has_dynamic_partition(partitions, batch)
-    sidecar = settings.landing_dir / platform / f"{batch}.landed.json"
-    if not known and not sidecar.is_file():
-        batches = instance.get_dynamic_partitions(partitions)
-        raise BatchError(f"{platform} has no batch {batch!r}; its batches: {', '.join(batches[:20]) or 'none'}")
-    with batch_lock(settings.home / "locks", batch):
-        dropped = drop_batch_data(open_store(settings), settings.lake_base, settings.landing_dir, platform, batch)
-        if known:
-            instance.delete_dynamic_partition(partitions, batch)
-    record_drop(settings.home / "batch_drops.log", dropped, known)
-    return {**dropped.__dict__, "partition_deleted": known, "log": str(settings.home / "batch_drops.log")}
-
-
-def batch_accounting(settings: Settings, platform: str, batch: str) -> dict:
-    """Rows in, kept and quarantined for one batch, and the most common quarantine reasons (from the lake)."""
-    from mlds_assets.core.quarantine import quarantine_share, top_reasons
-    from mlds_assets.lake import read_lake_partition
-
-    kept = read_lake_partition(settings.lake_base, [platform, "raw_posts"], batch, ["source_row"])
-    quarantine = read_lake_partition(settings.lake_base, [platform, "quarantine"], batch, ["source_row", "reason"])
-    if kept is None or quarantine is None:
-        return {}
-    rows_in = len(kept) + len(quarantine)
-    return {
-        "rows": {"in": rows_in, "kept": len(kept), "quarantined": len(quarantine)},
-        "quarantine_share": round(quarantine_share(rows_in, len(quarantine)), 4),
-        "top_quarantine_reasons": top_reasons(quarantine),
-    }
-
-
-def fast_path_done(instance, platform: str, batch: str) -> bool:
-    """The batch's fast path finished: its last assets (store records, metrics) are materialised. A known
-    partition without them is a run that died part-way, so the same file is run again, not skipped."""
-    from dagster import AssetKey
-
-    return all(
-        batch in instance.get_materialized_partitions(AssetKey([platform, asset]))
-        for asset in ("post_collection", "basic_metrics")
-    )
-
-
-def run_job(
-    settings: Settings,
-    instance,
-    job_name: str,
-    partition: str | None,
-    tags: dict | None = None,
-    defs=None,
-    ops_config: dict | None = None,
-) -> dict:
-    """One partition (None: an unpartitioned job) through one job on the persistent instance: status,
-    what was materialised, checks and errors as a dict."""
-    from mlds_assets.core.locks import BatchBusyError, batch_lock
-    from mlds_assets.definitions import build_definitions
-    from mlds_assets.execution import run_in_process
-
-    job = (defs or build_definitions(settings)).resolve_job_def(job_name)
-    from mlds_assets.run_reaper import run_tags
-
-    tags = {**(tags or {}), **run_tags()}  # so that the run can be failed later if this process dies
-    run_config = {**QUIET_RUN, "ops": ops_config} if ops_config else QUIET_RUN
-    try:
-        with batch_lock(settings.home / "locks", partition or job_name):
-            result = run_in_process(  # outputs live in the lake; keeping them in memory too doubles the peak
-                job, partition_key=partition, instance=instance, raise_on_error=False, tags=tags,
-                run_config=run_config,
-            )  # fmt: skip
-    except BatchBusyError as busy:
-        return {"run_id": None, "materialized": [], "status": "busy", "errors": [str(busy)]}
-    checks = [
-        e.asset_check_evaluation_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
-    ]
-    materialized = sorted({e.asset_key.to_user_string() for e in result.get_asset_materialization_events()})
-    outcome = {"run_id": result.run_id, "materialized": materialized}
-    if not result.success:
-        return {**outcome, "status": "failed", "errors": _step_errors(result)}
-    failed = [c for c in checks if not c.passed]
-    errors = [c.check_name for c in failed if c.severity.value == "ERROR"]
-    return {
-        **outcome,
-        "status": "checks failed" if errors else "ok",
-        "checks_passed": len(checks) - len(failed),
-        "checks_failed": errors,
-        "checks_warned": [c.check_name for c in failed if c.severity.value != "ERROR"],  # e.g. a sentiment backlog
-    }
-
-
-def _step_errors(result) -> list[str]:
-    """The error our code raised in each failed step, not Dagster's wrapper around it."""
-    errors = []
-    for event in result.all_events:
-        if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
-            error = event.step_failure_data.error
-            error = error.cause or error  # the step error wraps ours; ours may wrap a library's
-            errors.append(f"{event.step_key}: {error.message.strip()}")
-    return errors
-
-
-def open_store(settings: Settings):
-    """The post store. The embedded LanceDB one opens without importing Dagster or the asset graph (about
-    3 s of a keyword search from the command line); another backend goes through the resource."""
-    if settings.store.backend == "lancedb":
-        from mlds_assets.store.lancedb_store import LanceDBPostStore
-
-        config = settings.store
-        store = LanceDBPostStore(settings.store_uri, config.table, config.vector_dim, config.write_batch_rows)
-        store.ensure_collection()
-        return store
-    from mlds_assets.definitions import post_store_resource
-
-    return post_store_resource(settings).get_store()
-
-
-def status(settings: Settings, instance=None) -> dict:
-    """Posts and pending counts from the post store; the rest from the lake and the instance."""
-    from mlds_assets.batch_status import batch_states
-
-    instance = instance or dagster_instance(settings)
-    store = open_store(settings)
-    platforms = {}
-    for name in sorted(settings.platforms):
-        states = batch_states(instance, name, settings.platform(name).partitions_name)
-        platforms[name] = {
-            "batches": len(states["with_data"]),  # batches whose file was read; failed ones are listed apart
-            "failed_batches": states["failed"],
-            "batches_in_progress": len(states["in_progress"]) + len(states["never_run"]),
-            **platform_status(settings.lake_base, name),
-            **store_status(store, name),
-        }
-    return {"platforms": platforms}
-
-
-def store_disagreements(settings: Settings, report: dict) -> list[str]:
-    """Platforms whose store count differs from the lake's distinct posts: the store needs a rebuild."""
-    problems = []
-    for name, numbers in report["platforms"].items():
-        lake_posts = platform_status(settings.lake_base, name)["posts"]
-        if numbers["posts"] != lake_posts:
-            problems.append(f"{name}: the post store has {numbers['posts']} posts, the lake {lake_posts}")
-    return problems
-
-
-SEARCH_MODES = ("hybrid", "semantic", "keyword")
 MAX_SEARCH_LIMIT = 10_000
 MAX_INT64 = 2**63 - 1
 
@@ -311,62 +59,6 @@ def _int_between(low: int, high: int):
         return value
 
     return parse
-
-
-def search(
-    settings: Settings,
-    query: str,
-    platform=None,
-    entity=None,
-    sentiment=None,
-    limit: int = 10,
-    mode: str = "hybrid",
-    topic: int | None = None,
-):
-    """The post store's search with filters. `hybrid` (keyword + vector, fused by rank) and `semantic`
-    (vector only) embed the query with the configured model; posts not embedded yet are still found by
-    their words in hybrid mode."""
-    where = {k: v for k, v in {"platform": platform, "entity": entity, "sentiment_label": sentiment}.items() if v}
-    if topic is not None:
-        where["topic_id"] = int(topic)
-    store = open_store(settings)
-    if mode == "keyword":
-        return store.keyword_search(query, where=where or None, limit=limit)
-    from mlds_assets.core.embeddings import embed, shared_encoder
-
-    config = settings.embeddings
-    vector = embed(shared_encoder(config.model, config.device), [query], 1, config.bf16_on_cpu)[0].tolist()
-    if mode == "semantic":
-        return store.vector_search(vector, where=where or None, limit=limit)
-    return store.hybrid_search(query, vector, where=where or None, limit=limit)
-
-
-def demo(settings: Settings, posts_per_platform: int = 400) -> dict:
-    from mlds_assets.demo.exports import generate_exports
-
-    instance = dagster_instance(settings)
-    exports = generate_exports(settings.inbox_dir, posts_per_platform=posts_per_platform)
-    results = [ingest(settings, e.path, e.platform, instance) for e in exports]
-    enriched = enrich(settings, "sentiment", instance=instance)  # what the nightly schedules would do
-    enriched += enrich(settings, "entities", instance=instance)
-    enriched += enrich(settings, "embeddings", instance=instance)
-    enriched += enrich(settings, "topics", instance=instance)
-    analytics = daily_report(settings, instance)  # what the 06:00 run does
-    return {"ingested": results, "enriched": enriched, "analytics": analytics, **status(settings, instance)}
-
-
-def daily_report(settings: Settings, instance=None) -> dict:
-    """Phase 3 now: every platform's metrics, the cross-platform metrics and the day's report; the
-    outcome carries the report's path."""
-    from dagster import AssetKey
-
-    from mlds_assets.definitions import DAILY_ANALYTICS_JOB
-
-    instance = instance or dagster_instance(settings)
-    outcome = run_job(settings, instance, DAILY_ANALYTICS_JOB, None, {"mlds/trigger": "mlds report"})
-    event = instance.get_latest_materialization_event(AssetKey(["cross_platform", "reports"]))
-    report = event.asset_materialization.metadata["report"].value if event else None
-    return {"platform": "cross_platform", "batch": "-", "stage": "analytics", **outcome, "report": report}
 
 
 def _print_accounting(outcome: dict, limit: float) -> None:
@@ -473,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         "--insecure", action="store_true", help="allow binding beyond loopback without a key (warns)"
     )
     enrich_cmd = commands.add_parser("enrich", help="run a phase-2 stage now over pending posts")
-    enrich_cmd.add_argument("--only", choices=STAGES, default="sentiment")
+    enrich_cmd.add_argument("--only", choices=PHASE2_STAGES, default="sentiment")
     enrich_cmd.add_argument("--platform")
     enrich_cmd.add_argument("--force", action="store_true", help="topics: refit now, however few new posts")
     eval_parsers = {}
@@ -557,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
         if args.command == "demo":
+            from mlds_assets.service.reports import demo
+
             report = demo(settings, args.posts)
             for run in report["ingested"]:
                 print(f"{run['platform']:<15} {run['status']:<17} batch {run['batch']}")
@@ -572,11 +266,15 @@ def main(argv: list[str] | None = None) -> int:
             runs = report["ingested"] + report["enriched"] + [report["analytics"]]
             return 0 if all(r["status"] != "failed" for r in runs) else 1
         if args.command == "instance":
+            from mlds_assets.service.instance import apply_pool_limits, dagster_instance
+
             pools = apply_pool_limits(dagster_instance(settings), settings)
             print(f"DAGSTER_HOME={settings.dagster_home}")
             print("pools: " + ", ".join(f"{name}={limit}" for name, limit in pools.items()))
             return 0
         if args.command == "report":
+            from mlds_assets.service.reports import daily_report
+
             outcome = daily_report(settings)
             print(f"{outcome['status']}: {outcome['report']}")
             return 0 if outcome["status"] == "ok" else 1
@@ -593,12 +291,16 @@ def main(argv: list[str] | None = None) -> int:
             if not args.path.is_file():
                 print(f"mlds: {args.path}: no such file", file=sys.stderr)
                 return 2
+            from mlds_assets.service.ingest import ingest
+
             outcome = ingest(settings, args.path, args.platform, mode=args.mode, replay=args.replay)
             print(json.dumps(outcome, indent=2))
             _print_accounting(outcome, settings.ingestion.max_quarantine_rate)
             phase2 = outcome.get("phase2", {"status": "ok"})["status"]  # --mode full: phase 2 counts too
             return 0 if outcome["status"] in ("ok", "already ingested") and phase2 == "ok" else 1
         if args.command == "status":
+            from mlds_assets.service.status import status, store_disagreements
+
             report = status(settings)
             print(json.dumps(report, indent=2)) if args.json else _print_status(report)
             for problem in store_disagreements(settings, report):
@@ -617,6 +319,8 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"{hit.platform:<14} {str(hit.created_at)[:16]}  {hit.text[:100]}")
             return 0
         if args.command == "enrich":
+            from mlds_assets.service.enrich import enrich
+
             outcomes = enrich(settings, args.only, args.platform, force=args.force)
             for run in outcomes:
                 warned = run.get("checks_warned") or []
@@ -664,6 +368,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "review":
             return _review(settings, args)
         if args.command == "batch":
+            from mlds_assets.service.ingest import drop_batch
+
             dropped = drop_batch(settings, args.platform, args.batch)
             print(
                 f"{args.platform} batch {args.batch} dropped: {len(dropped['lake_files'])} lake files, "
@@ -686,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except (
         SentimentModelError, GoldSetError, ExportReadError, ReviewError, EntityModelError, RebuildError, BatchError,
-        BatchBusyError, LandingError, StoreUnavailableError,
+        RunLaunchError, LandingError, StoreUnavailableError,
     ) as exc:
         print(f"mlds: {exc}", file=sys.stderr)
         return 2

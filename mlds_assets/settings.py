@@ -50,6 +50,8 @@ class IngestionSettings(_Strict):
     earliest_created_at: str = "1990-01-01"
     future_tolerance_hours: float = Field(24, ge=0, le=24 * 366 * 100)  # a century at most
     max_columns: int = Field(10_000, gt=0)  # a file with a wider header fails at once, naming this setting
+    # a longer CSV line or JSON value fails the file, a longer JSONL line is quarantined unread (bounded memory)
+    max_record_mb: float = Field(16, gt=0)
 
     @field_validator("earliest_created_at")
     @classmethod
@@ -77,6 +79,10 @@ class IngestionSettings(_Strict):
     def max_file_bytes(self) -> int:
         return int(self.max_file_mb * 1024 * 1024)
 
+    @property
+    def max_record_bytes(self) -> int:
+        return max(1, int(self.max_record_mb * 1024 * 1024))
+
 
 class ConcurrencySettings(_Strict):
     """Limits that hold across every run, whoever launched it (the daemon, the UI, `mlds`): Dagster pools."""
@@ -85,6 +91,20 @@ class ConcurrencySettings(_Strict):
     model_steps: int = Field(1, ge=1)  # spaCy / encoder / transformer / BERTopic steps at once (memory)
     automation_interval_seconds: int = Field(30, gt=0)  # how often the automation sensor evaluates
     dead_run_check_seconds: int = Field(30, gt=0)  # how often the dead_run_reaper sensor looks for dead runs
+
+
+PHASE2_STAGES = ("sentiment", "entities", "embeddings", "topics")  # `mlds enrich --only`, a platform's schedules
+
+
+class RunSettings(_Strict):
+    """How `mlds` runs a job. `auto`: through the UI's own path (GraphQL to the webserver; the run is queued and
+    the daemon launches it) when the webserver answers and a daemon heartbeats on the instance, otherwise in
+    `mlds`'s own process through Dagster's `execute_job` (a laptop with no `make dev`)."""
+
+    launch: Literal["auto", "webserver", "in_process"] = "auto"
+    webserver_url: str = "http://127.0.0.1:3000"  # where `make dev` (or the deployment's webserver) answers
+    wait_timeout_seconds: int = Field(6 * 3600, gt=0)  # how long `mlds` waits for a launched run to finish
+    progress_seconds: int = Field(15, gt=0)  # how often a waiting `mlds` says where the run is
 
 
 class ConfidenceSettings(_Strict):
@@ -241,8 +261,8 @@ class ApiSettings(_Strict):
     host: str = "127.0.0.1"  # loopback by default: expose it deliberately, behind your own proxy
     port: int = Field(8000, gt=0, lt=65536)
     api_key_env: str = "MLDS_API_KEY"  # the variable's NAME; when it is set, requests need X-API-Key
-    p95_limit_s: float = Field(2.0, gt=0)  # the api_latency check's bound under load
-    load_clients: int = Field(20, gt=0)  # concurrent clients in the api_latency check and the bench
+    p95_limit_s: float = Field(2.0, gt=0)  # the target p95 under load that `make bench` reports against
+    load_clients: int = Field(20, gt=0)  # concurrent clients in `make bench`'s API load
     load_requests: int = Field(10, gt=0)  # requests per client
 
 
@@ -360,6 +380,7 @@ class Settings(_Strict):
     analytics: AnalyticsSettings = AnalyticsSettings()
     api: ApiSettings = ApiSettings()
     concurrency: ConcurrencySettings = ConcurrencySettings()
+    runs: RunSettings = RunSettings()
     config_dir: Path = DEFAULT_CONFIG_DIR
     platforms: dict[str, PlatformConfig] = {}
 

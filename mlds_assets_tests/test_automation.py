@@ -8,9 +8,9 @@ import datetime
 from dagster import AssetKey, evaluate_automation_conditions, instance_for_test
 
 from mlds_assets.automation_probe import runs_for_new_file
-from mlds_assets.cli import ingest
 from mlds_assets.core.landing import land_file
 from mlds_assets.definitions import build_definitions
+from mlds_assets.service.ingest import ingest
 from mlds_assets.settings import load_settings
 
 

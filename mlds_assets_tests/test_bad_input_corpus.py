@@ -14,7 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mlds_assets.cli import ingest, status
+from mlds_assets.service.ingest import ingest
+from mlds_assets.service.status import status
 from mlds_assets.settings import load_settings
 from mlds_assets_tests.conftest import write_platform
 
@@ -119,6 +120,12 @@ CASES = [
          (HEADER + "1,a,2024-01-01T10:00:00Z,9223372036854775807\n").encode(), kept=1),
     Case("an id that a float rounded", "floatids.csv", (HEADER + "1.2345678901234568e+18,a,2024-01-01T10:00:00Z,1\n"
          "3.0,b,2024-01-02T10:00:00Z,1\n").encode(), kept=1, quarantined=1, reasons=("beyond 2**53",)),
+    Case("a single line of 17 MB", "oneline.csv", b"x" * (17 << 20),
+         error="oneline.csv: line 1 is 17.0 MB, longer than ingestion.max_record_mb (16.0 MB)"),
+    Case("JSONL with one line of 17 MB", "longline.jsonl",
+         b'{"id": "1", "text": "a", "created_at": "2024-01-01T00:00:00Z"}\n'
+         b'{"id": "2", "text": "' + b"x" * (17 << 20) + b'"}\n',
+         kept=1, quarantined=1, reasons=("line 2: 17.0 MB, longer than ingestion.max_record_mb (16.0 MB)",)),
 ]  # fmt: skip
 
 
@@ -170,7 +177,7 @@ def test_duplicate_ids_across_files_are_one_post(corpus_settings, instance, tmp_
 
 
 def _store_posts(settings, platform: str) -> pd.DataFrame:
-    from mlds_assets.cli import open_store
+    from mlds_assets.service.store import open_store
 
     return open_store(settings).fetch({"platform": platform}, limit=1000)
 
@@ -187,7 +194,7 @@ def test_sub_microsecond_created_at_reaches_the_store_and_a_rebuild_keeps_it(cor
         pd.Timestamp("2024-01-01T10:00:00.123456Z"),  # truncated to the microsecond, the store's precision
         pd.Timestamp("2024-01-02T10:00:00.5Z"),
     ]
-    from mlds_assets.cli import open_store
+    from mlds_assets.service.store import open_store
 
     assert rebuild_platform(open_store(corpus_settings), corpus_settings.lake_base, "corpus") == 2
 
@@ -237,7 +244,7 @@ def test_an_id_written_as_a_json_float_is_the_same_post_as_its_digits(corpus_set
     "body", [HEADER, HEADER + "1,a,yesterday,1\n"], ids=["header only", "every row quarantined"]
 )
 def test_an_empty_batch_goes_through_every_phase_two_stage(corpus_settings, instance, tmp_path, body):
-    from mlds_assets.phase2_commands import enrich
+    from mlds_assets.service.enrich import enrich
 
     path = tmp_path / "empty.csv"
     path.write_text(body)

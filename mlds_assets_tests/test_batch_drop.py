@@ -8,8 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from mlds_assets.cli import BatchError, drop_batch, ingest, main, open_store, status, store_disagreements
-from mlds_assets.phase2_commands import enrich
+from mlds_assets.cli import main
+from mlds_assets.service.enrich import enrich
+from mlds_assets.service.errors import BatchError
+from mlds_assets.service.ingest import drop_batch, ingest
+from mlds_assets.service.status import status, store_disagreements
+from mlds_assets.service.store import open_store
 from mlds_assets.settings import load_settings
 from mlds_assets_tests.conftest import write_platform
 from mlds_assets_tests.test_bad_input_corpus import CORPUS_PLATFORM, HEADER

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mlds_assets.api_load import running_api
+from benchmarks.api_load import running_api
 from mlds_assets.core.analytics import value
 from mlds_assets_tests.system_packages import missing
 

@@ -244,7 +244,7 @@ def test_finetune_continues_from_the_shipped_model_on_a_teams_labels(home, tmp_p
 def test_keyword_search_from_the_command_line_loads_neither_dagster_nor_an_encoder(home, tmp_path):
     """Issue 19 item 7: a keyword search opens the store and answers; the asset graph (Dagster) and the
     sentence encoder are never imported for it."""
-    from mlds_assets.cli import open_store
+    from mlds_assets.service.store import open_store
     from mlds_assets.settings import load_settings
     from mlds_assets_tests.store.test_contract import records
 
@@ -264,11 +264,11 @@ def test_keyword_search_from_the_command_line_loads_neither_dagster_nor_an_encod
 
 def test_enrich_prints_the_warnings_of_its_checks(home, capsys, monkeypatch):
     """Issue 19 item 10: a run whose WARN check fired is not reported as a plain "ok"."""
-    import mlds_assets.cli as cli
+    import mlds_assets.service.enrich as service_enrich
 
     outcome = {"platform": "twcs", "batch": "b1", "stage": "entities", "status": "ok",
                "checks_warned": ["entity_review_queue"]}  # fmt: skip
-    monkeypatch.setattr(cli, "enrich", lambda *args, **kwargs: [outcome])
+    monkeypatch.setattr(service_enrich, "enrich", lambda *args, **kwargs: [outcome])
     assert main(["enrich", "--only", "entities"]) == 0
     printed = capsys.readouterr().out
     assert "ok, warned" in printed and "WARN entity_review_queue" in printed

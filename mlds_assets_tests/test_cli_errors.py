@@ -9,8 +9,9 @@ import os
 import pytest
 import sqlalchemy.exc
 
-from mlds_assets.cli import ingest, main
+from mlds_assets.cli import main
 from mlds_assets.core import landing
+from mlds_assets.service.ingest import ingest
 from mlds_assets.settings import load_settings
 
 

@@ -27,7 +27,8 @@ def export(folder: Path, round_no: int, worker: int) -> Path:
 
 
 def worker(home: str, config_dir: str, number: int, folder: str, barrier, failures) -> None:
-    from mlds_assets.cli import dagster_instance, ingest
+    from mlds_assets.service.ingest import ingest
+    from mlds_assets.service.instance import dagster_instance
 
     instance = None
     try:
@@ -48,8 +49,9 @@ def worker(home: str, config_dir: str, number: int, folder: str, barrier, failur
 
 
 def test_four_processes_overlapping_files_store_equals_lake_every_round(tmp_path, config_dir, monkeypatch):
-    from mlds_assets.cli import dagster_instance, open_store
     from mlds_assets.core.status import platform_status
+    from mlds_assets.service.instance import dagster_instance
+    from mlds_assets.service.store import open_store
 
     home, folder = tmp_path / "home", tmp_path / "exports"
     folder.mkdir()

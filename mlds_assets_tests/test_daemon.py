@@ -211,3 +211,32 @@ def test_killed_run_is_failed_by_the_daemon_and_the_next_run_of_its_batch_starts
             300,
             log=server.tail,
         )
+
+
+@pytest.mark.daemon
+def test_mlds_ingest_is_a_client_of_the_running_instance(tmp_path):
+    """With `make dev` up, `mlds ingest` launches as the UI does: its run is queued by the instance's run
+    coordinator and executed by the daemon's launcher in a process of its own, not in `mlds`'s."""
+    import subprocess
+    import sys
+
+    from dagster import DagsterEventType
+
+    export = generate_facebook_csv(tmp_path / "from_the_cli.csv", 60, seed=31, dirty=False).path
+    with dagster_dev(tmp_path) as server:
+        env = {**server.env, "MLDS__RUNS__WEBSERVER_URL": server.url}
+        cli = subprocess.Popen(
+            [sys.executable, "-m", "mlds_assets.cli", "ingest", str(export), "--platform", "facebook"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        out, err = cli.communicate(timeout=600)
+        assert cli.returncode == 0, err[-3000:] + server.tail()
+        outcome = json.loads(out)
+        assert outcome["status"] == "ok" and outcome["launched"] == "webserver", outcome
+        assert outcome["rows"] == {"in": 60, "kept": 60, "quarantined": 0}
+        instance = server.instance()
+        run = instance.get_run_by_id(outcome["run_id"])
+        assert run.job_name == "facebook_fast_path" and run.tags["dagster/partition"] == outcome["batch"]
+        assert instance.all_logs(run.run_id, of_type=DagsterEventType.RUN_ENQUEUED)  # through the queue
+        assert run_pid(instance, run.run_id) not in (None, cli.pid)  # the daemon's launcher ran it
+        assert f"queued at {server.url}" in err

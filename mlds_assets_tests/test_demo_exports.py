@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -15,15 +16,14 @@ from mlds_assets.core.mapping import map_batch
 from mlds_assets.core.readers import read_export
 from mlds_assets.demo.exports import (
     BAD_DATE,
-    BRANDS,
     DEMO_PLATFORMS,
     EXTENSIONS,
-    FACEBOOK_COLUMNS,
     DemoExport,
+    demo_brands,
     generate_exports,
     generate_facebook_csv,
 )
-from mlds_assets.settings import DEFAULT_CONFIG_DIR
+from mlds_assets.settings import DEFAULT_CONFIG_DIR, load_settings
 
 NOW = datetime(2026, 11, 2, 14, 3, 11, tzinfo=timezone.utc)
 POSTS = 150
@@ -89,7 +89,10 @@ def test_every_platform_lands_in_its_inbox_folder_with_its_native_extension(expo
 
 def test_csv_exports_parse_with_exactly_the_mapped_columns(exports):
     facebook = pd.read_csv(exports["facebook"].path, dtype=str, keep_default_na=False)
-    assert list(facebook.columns) == list(FACEBOOK_COLUMNS)
+    assert list(facebook.columns) == [
+        "status_id", "status_message", "link_name", "status_type", "status_link", "status_published",
+        "num_likes", "num_comments", "num_shares", "page_name",
+    ]  # fmt: skip
     care = pd.read_csv(exports["customer_care"].path, dtype=str, keep_default_na=False)
     assert list(care.columns) == [
         "tweet_id", "author_id", "inbound", "created_at", "text", "response_tweet_id", "in_response_to_tweet_id"
@@ -112,7 +115,7 @@ def test_json_exports_carry_every_mapped_key_and_only_the_broken_lines_fail(expo
     assert all(dig(r, "music.brand")[0] for r in tiktok)  # the labelled key is always present, null when unsponsored
     sponsored = [label for label in labels if label]
     assert 0.1 < len(sponsored) / len(tiktok) < 0.3
-    assert set(sponsored) <= {b.name for b in BRANDS}
+    assert set(sponsored) <= {b.name for b in demo_brands()}
     assert {frozenset(r) for r in instagram} == {
         frozenset({"id", "caption", "username", "timestamp", "permalink", "like_count", "comments_count", "media_type"})
     }
@@ -183,16 +186,68 @@ def test_texts_are_varied_posts_naming_dictionary_brands(exports):
     assert any("@" in t for t in social) and any("#" in t for t in social)
 
 
-def test_brand_vocabulary_is_all_in_the_entity_dictionary():
+def test_brand_vocabulary_is_the_entity_dictionarys():
     entities = {e["id"]: e for e in yaml.safe_load((DEFAULT_CONFIG_DIR / "entities.yaml").read_text())["entities"]}
-    for brand in BRANDS:
+    brands = demo_brands()
+    assert [b.entity_id for b in brands] == [i for i, e in entities.items() if e.get("type", "ORG") == "ORG"]
+    for brand in brands:
         entity = entities[brand.entity_id]
         assert brand.name == entity["name"]
-        assert set(brand.aliases) <= set(entity["aliases"])
-        assert set(brand.handles) <= set(entity.get("handles", []))
-        assert set(brand.hashtags) <= set(entity.get("hashtags", []))
+        assert brand.aliases == tuple(entity["aliases"])
+        assert brand.handles == tuple(entity["handles"]) and brand.hashtags == tuple(entity["hashtags"])
         if brand.support:
             assert brand.support.lower() in entity["handles"]
+    assert {b.support for b in brands if b.support} >= {"AppleSupport", "comcastcares"}
+
+
+def test_the_demo_follows_the_loaded_configuration_not_a_copy_of_it(tmp_path):
+    """A renamed column, another record path and time zone, and a new brand in the dictionary reach the files."""
+    config = tmp_path / "config"
+    shutil.copytree(DEFAULT_CONFIG_DIR, config)
+    facebook = yaml.safe_load((config / "platforms" / "facebook.yaml").read_text())
+    facebook["fields"].update(text=["message", "headline"], likes="reactions")
+    facebook["created_at"] = {"format": "%d/%m/%Y %H:%M", "timezone": "Europe/Berlin"}
+    (config / "platforms" / "facebook.yaml").write_text(yaml.safe_dump(facebook))
+    instagram = yaml.safe_load((config / "platforms" / "instagram.yaml").read_text())
+    instagram["read"]["records_path"] = "page.items"
+    instagram["fields"]["author"] = "owner.username"
+    (config / "platforms" / "instagram.yaml").write_text(yaml.safe_dump(instagram))
+    dictionary = yaml.safe_load((config / "entities.yaml").read_text())
+    dictionary["entities"] = [e for e in dictionary["entities"] if e.get("type", "ORG") != "ORG"]
+    dictionary["entities"] += [
+        {"id": "acme", "name": "Acme", "type": "ORG", "aliases": ["Acme"], "handles": ["acme", "acmehelp"],
+         "hashtags": ["acme"]},
+        {"id": "apple", "name": "Apple", "type": "ORG", "aliases": ["Apple"], "handles": ["applesupport"],
+         "hashtags": ["apple"]},
+    ]  # fmt: skip
+    (config / "entities.yaml").write_text(yaml.safe_dump(dictionary))
+    settings = load_settings(config, env={"MLDS_HOME": str(tmp_path / "home")})
+
+    exports = {e.platform: e for e in generate_exports(tmp_path / "inbox", 60, seed=2, now=NOW, settings=settings)}
+    frame = pd.read_csv(exports["facebook"].path, dtype=str, keep_default_na=False)
+    assert {"message", "headline", "reactions"} <= set(frame.columns)
+    assert not {"status_message", "link_name", "num_likes"} & set(frame.columns)
+    assert set(frame["page_name"]) == {"Acme", "Apple"}
+    assert frame["status_published"].str.fullmatch(r"\d\d/\d\d/\d{4} \d\d:\d\d|" + BAD_DATE).all()
+    document = json.loads(exports["instagram"].path.read_text())
+    assert all("username" in r["owner"] for r in document["page"]["items"])
+    texts = " ".join(frame["message"]).lower()
+    assert "acme" in texts and "nike" not in texts
+    care = pd.read_csv(exports["customer_care"].path, dtype=str, keep_default_na=False)
+    assert set(care.loc[care["inbound"] == "False", "author_id"]) == {"AppleSupport"}  # acme has no support extras
+    posts = {}
+    for platform, export in exports.items():  # and MLDS reads every file back through the same configuration
+        platform_config = settings.platform(platform)
+        read = read_export(export.path, None, platform_config.read)
+        batch = map_batch(read, platform_config, "demo", export.path.name, settings.ingestion, now=pd.Timestamp(NOW))
+        assert len(batch.quarantine) == export.dirty_rows, (platform, batch.quarantine[["field", "reason"]])
+        posts[platform] = batch.posts
+    # the same seed under the shipped configuration: the same instants, written in UTC-5 there, Berlin here
+    shipped = load_settings(DEFAULT_CONFIG_DIR, env={"MLDS_HOME": str(tmp_path / "home")})
+    default = generate_facebook_csv(tmp_path / "default.csv", 60, seed=2, now=NOW, settings=shipped)
+    read = read_export(default.path, None, shipped.platform("facebook").read)
+    expected = map_batch(read, shipped.platform("facebook"), "d", "d.csv", shipped.ingestion, now=pd.Timestamp(NOW))
+    assert sorted(posts["facebook"]["created_at"]) == sorted(expected.posts["created_at"].dt.floor("min"))
 
 
 def test_customer_care_threads_link_replies_to_their_parents(exports):

@@ -5,6 +5,7 @@ doubled); the post store failing mid-write (retried with backoff, then a clear f
 from __future__ import annotations
 
 import errno
+import json
 import os
 import subprocess
 import sys
@@ -13,7 +14,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mlds_assets.cli import ingest, open_store, status
+from mlds_assets.service.ingest import ingest
+from mlds_assets.service.status import status
+from mlds_assets.service.store import open_store
 from mlds_assets.settings import load_settings
 from mlds_assets.store.lancedb_store import LanceDBPostStore
 
@@ -137,7 +140,7 @@ def test_a_store_that_keeps_failing_is_a_clear_error_and_rebuild_restores_it(set
         return original(self, records)
 
     monkeypatch.setattr(lancedb_store.LanceDBPostStore, "upsert", failing)
-    from mlds_assets.phase2_commands import enrich
+    from mlds_assets.service.enrich import enrich
 
     [outcome] = enrich(settings, "sentiment", "facebook", instance)
     assert outcome["status"] == "failed"
@@ -181,39 +184,51 @@ def test_a_full_disk_during_a_lake_write_leaves_no_half_written_parquet(settings
     assert len(pd.read_parquet(cleaned / f"{retried['batch']}.parquet")) == 120
 
 
-def _hold_lock_in_another_process(locks: Path, batch: str, inside: str) -> subprocess.CompletedProcess:
-    code = (
-        "import os, signal\nfrom pathlib import Path\nfrom mlds_assets.core.locks import batch_lock\n"
-        f"with batch_lock(Path({str(locks)!r}), {batch!r}):\n    {inside}\n"
-    )
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+def test_a_second_mlds_on_a_batch_waits_for_the_run_already_on_it(env, config_dir, export, tmp_path, capsys):
+    """No lock files: the instance knows which runs are working on a batch. A second `mlds ingest` of the same
+    file, while the first one's run is mid-way, waits for that run and then finds the batch done."""
+    import threading
 
+    from mlds_assets.devserver import wait_until
 
-def test_two_runs_on_one_batch_are_kept_apart(settings, instance, export):
-    from mlds_assets.core.landing import land_file
-    from mlds_assets.core.locks import BatchBusyError, batch_lock
+    flags = tmp_path / "flags"
+    flags.mkdir()
+    entities = "mlds_assets.assets.ingestion:extract_conservative_entities"
+    command = [
+        sys.executable, "-m", "mlds_assets_tests.fault_hooks", entities, "hold", str(flags),
+        "--", "ingest", str(export), "--platform", "facebook",
+    ]  # fmt: skip
+    first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until("the first run to be mid-way", lambda: (flags / "held").exists() or first.poll() is not None, 120)
+        assert first.poll() is None, first.communicate()
+        settings = load_settings(config_dir, env={"MLDS_HOME": env["MLDS_HOME"]})
+        second: dict = {}
+        waiting = threading.Thread(target=lambda: second.update(ingest(settings, export, "facebook")))
+        waiting.start()
+        said = lambda: "waiting for run" in capsys.readouterr().err  # noqa: E731
+        wait_until("the second mlds to wait for the first run", said, 120)
+        assert waiting.is_alive()  # it waits: it has not run the batch a second time
+        (flags / "release").write_text("")
+        out, err = first.communicate(timeout=300)
+        waiting.join(timeout=300)
+    finally:
+        first.kill()
+    assert first.returncode == 0, err[-2000:]
+    assert json.loads(out)["status"] == "ok"
+    assert second["status"] == "already ingested", second
+    store = open_store(settings)
+    assert store.count({"platform": "facebook"}) == 120 and store.duplicate_records() == 0
+    from dagster import DagsterInstance, RunsFilter
 
-    locks = settings.home / "locks"
-    batch = land_file(export, settings.landing_dir, "facebook")[0].partition_key
-    with batch_lock(locks, batch):
-        busy = ingest(settings, export, "facebook", instance)
-        assert busy["status"] == "busy" and batch in busy["errors"][0]
-        other_process = _hold_lock_in_another_process(locks, batch, "pass")
-        assert other_process.returncode != 0 and "BatchBusyError" in other_process.stderr
-        with pytest.raises(BatchBusyError), batch_lock(locks, batch):
-            pass
-    assert ingest(settings, export, "facebook", instance)["status"] == "ok"  # released: it runs
-
-    dying = _hold_lock_in_another_process(locks, batch, "os.kill(os.getpid(), signal.SIGKILL)")
-    assert dying.returncode == -9
-    with batch_lock(locks, batch):  # a holder killed with SIGKILL leaves no stale lock
-        pass
+    runs = DagsterInstance.from_config(str(settings.dagster_home)).get_runs(RunsFilter(job_name="facebook_fast_path"))
+    assert len(runs) == 1  # the batch ran once
 
 
 def test_runs_the_daemon_launches_are_limited_to_one_per_batch(tmp_path):
     from dagster import DagsterInstance
 
-    from mlds_assets.cli import DAGSTER_YAML
+    from mlds_assets.service.instance import DAGSTER_YAML
 
     (tmp_path / "dagster.yaml").write_text(DAGSTER_YAML)
     limits = DagsterInstance.from_config(str(tmp_path)).get_concurrency_config().run_queue_config.tag_concurrency_limits

@@ -10,7 +10,8 @@ import socket
 import pandas as pd
 import pytest
 
-from mlds_assets.cli import ingest, open_store
+from mlds_assets.service.ingest import ingest
+from mlds_assets.service.store import open_store
 from mlds_assets.settings import load_settings
 
 

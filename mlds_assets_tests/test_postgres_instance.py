@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from mlds_assets.cli import PROFILES, ingest, status
+from mlds_assets.service.ingest import ingest
+from mlds_assets.service.instance import PROFILES
+from mlds_assets.service.status import status
 from mlds_assets_tests.system_packages import missing
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mlds_assets.cli import ingest, status
+from mlds_assets.service.ingest import ingest
+from mlds_assets.service.status import status
 from mlds_assets.settings import load_settings
 from mlds_assets_tests.conftest import write_platform
 
@@ -131,8 +132,8 @@ def test_entity_resolution_on_brand_emotion_targets(shared_data):
 def test_topics_and_semantic_search_on_facebook_page_posts_and_customer_care(real_settings, instance, shared_data):
     """The acceptance case of the embeddings issue: topics on both real datasets, coherence above the gate,
     and a query whose word no post uses ("broadband") found by meaning where keyword search finds nothing."""
-    from mlds_assets.cli import search
-    from mlds_assets.phase2_commands import enrich
+    from mlds_assets.service.enrich import enrich
+    from mlds_assets.service.store import search
 
     for platform in ("nyt_facebook", "twcs"):
         assert ingest(real_settings, shared_data / FILES[platform][0], platform, instance)["status"] == "ok"

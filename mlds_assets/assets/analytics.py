@@ -203,30 +203,7 @@ def build_analytics_checks(settings: Settings) -> list[AssetChecksDefinition]:
             },
         )
 
-    @asset_check(
-        asset=REPORTS,
-        name="api_latency",
-        description=f"The read API's p95 latency under {settings.api.load_clients} concurrent clients stays under "
-        f"{settings.api.p95_limit_s} s (a real server on a loopback port, the demo's mix of requests).",
-    )
-    def api_latency() -> AssetCheckResult:
-        import os
-
-        from mlds_assets.api_load import demo_paths, load, running_api
-
-        key = os.environ.get(settings.api.api_key_env)
-        with running_api(settings) as url:
-            result = load(
-                url, demo_paths(settings), settings.api.load_clients, settings.api.load_requests,
-                {"X-API-Key": key} if key else None,
-            )  # fmt: skip
-        return AssetCheckResult(
-            passed=result["p95_s"] < settings.api.p95_limit_s and result["errors"] == 0,
-            severity=AssetCheckSeverity.ERROR,
-            metadata={**result, "limit_s": settings.api.p95_limit_s},
-        )
-
-    return [platform_metrics_current, cross_platform_complete, api_latency, *[_level_check(p) for p in platforms]]
+    return [platform_metrics_current, cross_platform_complete, *[_level_check(p) for p in platforms]]
 
 
 def _level_check(platform: str) -> AssetChecksDefinition:

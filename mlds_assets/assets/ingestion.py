@@ -91,7 +91,12 @@ def build_ingestion_lane(platform: PlatformConfig, settings: Settings) -> Lane:
                 f"{source.source_name}: {fmt} is not a format of {name} (formats: {list(platform.formats)})"
             )
         read = read_export(
-            source.path, fmt, platform.read, name=source.source_name, max_columns=settings.ingestion.max_columns
+            source.path,
+            fmt,
+            platform.read,
+            name=source.source_name,
+            max_columns=settings.ingestion.max_columns,
+            max_record_bytes=settings.ingestion.max_record_bytes,
         )
         batch = map_batch(read, platform, context.partition_key, source.source_name, settings.ingestion)
         for warning in batch.warnings:

@@ -57,6 +57,7 @@ def detect_format(path: Path) -> str:
 
 
 DEFAULT_MAX_COLUMNS = 10_000  # ingestion.max_columns
+DEFAULT_MAX_RECORD_BYTES = 16 << 20  # ingestion.max_record_mb
 
 
 def read_export(
@@ -65,17 +66,36 @@ def read_export(
     options: ReadOptions | None = None,
     name: str | None = None,
     max_columns: int = DEFAULT_MAX_COLUMNS,
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
 ) -> ReadResult:
     """`name` is the file's name as the user knows it (the inbox name), used in every message. A file with
-    more than `max_columns` columns fails at once (a 100,000-column header took minutes and gigabytes)."""
+    more than `max_columns` columns fails at once (a 100,000-column header took minutes and gigabytes).
+
+    Before a text file is read whole, it is scanned in bounded chunks for a record longer than
+    `max_record_bytes`: a 200 MB line took gigabytes on its way through decoding, parsing, the mapper's
+    quarantine record and the lake. Such a JSONL line is quarantined unread; a CSV line (its records may
+    span lines, so it cannot be cut out) or a JSON value fails the file, naming the line and the setting."""
     path = Path(path)
     fmt = fmt or detect_format(path)
     options = options or ReadOptions()
     name = name or path.name
+    long_lines: list[tuple[int, int, int]] = []
+    if fmt == "csv":
+        long_lines = _long_lines(path, max_record_bytes, stop_at_first=True)
+        if long_lines:
+            line, _, length = long_lines[0]
+            raise ExportReadError(_too_long(name, line, length, max_record_bytes))
+    elif fmt == "jsonl":
+        long_lines = _long_lines(path, max_record_bytes, eol=b"\n")
+    elif fmt == "json":
+        _check_json_value_length(path, name, max_record_bytes)
     if fmt == "csv":
         _check_header_width(path, options, name, max_columns)
-    readers = {"csv": _read_csv, "json": _read_json, "jsonl": _read_jsonl, "parquet": _read_parquet, "xlsx": _read_xlsx}
-    result = readers[fmt](path, options, name)
+    if fmt == "jsonl":
+        result = _read_jsonl(path, options, name, long_lines, max_record_bytes)
+    else:
+        readers = {"csv": _read_csv, "json": _read_json, "parquet": _read_parquet, "xlsx": _read_xlsx}
+        result = readers[fmt](path, options, name)
     width = len(result.records.columns) - (SOURCE_ROW in result.records.columns)
     if width > max_columns:
         raise ExportReadError(_too_wide(name, width, max_columns))
@@ -87,6 +107,86 @@ def _too_wide(name: str, width: int, max_columns: int) -> str:
     return (
         f"{name}: {width} columns, more than ingestion.max_columns ({max_columns}); "
         "is it the right file (and delimiter)? Raise the setting if it is"
+    )
+
+
+def _too_long(name: str, line: int, length: int, max_record_bytes: int) -> str:
+    return (
+        f"{name}: line {line} is {_size(length)}, longer than ingestion.max_record_mb ({_size(max_record_bytes)}); "
+        "is it the right file (a one-line dump, a missing line break)? Raise the setting if it is"
+    )
+
+
+def _size(n: int) -> str:
+    return f"{n / (1 << 20):,.1f} MB" if n >= 1 << 20 else f"{n:,} bytes"
+
+
+_SCAN_CHUNK = 8 << 20
+
+
+def _long_lines(
+    path: Path, limit: int, stop_at_first: bool = False, eol: bytes | None = None, cap: int = 1000
+) -> list[tuple[int, int, int]]:
+    """(1-based line number, byte offset, length in bytes) of each line longer than `limit` bytes (at most
+    `cap`), read in chunks of at most 8 MB: memory stays bounded however long a line is. Lines end at `eol`;
+    by default LF, or CR where the first chunk has CR and no LF (a CR-only file, as decode_text reads it)."""
+    found: list[tuple[int, int, int]] = []
+    step = max(1, min(limit, _SCAN_CHUNK))  # chunks no longer than the limit: only a line crossing chunks can be
+    line, line_start, offset = 1, 0, 0  # the current line: its number and where it starts; where the chunk starts
+    with open(path, "rb") as handle:
+        while chunk := handle.read(step):
+            eol = eol or (b"\r" if b"\r" in chunk and b"\n" not in chunk else b"\n")
+            first = chunk.find(eol)
+            if first >= 0:
+                if offset + first - line_start > limit:
+                    found.append((line, line_start, offset + first - line_start))
+                    if stop_at_first or len(found) >= cap:
+                        return found
+                line += chunk.count(eol)
+                line_start = offset + chunk.rfind(eol) + 1
+            offset += len(chunk)
+    if offset - line_start > limit:
+        found.append((line, line_start, offset - line_start))
+    return found
+
+
+def _read_skipping(path: Path, spans: list[tuple[int, int, int]]) -> bytes:
+    """The file's bytes without the given (line, offset, length) spans: each over-long line is left empty,
+    its line break kept (so line numbers hold), and never read into memory."""
+    parts, position = [], 0
+    with open(path, "rb") as handle:
+        for _line, start, length in spans:
+            parts.append(handle.read(start - position))
+            handle.seek(start + length)
+            position = start + length
+        parts.append(handle.read())
+    return b"".join(parts)
+
+
+def _check_json_value_length(path: Path, name: str, limit: int) -> None:
+    """A JSON document may be one line (minified); what must stay short is each value. Every string and
+    every key has quotes, so a stretch of more than `limit` bytes without a quote is a value (or a run of
+    numbers) longer than the limit: the file fails before it is parsed, in bounded memory."""
+    step = max(1, min(limit, _SCAN_CHUNK))
+    offset, run, lines = 0, 0, 1
+    with open(path, "rb") as handle:
+        while chunk := handle.read(step):
+            first = chunk.find(b'"')
+            if first < 0:
+                run += len(chunk)
+            elif run + first > limit:
+                break
+            else:
+                run = len(chunk) - chunk.rfind(b'"') - 1
+            if run > limit:
+                break
+            offset += len(chunk)
+            lines += chunk.count(b"\n")
+        else:
+            return
+    raise ExportReadError(
+        f"{name}: more than {_size(limit)} without a quote by byte {offset + len(chunk):,} (line {lines}): a JSON "
+        f"value longer than ingestion.max_record_mb ({_size(limit)}); raise the setting if the file is right"
     )
 
 
@@ -390,11 +490,42 @@ def _read_json(path: Path, options: ReadOptions, name: str) -> ReadResult:
     return _records_to_result(records, range(1, len(records) + 1), [], encoding, warnings)
 
 
-def _read_jsonl(path: Path, options: ReadOptions, name: str) -> ReadResult:
-    text, encoding, warnings = decode_text(name, _read_bytes(path, name), options.encoding)
-    records, numbers, bad = [], [], []
+def _read_jsonl(
+    path: Path,
+    options: ReadOptions,
+    name: str,
+    long_lines: list[tuple[int, int, int]] = (),
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+) -> ReadResult:
+    """Lines longer than `max_record_bytes` (found by _long_lines) are quarantined without being read:
+    their first 1,000 bytes are the raw record."""
+    bad, warnings = [], []
+    if long_lines:
+        data = _read_skipping(path, long_lines)
+        with open(path, "rb") as handle:
+            for number, start, length in long_lines:
+                handle.seek(start)
+                head = handle.read(1000).decode("utf-8", "replace")
+                reason = (
+                    f"line {number}: {_size(length)}, longer than ingestion.max_record_mb "
+                    f"({_size(max_record_bytes)}); not read"
+                )
+                bad.append((number, reason, json.dumps(head + " ...", ensure_ascii=False)))
+        if not data.strip():
+            data = b"\n"  # every line was too long: nothing else to read (not an empty file)
+    else:
+        data = _read_bytes(path, name)
+    text, encoding, warnings = decode_text(name, data, options.encoding)
+    del data
+    if long_lines:
+        warnings.append(
+            f"{name}: {len(bad)} line(s) longer than ingestion.max_record_mb ({_size(max_record_bytes)}) "
+            "quarantined unread"
+        )
+    long_numbers = {number for number, _, _ in long_lines}
+    records, numbers = [], []
     for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
+        if not line.strip() or number in long_numbers:
             continue
         try:
             records.append(_loads(line))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import fcntl
+import os
+import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -25,6 +27,11 @@ from mlds_assets.store.base import (
 )
 
 _FIELDS = {name for name, _ in STORE_SCHEMA_FIELDS}
+# What Lance writes under a temporary name and renames once complete (data/.tmpAbC123 for a data file,
+# _indices/<uuid>/.tmpAbC123 for an index part, <name>.tmp / .tmp.<n> for a staged object). A writer killed
+# before the rename leaves it behind, and Lance's own cleanup never removes it (it only knows *.lance,
+# *.txn, deletion and index files).
+_TEMP_NAME = re.compile(r"^\.tmp|\.tmp(?:$|[.-])")
 RETRYABLE_COMMIT = ("Retryable commit conflict", "Commit conflict", "preempted by concurrent transaction")
 
 
@@ -81,6 +88,7 @@ class LanceDBPostStore:
         write_batch_rows: int = 50_000,
         vector_index_min_rows: int = 10_000,
         write_attempts: int = 4,
+        temp_file_grace: timedelta = timedelta(hours=1),
         sleep=time.sleep,
     ):
         self.uri, self.table_name, self.vector_dim = uri, table, vector_dim
@@ -92,6 +100,7 @@ class LanceDBPostStore:
         local = "://" not in uri or uri.startswith("file://")
         self._lock_path = Path(uri.removeprefix("file://")) / f".{table}.write-lock" if local else None
         self._thread_lock, self._lock_depth = threading.RLock(), 0
+        self.temp_file_grace, self._swept = temp_file_grace, False
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
@@ -113,10 +122,38 @@ class LanceDBPostStore:
                 fcntl.flock(handle, fcntl.LOCK_EX)
                 self._lock_depth += 1
                 try:
+                    if not self._swept:  # the first write of this process cleans up after a killed one
+                        self._swept = True
+                        self._remove_orphan_temp_files()
                     yield
                 finally:
                     self._lock_depth -= 1
                     fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _table_dir(self) -> Path | None:
+        return self._lock_path.parent / f"{self.table_name}.lance" if self._lock_path is not None else None
+
+    def _remove_orphan_temp_files(self) -> list[Path]:
+        """Temporary files a killed writer left in the table folder (see _TEMP_NAME), untouched for longer
+        than `temp_file_grace`. Called only under the write lock, so no store writer is producing one; the
+        grace also spares a writer that does not take the lock (an index built by a search). Returns what
+        it removed."""
+        table_dir, removed = self._table_dir(), []
+        if table_dir is None or not table_dir.is_dir():
+            return removed
+        cutoff = time.time() - self.temp_file_grace.total_seconds()
+        for root, _dirs, files in os.walk(table_dir):
+            for name in files:
+                if not _TEMP_NAME.search(name):
+                    continue
+                path = Path(root) / name
+                try:
+                    if path.lstat().st_mtime <= cutoff:
+                        path.unlink()
+                        removed.append(path)
+                except FileNotFoundError:
+                    continue
+        return removed
 
     # --- collection ---------------------------------------------------------------------------------
 
@@ -133,28 +170,58 @@ class LanceDBPostStore:
         self.ensure_collection()
         return self._table
 
-    def _ensure_indexes(self) -> None:
-        indexed = {tuple(index.columns) for index in self.table.list_indices()}
+    def _missing_indexes(self) -> list[tuple[str, object]]:
+        """(column, index config) for each index the table should have and has not."""
         if self.table.count_rows() == 0:
-            return
-        if ("post_id",) not in indexed:
-            self.table.create_index("post_id", config=BTree())
-        if ("text",) not in indexed:
-            self.table.create_index("text", config=FTS())
+            return []
+        indexed = {tuple(index.columns) for index in self.table.list_indices()}
+        wanted = (("post_id", BTree()), ("text", FTS()))
+        missing = [(column, config) for column, config in wanted if (column,) not in indexed]
         if ("vector",) not in indexed:
             # An ANN index only pays once there are enough vectors to train it; below that, exact search.
             vectors = self.table.count_rows("vector IS NOT NULL")
             if vectors >= self.vector_index_min_rows:
                 partitions = max(1, min(256, vectors // 4096))
-                self.table.create_index("vector", config=IvfFlat(distance_type="cosine", num_partitions=partitions))
+                missing.append(("vector", IvfFlat(distance_type="cosine", num_partitions=partitions)))
+        return missing
+
+    def _ensure_indexes(self) -> None:
+        for column, config in self._missing_indexes():
+            self.table.create_index(column, config=config)
+
+    def _ensure_search_indexes(self) -> None:
+        """Before the first search of this store: the indexes, built under the write lock (an index build
+        is a write; the lock keeps it apart from optimize() and from the clean-up of killed writes). Only
+        a search that finds an index missing takes the lock."""
+        if self._fts_ready:
+            return
+        if self._missing_indexes():
+            with self._writing():
+                self.table.checkout_latest()
+                retrying(
+                    lambda: _commit(self._ensure_indexes),
+                    (RetryableCommitConflict,),
+                    self.write_attempts,
+                    sleep=self._sleep,
+                )
+        self._fts_ready = True
 
     def optimize(self, keep_versions_for: timedelta = timedelta(hours=1)) -> None:
-        """Fold new rows into the indexes and prune table versions older than `keep_versions_for`."""
+        """Fold new rows into the indexes and prune table versions older than `keep_versions_for`, with the
+        files no version references: what a killed writer left (data files written but never committed,
+        their transaction files, temporary files). Lance keeps such "unverified" files 7 days, since they
+        may belong to a write in progress; on a local table the write lock rules that out, so they go once
+        they are older than every kept version (temporary files, once older than `temp_file_grace`)."""
         with self._writing():
             self.table.checkout_latest()
+            self._remove_orphan_temp_files()
+            locked = self._lock_path is not None  # object storage: no lock, so Lance's 7-day rule stands
             retrying(
                 lambda: _commit(
-                    lambda: (self._ensure_indexes(), self.table.optimize(cleanup_older_than=keep_versions_for))
+                    lambda: (
+                        self._ensure_indexes(),
+                        self.table.optimize(cleanup_older_than=keep_versions_for, delete_unverified=locked),
+                    )
                 ),
                 (RetryableCommitConflict,),
                 self.write_attempts,
@@ -252,9 +319,7 @@ class LanceDBPostStore:
     def keyword_search(self, query: str, where: StoreFilter | None = None, limit: int = 10) -> pd.DataFrame:
         if self.table.count_rows() == 0:
             return self.fetch(limit=0)
-        if not self._fts_ready:
-            self._ensure_indexes()  # full-text search needs its index; later rows are searched unindexed
-            self._fts_ready = True
+        self._ensure_search_indexes()  # full-text search needs its index; later rows are searched unindexed
         search = self.table.search(query, query_type="fts")
         predicate = filter_sql(where)
         if predicate:
@@ -271,9 +336,7 @@ class LanceDBPostStore:
             raise ValueError(f"vector has {len(vector)} dimensions; the store has {self.vector_dim}")
         if self.table.count_rows() == 0:
             return self.fetch(limit=0)
-        if not self._fts_ready:
-            self._ensure_indexes()
-            self._fts_ready = True
+        self._ensure_search_indexes()
         search = (
             self.table.search(query_type="hybrid", vector_column_name="vector")
             .vector(list(vector))

@@ -89,7 +89,7 @@ def test_cross_platform_metrics_add_up_and_the_report_is_where_the_metadata_says
 
 
 def test_phase1_only_data_is_labelled_basic(tmp_path, settings, instance, export):
-    from mlds_assets.cli import ingest
+    from mlds_assets.service.ingest import ingest
 
     ingest(settings, export, "facebook", instance)
     metrics = scope_metrics(connect(LakeFiles(settings.lake_base, ("facebook",))), "facebook")
@@ -119,3 +119,15 @@ def test_analytics_run_daily_at_six_with_a_freshness_policy(settings, instance):
     assert all(early.get_num_requested(k) == 0 for k in keys)
     six = evaluate(datetime(2026, 11, 28, 6, 1, tzinfo=timezone.utc), early.cursor)
     assert all(six.get_num_requested(k) == 1 for k in keys)  # one run: metrics, then the report
+
+
+def test_the_daily_assets_checks_are_about_their_data_and_start_no_server(settings):
+    """The API's latency is measured in `make bench` (benchmarks/api.py), not by a check inside the daily run."""
+    import mlds_assets
+    from mlds_assets.definitions import build_definitions
+
+    checks = build_definitions(settings).resolve_asset_graph().asset_check_keys
+    names = {key.name for key in checks if key.asset_key.path[0] == CROSS_PLATFORM}
+    assert {"platform_metrics_current", "cross_platform_complete"} <= names
+    assert "api_latency" not in {key.name for key in checks}
+    assert not (Path(mlds_assets.__file__).parent / "api_load.py").exists()  # moved to benchmarks/

@@ -8,9 +8,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mlds_assets.cli import ingest, open_store, status, store_disagreements
 from mlds_assets.definitions import build_definitions
 from mlds_assets.resources import PostStoreResource
+from mlds_assets.service.ingest import ingest
+from mlds_assets.service.status import status, store_disagreements
+from mlds_assets.service.store import open_store
 from mlds_assets.store.lancedb_store import LanceDBPostStore
 from mlds_assets.store.rebuild import rebuild_platform
 

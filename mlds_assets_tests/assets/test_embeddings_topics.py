@@ -9,12 +9,14 @@ import numpy as np
 import pandas as pd
 from dagster import AssetKey, evaluate_automation_conditions
 
-from mlds_assets.cli import ingest, open_store, search, status
 from mlds_assets.core.embeddings import vector_matrix
 from mlds_assets.core.topics import OUTLIER, current_fit
 from mlds_assets.definitions import build_definitions
 from mlds_assets.demo.exports import generate_facebook_csv
-from mlds_assets.phase2_commands import enrich
+from mlds_assets.service.enrich import enrich
+from mlds_assets.service.ingest import ingest
+from mlds_assets.service.status import status
+from mlds_assets.service.store import open_store, search
 from mlds_assets.settings import load_settings
 from mlds_assets_tests.lake_reading import lake, latest_metadata
 

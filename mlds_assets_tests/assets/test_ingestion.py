@@ -15,9 +15,10 @@ from mlds_assets.checks import (
     rows_accounted_result,
     unique_ids_result,
 )
-from mlds_assets.cli import ingest, status
 from mlds_assets.core.landing import land_file
 from mlds_assets.definitions import build_definitions
+from mlds_assets.service.ingest import ingest
+from mlds_assets.service.status import status
 
 HEADER = (
     "status_id,status_message,link_name,status_type,status_link,status_published,"

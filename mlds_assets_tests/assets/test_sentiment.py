@@ -11,10 +11,12 @@ from pathlib import Path
 import pandas as pd
 from dagster import AssetKey, evaluate_automation_conditions
 
-from mlds_assets.cli import ingest, open_store, status
 from mlds_assets.core.landing import land_file
 from mlds_assets.definitions import build_definitions
-from mlds_assets.phase2_commands import enrich
+from mlds_assets.service.enrich import enrich
+from mlds_assets.service.ingest import ingest
+from mlds_assets.service.status import status
+from mlds_assets.service.store import open_store
 from mlds_assets.settings import load_settings
 from mlds_assets_tests.lake_reading import lake, latest_metadata
 
@@ -101,7 +103,7 @@ def test_kill_9_during_the_third_chunk_then_rerun_scores_every_post_exactly_once
     assert store.count({"platform": "facebook"}) == 120
     assert store.count({"platform": "facebook", "processing_status": "pending_semantic"}) == 120  # vectors next
 
-    from mlds_assets.cli import dagster_instance
+    from mlds_assets.service.instance import dagster_instance
 
     meta = latest_metadata(dagster_instance(settings), SENTIMENT)
     assert (meta["resumed_from_checkpoint"], meta["scored_this_run"]) == (50, 70)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +13,7 @@ import pytest
 from mlds_assets.core import readers
 from mlds_assets.core.readers import SOURCE_ROW, ExportReadError, detect_format, read_export
 from mlds_assets.settings import ReadOptions
+from mlds_assets_tests.conftest import REPO
 
 
 def write(tmp_path: Path, name: str, data: bytes | str) -> Path:
@@ -402,3 +405,76 @@ def test_a_sheet_with_other_columns_is_an_error_naming_it(tmp_path):
     chosen = read_export(path, options=ReadOptions(sheet="Posts"))  # the configured sheet only, the rest named
     assert chosen.rows_in == 1
     assert chosen.warnings == ["notes.xlsx: sheet(s) ['Notes'] not read (read.sheet is 'Posts')"]
+
+
+# --- records longer than ingestion.max_record_mb (issue 15: a 200 MB single-line file peaked at 4.4 GB) ------
+
+
+def test_a_csv_line_longer_than_max_record_bytes_fails_naming_file_line_and_setting(tmp_path):
+    body = "id,text\n1,short\n2," + "x" * 5000 + "\n3,short\n"
+    too_long = r"^long\.csv: line 3 is 5,002 bytes, longer than ingestion\.max_record_mb"
+    with pytest.raises(ExportReadError, match=too_long):
+        read_export(write(tmp_path, "long.csv", body), max_record_bytes=4096)
+    with pytest.raises(ExportReadError, match=r"^one\.csv: line 1 is 5,000 bytes"):  # a single line, no line break
+        read_export(write(tmp_path, "one.csv", "x" * 5000), max_record_bytes=4096)
+    assert len(read_export(write(tmp_path, "ok.csv", body), max_record_bytes=5002).records) == 3  # at the limit
+
+
+def test_a_jsonl_line_longer_than_max_record_bytes_is_quarantined_unread_and_counted(tmp_path):
+    lines = ['{"id": "1", "text": "a"}', '{"id": "2", "text": "' + "é" * 3000 + '"}', "", '{"id": "4", "text": "d"}']
+    result = read_export(write(tmp_path, "long.jsonl", "\r\n".join(lines) + "\r\n"), max_record_bytes=4096)
+    assert rows(result) == [{"id": "1", "text": "a"}, {"id": "4", "text": "d"}]
+    assert result.records[SOURCE_ROW].tolist() == [1, 4]  # line numbers hold after the line left out
+    assert result.rows_in == 3 and result.bad_rows[SOURCE_ROW].tolist() == [2]
+    reason = result.bad_rows["reason"].iloc[0]
+    assert reason.startswith("line 2: 6,024 bytes, longer than ingestion.max_record_mb (4,096 bytes)"), reason
+    assert json.loads(result.bad_rows["raw_record"].iloc[0]).startswith('{"id": "2", "text": "éé')  # its head only
+    assert any("1 line(s) longer than ingestion.max_record_mb" in w for w in result.warnings)
+    every = read_export(write(tmp_path, "all.jsonl", lines[1]), max_record_bytes=4096)  # nothing else in the file
+    assert (every.rows_in, len(every.records), len(every.bad_rows)) == (1, 0, 1)
+
+
+def test_a_json_value_longer_than_max_record_bytes_fails_but_a_minified_file_reads(tmp_path):
+    records = [{"id": str(i), "text": f"post {i}"} for i in range(2000)]
+    minified = write(tmp_path, "minified.json", json.dumps(records))  # one line of about 50 KB
+    assert len(read_export(minified, max_record_bytes=4096).records) == 2000
+    huge = write(tmp_path, "huge.json", json.dumps([*records[:3], {"id": "x", "text": "y" * 5000}]))
+    too_long = r"^huge\.json: more than 4,096 bytes without a quote .* ingestion\.max_record_mb"
+    with pytest.raises(ExportReadError, match=too_long):
+        read_export(huge, max_record_bytes=4096)
+
+
+ONE_LINE_START = {".csv": "id,text\n1,", ".jsonl": '{"id": "1", "text": "', ".json": '[{"id": "1", "text": "'}
+PEAK_SCRIPT = """
+import resource, sys
+from mlds_assets.core.readers import ExportReadError, read_export
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    result = read_export(sys.argv[1])
+    outcome = f"read {result.rows_in} {len(result.bad_rows)}"
+except ExportReadError as exc:
+    outcome = f"refused {exc}"
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024, outcome)
+"""
+
+
+@pytest.mark.parametrize("name", ["one-line.csv", "one-line.jsonl", "one-line.json"])
+def test_a_64_mb_single_line_file_is_refused_without_reading_it_whole(tmp_path, name):
+    """Peak memory in a fresh process, past what its imports took: before the limit, a file like this cost
+    about eight times its size (a 200 MB one: 1.7 GB to read and map, 2.2 GB through `mlds ingest`)."""
+    path = tmp_path / name
+    with path.open("w") as handle:
+        handle.write(ONE_LINE_START[path.suffix])
+        for _ in range(64):
+            handle.write("lorem ipsu " * 95_325)  # about 1 MB, no line break, no quote
+        handle.write({".csv": "\n", ".jsonl": '"}\n', ".json": '"}]'}[path.suffix])
+    assert path.stat().st_size > 64_000_000
+    done = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, str(path)], capture_output=True, text=True,
+                          cwd=REPO, check=True, timeout=300)  # fmt: skip
+    grown_mb, outcome = done.stdout.strip().split(" ", 1)
+    said = f"{name} ({path.stat().st_size:,} bytes): {outcome}; peak memory grew {grown_mb} MB"
+    assert int(grown_mb) < 48, said
+    if name.endswith(".jsonl"):
+        assert outcome == "read 1 1", said  # the record is counted and quarantined, not read
+    else:
+        assert outcome.startswith(f"refused {name}: ") and "ingestion.max_record_mb (16.0 MB)" in outcome, said

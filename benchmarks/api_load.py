@@ -1,5 +1,6 @@
-"""The read API under concurrent load: the `api_latency` check and `make bench` both use this, against a
-real uvicorn server on an ephemeral loopback port."""
+"""The read API under concurrent load, against a real uvicorn server on an ephemeral loopback port: `make bench`
+(benchmarks/api.py) measures its p95 with this, and the API tests use it. Not part of the package: nothing at
+run time starts a server to time itself (a production latency gate would read a measured figure instead)."""
 
 from __future__ import annotations
 
@@ -57,14 +58,14 @@ def load(base_url: str, paths: list[str], clients: int, per_client: int, headers
     """`clients` threads, each sending `per_client` requests round the paths; latency of every request."""
     import httpx
 
-    def client(index: int) -> list[tuple[float, int]]:
+    def client(index: int) -> list[tuple[str, float, int]]:
         timings = []
         with httpx.Client(base_url=base_url, headers=headers or {}, timeout=60) as http:
             for k in range(per_client):
                 path = paths[(index + k) % len(paths)]
                 started = time.perf_counter()
                 status = http.get(path).status_code
-                timings.append((time.perf_counter() - started, status))
+                timings.append((path, time.perf_counter() - started, status))
         return timings
 
     with httpx.Client(base_url=base_url, headers=headers or {}, timeout=120) as warm:
@@ -72,12 +73,18 @@ def load(base_url: str, paths: list[str], clients: int, per_client: int, headers
             warm.get(path)
     with ThreadPoolExecutor(max_workers=clients) as pool:
         results = [t for batch in pool.map(client, range(clients)) for t in batch]
-    seconds = np.array([s for s, _ in results])
-    errors = sum(1 for _, status in results if status >= 400)
     return {
-        "requests": len(results),
         "clients": clients,
-        "errors": errors,
+        **_latency([(s, status) for _, s, status in results]),
+        "by_path": {p: _latency([(s, status) for q, s, status in results if q == p]) for p in paths},
+    }
+
+
+def _latency(timings: list[tuple[float, int]]) -> dict:
+    seconds = np.array([s for s, _ in timings])
+    return {
+        "requests": len(timings),
+        "errors": sum(1 for _, status in timings if status >= 400),
         "p50_s": float(np.percentile(seconds, 50)),
         "p95_s": float(np.percentile(seconds, 95)),
         "max_s": float(seconds.max()),
