@@ -102,8 +102,8 @@ def _sentiment_step(settings, instance, batch: str) -> float:
     """The sentiment_scores asset step alone (no checks) for one batch, as a scheduled run does it."""
     from dagster import AssetKey
 
-    from mlds_assets.cli import QUIET_RUN
     from mlds_assets.definitions import build_definitions
+    from mlds_assets.service.runs import QUIET_RUN
 
     job = build_definitions(settings).resolve_job_def("facebook_sentiment").get_subset(
         asset_selection={AssetKey(["facebook", "sentiment_scores"])}, asset_check_selection=set()
