@@ -60,7 +60,7 @@ def engine_from_folder(path: Path, settings: Settings) -> SentimentEngine:
     path = path.expanduser()
     meta = path / "model.json"
     if meta.is_file() and json.loads(meta.read_text()).get("engine") == "minilm-finetuned":
-        return FinetunedEngine(path, settings.sentiment.batch_size)
+        return FinetunedEngine(path, settings.sentiment.batch_size, precision=settings.sentiment.precision)
     if (path / "head.npz").is_file():
         return EmbeddingClassifierEngine(path, settings.sentiment.embedding_model)
     if (path / "config.json").is_file():

@@ -299,11 +299,17 @@ class EmbeddingClassifierEngine:
 
 class FinetunedEngine:
     """The fine-tuned MiniLM (`sentiment_finetune.MiniLMSentiment`); its version is the digest of the
-    shipped weights, so a new model re-scores what an older one scored."""
+    shipped weights plus the scoring precision where it is not fp32, so a new model, or another precision,
+    re-scores what an older one scored. `sentiment.precision` auto (the default) scores in bf16 where the CPU
+    multiplies bf16 natively, else in int8 (dynamic quantisation); fp32 is the model as trained. Speed and
+    agreement with fp32 are in the model card."""
 
     name = "minilm-finetuned"
 
-    def __init__(self, folder: str | Path | None = None, batch_size: int = 64, threads: int | None = None) -> None:
+    def __init__(
+        self, folder: str | Path | None = None, batch_size: int = 64, threads: int | None = None,
+        precision: str = "auto",
+    ) -> None:  # fmt: skip
         from mlds_assets.core.sentiment_finetune import META_FILE, SHIPPED_DIR, WEIGHTS_FILE, MiniLMSentiment
 
         self.folder = Path(folder).expanduser() if folder else SHIPPED_DIR
@@ -322,8 +328,11 @@ class FinetunedEngine:
             raise SentimentModelError(
                 f"fine-tuned sentiment model in {self.folder} could not be loaded: {error}"
             ) from None
+        self.model.for_inference(precision)
         self.batch_size = batch_size
-        self.version = f"minilm-finetuned:{self.meta['weights_sha256'][:12]}"
+        self.precision = precision = self.model.precision  # auto, resolved for this CPU
+        suffix = "" if precision == "fp32" else f":{precision}"
+        self.version = f"minilm-finetuned:{self.meta['weights_sha256'][:12]}{suffix}"
 
     def score(self, texts: list[str]) -> pd.DataFrame:
         if not texts:
@@ -366,7 +375,10 @@ def newest_classifier(models_dir: Path) -> Path:
 def build_engine(engine: str, sentiment_settings, models_dir: Path) -> SentimentEngine:
     """One engine by name, as configured (settings.SentimentSettings)."""
     if engine == "minilm-finetuned":
-        return FinetunedEngine(sentiment_settings.finetuned_path, sentiment_settings.batch_size)
+        return FinetunedEngine(
+            sentiment_settings.finetuned_path, sentiment_settings.batch_size,
+            precision=sentiment_settings.precision,
+        )  # fmt: skip
     if engine == "vader":
         return VaderEngine()
     if engine == "transformers":
