@@ -6,7 +6,7 @@ head and a temperature for calibrated probabilities. Because the lower layers ar
 once per text and caches their output: each epoch then only pays for the top layers, which is what makes a
 reproducible fine-tune fit in minutes on 2 CPU cores.
 
-Texts are masked the same way in training and scoring (`sentiment.mask_text`): @handles -> @user, URLs ->
+Texts are masked the same way in training and scoring (`sentiment_masking.mask_text`): @handles -> @user, URLs ->
 http, entity aliases -> @user, so a brand's name carries no sentiment of its own.
 """
 
@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mlds_assets.core.sentiment import LABELS, Masker
+from mlds_assets.core.sentiment_masking import LABELS, Masker
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "models" / "sentiment_minilm"
 WEIGHTS_FILE = "model.safetensors"

@@ -17,7 +17,6 @@ from mlds_assets.core.sentiment import (
     VaderEngine,
     build_engine,
     load_engine,
-    mask_text,
 )
 from mlds_assets.core.sentiment_finetune import (
     META_FILE,
@@ -32,6 +31,7 @@ from mlds_assets.core.sentiment_finetune import (
     softmax,
     split_rows,
 )
+from mlds_assets.core.sentiment_masking import mask_text
 from mlds_assets.settings import SentimentSettings
 
 ROWS = [

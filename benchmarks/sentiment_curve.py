@@ -14,7 +14,7 @@ has 498 rows), so the measurement holds brand_product_emotion out of the base mo
    brand_product_emotion's *test* part of the recipe's split (1,782 tweets), the same rows for every N and
    disjoint from every label drawn in 2 (the split drops duplicate texts first).
 
-    python -m mlds_assets.core.sentiment_curve --data-dir ../shared/data --work /tmp/curve [--sizes 100 300 1000]
+    python -m benchmarks.sentiment_curve --data-dir ../shared/data --work /tmp/curve [--sizes 100 300 1000]
 """
 
 from __future__ import annotations
