@@ -206,6 +206,7 @@ class SentimentSettings(_Strict):
     engine: str = "minilm-finetuned"  # minilm-finetuned | vader | embedding-classifier | transformers | module:Class
     finetuned_path: str | None = None  # minilm-finetuned folder; null = the model this package ships
     batch_size: int = Field(64, gt=0)  # minilm-finetuned: texts per forward pass (length-bucketed)
+    precision: Literal["auto", "bf16", "int8", "fp32"] = "auto"  # minilm-finetuned; auto: bf16 on AMX, else int8
     mask: bool = True  # mask @handles, URLs and the entity dictionary's aliases before any engine scores
     model_version: str = "1"  # recorded with every score; changing it re-queues every post scored under another
     fallback_engine: str | None = None  # used (and recorded) when the engine cannot load; null = fail
