@@ -18,7 +18,8 @@ from mlds_assets.core.landing import LandingError
 from mlds_assets.core.readers import ExportReadError
 from mlds_assets.core.sentiment import SentimentModelError
 from mlds_assets.core.sentiment_training import GoldSetError
-from mlds_assets.phase2_commands import (
+from mlds_assets.service.errors import BatchError, RunLaunchError
+from mlds_assets.service.models import (
     combine_gold,
     eval_entities,
     eval_heldout,
@@ -28,7 +29,7 @@ from mlds_assets.phase2_commands import (
     read_gold,
     train_sentiment,
 )
-from mlds_assets.review_commands import (
+from mlds_assets.service.review import (
     ReviewError,
     apply_decisions_file,
     decide,
@@ -36,7 +37,6 @@ from mlds_assets.review_commands import (
     learned_aliases,
     review_queue,
 )
-from mlds_assets.service.errors import BatchError, RunLaunchError
 from mlds_assets.service.store import SEARCH_MODES, open_store, search
 from mlds_assets.settings import PHASE2_STAGES, ConfigError, Settings, load_settings
 from mlds_assets.store.base import StoreUnavailableError

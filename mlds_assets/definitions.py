@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from dagster import (
+    AssetKey,
     AssetSelection,
     AutomationConditionSensorDefinition,
     DefaultSensorStatus,
@@ -12,17 +15,28 @@ from dagster import (
 )
 
 from mlds_assets.assets.analytics import (
+    CROSS_METRICS,
+    REPORTS,
     build_analytics_checks,
     build_cross_platform_metrics,
     build_platform_metrics,
     build_reports,
 )
-from mlds_assets.assets.collection import build_backlog_check, build_post_collection, build_store_resync
-from mlds_assets.assets.embeddings import build_embedding_checks, build_post_embeddings
-from mlds_assets.assets.enhanced_entities import build_enhanced_entities
-from mlds_assets.assets.ingestion import build_ingestion_lane
-from mlds_assets.assets.resolution import build_accuracy_check, build_resolution, build_review_check
-from mlds_assets.assets.sentiment import build_sentiment_checks, build_sentiment_scores
+from mlds_assets.assets.catalog import with_catalog
+from mlds_assets.assets.collection import STORE_RESYNC, build_backlog_check, build_post_collection, build_store_resync
+from mlds_assets.assets.embeddings import embeddings_stage
+from mlds_assets.assets.enhanced_entities import enhanced_entities_stage
+from mlds_assets.assets.ingestion import PHASE1, build_ingestion_lane
+from mlds_assets.assets.phase2_factory import Phase2Stage, build_phase2_asset, build_phase2_checks
+from mlds_assets.assets.resolution import (
+    CANONICAL,
+    MENTIONS,
+    REVIEW,
+    build_accuracy_check,
+    build_resolution,
+    build_review_check,
+)
+from mlds_assets.assets.sentiment import sentiment_stage
 from mlds_assets.assets.topics import CROSS_PLATFORM, build_topic_checks, build_topics
 from mlds_assets.checks import build_lane_checks
 from mlds_assets.io_manager import LakeIOManager
@@ -42,122 +56,114 @@ STORE_RESYNC_JOB = "store_resync"
 
 
 def post_store_resource(settings: Settings) -> PostStoreResource:
-    store, weaviate = settings.store, settings.store.weaviate
-    return PostStoreResource(
-        backend=store.backend,
-        uri=settings.store_uri,
-        table=store.table,
-        vector_dim=store.vector_dim,
-        write_batch_rows=store.write_batch_rows,
-        weaviate_mode=weaviate.mode,
-        weaviate_host=weaviate.host,
-        weaviate_port=weaviate.port,
-        weaviate_grpc_port=weaviate.grpc_port,
-        weaviate_secure=weaviate.secure,
-        weaviate_cluster_url=weaviate.cluster_url,
-        weaviate_api_key_env=weaviate.api_key_env,
-        weaviate_collections=weaviate.collections,
-        weaviate_batch_size=weaviate.batch_size,
-    )
+    return PostStoreResource.from_settings(settings)
+
+
+def phase2_stages(settings: Settings) -> list[Phase2Stage]:
+    """The chunked, checkpointed, versioned stages of every lane, in the order they are declared."""
+    return [sentiment_stage(settings), enhanced_entities_stage(settings), embeddings_stage(settings)]
+
+
+# The jobs, as data: (name, the assets it selects, what it does). A platform's lane jobs name assets of that
+# lane; "{platform}" in the description is the platform's name.
+STORE_AND_METRICS = ("post_collection", "basic_metrics")
+LANE_JOBS: list[tuple[Callable[[str], str], tuple[str, ...], str]] = [
+    (fast_path_job_name, PHASE1, "Phase 1 for one {platform} file: load, clean, entities, basic metrics, post store."),
+    (
+        lambda platform: enrich_job_name(platform, "sentiment"),
+        ("sentiment_scores", *STORE_AND_METRICS),
+        "Sentiment for one {platform} batch now (pending posts only), then store, metrics.",
+    ),
+    (
+        lambda platform: enrich_job_name(platform, "resync"),
+        STORE_AND_METRICS,
+        "Re-sync one {platform} batch's store records and metrics with what is known now.",
+    ),
+    (
+        lambda platform: enrich_job_name(platform, "entities"),
+        ("enhanced_entities",),
+        "spaCy NER + entity ruler for one {platform} batch now, pending posts only.",
+    ),
+    (
+        lambda platform: enrich_job_name(platform, "embeddings"),
+        ("post_embeddings", *STORE_AND_METRICS),
+        "Embeddings for one {platform} batch now (pending posts only), then store, metrics.",
+    ),
+    (
+        topics_job_name,
+        ("topics", "topic_assignments"),
+        "{platform} topics now: refit if due (or forced), else assign new posts.",
+    ),
+]
+
+
+def cross_platform_jobs(settings: Settings) -> list[tuple[str, list[AssetKey], str]]:
+    metrics = [AssetKey([platform, "platform_metrics"]) for platform in sorted(settings.platforms)]
+    return [
+        (
+            topics_job_name(CROSS_PLATFORM),
+            [AssetKey([CROSS_PLATFORM, "topics"]), AssetKey([CROSS_PLATFORM, "topic_assignments"])],
+            "Topics across every platform now: refit if due (or forced), else assign new posts.",
+        ),
+        (
+            DAILY_ANALYTICS_JOB,
+            [*metrics, CROSS_METRICS, REPORTS],
+            "Phase 3 now: every platform's metrics, the cross-platform metrics and the day's report.",
+        ),
+        (
+            RESOLVE_JOB,
+            [CANONICAL, MENTIONS, REVIEW, STORE_RESYNC],
+            "Cross-platform entity resolution now (decisions in entity_decisions.yaml), then the "
+            "store re-synced for the batches whose canonical entities changed.",
+        ),
+        (
+            STORE_RESYNC_JOB,
+            [STORE_RESYNC],
+            "Carry canonical entities and topic ids into the store for the batches they changed.",
+        ),
+    ]
+
+
+def build_jobs(settings: Settings) -> list:
+    """Every platform's lane jobs (in the platforms' order), then the cross-platform ones."""
+    specs = [
+        (job_name(platform), [AssetKey([platform, name]) for name in names], description.format(platform=platform))
+        for platform in settings.platforms
+        for job_name, names, description in LANE_JOBS
+    ]
+    specs += cross_platform_jobs(settings)
+    return [
+        define_asset_job(name, AssetSelection.assets(*keys), description=description)
+        for name, keys, description in specs
+    ]
 
 
 def build_definitions(settings: Settings, post_store: PostStoreResource | None = None) -> Definitions:
-    assets, checks, jobs = [], [], []
+    assets, checks = [], []
     for platform in settings.platforms.values():
         lane = build_ingestion_lane(platform, settings)
         lane.assets.append(build_post_collection(lane, settings))
-        sentiment = build_sentiment_scores(lane, platform, settings)
-        enhanced = build_enhanced_entities(lane, platform, settings)
-        embeddings = build_post_embeddings(lane, platform, settings)
+        assets += lane.assets
+        for stage in phase2_stages(settings):
+            assets.append(build_phase2_asset(lane, platform, settings, stage))
+            checks += build_phase2_checks(lane, stage)
         full_mode = settings.mode_for(platform.name) == "full"
-        topics = build_topics(settings, platform.name, [platform.name], platform.schedules.get("topics"), full_mode)
-        assets += [*lane.assets, sentiment, enhanced, embeddings, topics]
-        checks += [*build_lane_checks(lane, platform, settings), *build_sentiment_checks(lane, settings)]
-        checks += [*build_embedding_checks(lane, settings), *build_topic_checks(settings, platform.name)]
+        assets.append(
+            build_topics(settings, platform.name, [platform.name], platform.schedules.get("topics"), full_mode)
+        )
+        checks += [*build_lane_checks(lane, platform, settings), *build_topic_checks(settings, platform.name)]
         checks.append(build_backlog_check(lane, settings))
-        jobs.append(
-            define_asset_job(
-                fast_path_job_name(platform.name),
-                selection=AssetSelection.assets(*lane.assets),
-                description=f"Phase 1 for one {platform.name} file: load, clean, entities, basic metrics, post store.",
-            )
-        )
-        jobs.append(
-            define_asset_job(
-                enrich_job_name(platform.name, "sentiment"),
-                selection=AssetSelection.assets(sentiment, lane.key("post_collection"), lane.key("basic_metrics")),
-                description=f"Sentiment for one {platform.name} batch now (pending posts only), then store, metrics.",
-            )
-        )
-        jobs.append(
-            define_asset_job(
-                enrich_job_name(platform.name, "resync"),
-                selection=AssetSelection.assets(lane.key("post_collection"), lane.key("basic_metrics")),
-                description=f"Re-sync one {platform.name} batch's store records and metrics with what is known now.",
-            )
-        )
-        jobs.append(
-            define_asset_job(
-                enrich_job_name(platform.name, "entities"),
-                selection=AssetSelection.assets(enhanced),
-                description=f"spaCy NER + entity ruler for one {platform.name} batch now, pending posts only.",
-            )
-        )
-        jobs.append(
-            define_asset_job(
-                enrich_job_name(platform.name, "embeddings"),
-                selection=AssetSelection.assets(embeddings, lane.key("post_collection"), lane.key("basic_metrics")),
-                description=f"Embeddings for one {platform.name} batch now (pending posts only), then store, metrics.",
-            )
-        )
-        jobs.append(
-            define_asset_job(
-                topics_job_name(platform.name),
-                selection=AssetSelection.assets(topics),
-                description=f"{platform.name} topics now: refit if due (or forced), else assign new posts.",
-            )
-        )
     cross_topics = build_topics(
         settings, CROSS_PLATFORM, sorted(settings.platforms), settings.topics.schedule,
         settings.processing.default_mode == "full",
     )  # fmt: skip
     assets.append(cross_topics)
     checks += build_topic_checks(settings, CROSS_PLATFORM)
-    jobs.append(
-        define_asset_job(
-            topics_job_name(CROSS_PLATFORM),
-            selection=AssetSelection.assets(cross_topics),
-            description="Topics across every platform now: refit if due (or forced), else assign new posts.",
-        )
-    )
-    analytics = [build_platform_metrics(settings, name) for name in sorted(settings.platforms)]
-    analytics += [build_cross_platform_metrics(settings), build_reports(settings)]
-    assets += analytics
+    assets += [build_platform_metrics(settings, name) for name in sorted(settings.platforms)]
+    assets += [build_cross_platform_metrics(settings), build_reports(settings)]
     checks += build_analytics_checks(settings)
-    jobs.append(
-        define_asset_job(
-            DAILY_ANALYTICS_JOB,
-            selection=AssetSelection.assets(*analytics),
-            description="Phase 3 now: every platform's metrics, the cross-platform metrics and the day's report.",
-        )
-    )
-    resolution, store_resync = build_resolution(settings), build_store_resync(settings)
-    assets += [resolution, store_resync]
-    jobs.append(
-        define_asset_job(
-            RESOLVE_JOB,
-            selection=AssetSelection.assets(resolution, store_resync),
-            description="Cross-platform entity resolution now (decisions in entity_decisions.yaml), then the "
-            "store re-synced for the batches whose canonical entities changed.",
-        )
-    )
-    jobs.append(
-        define_asset_job(
-            STORE_RESYNC_JOB,
-            selection=AssetSelection.assets(store_resync),
-            description="Carry canonical entities and topic ids into the store for the batches they changed.",
-        )
-    )
+    assets += [build_resolution(settings), build_store_resync(settings)]
+    jobs = build_jobs(settings)
     checks.append(build_review_check(settings))
     accuracy = build_accuracy_check(settings)
     if accuracy is not None:
@@ -169,7 +175,7 @@ def build_definitions(settings: Settings, post_store: PostStoreResource | None =
         minimum_interval_seconds=settings.concurrency.automation_interval_seconds,
     )
     return Definitions(
-        assets=assets,
+        assets=with_catalog(assets, settings),
         asset_checks=checks,
         jobs=jobs,
         sensors=[build_inbox_sensor(settings, jobs), automation, build_run_reaper(settings)],

@@ -206,6 +206,7 @@ class SentimentSettings(_Strict):
     engine: str = "minilm-finetuned"  # minilm-finetuned | vader | embedding-classifier | transformers | module:Class
     finetuned_path: str | None = None  # minilm-finetuned folder; null = the model this package ships
     batch_size: int = Field(64, gt=0)  # minilm-finetuned: texts per forward pass (length-bucketed)
+    precision: Literal["auto", "bf16", "int8", "fp32"] = "auto"  # minilm-finetuned; auto: bf16 on AMX, else int8
     mask: bool = True  # mask @handles, URLs and the entity dictionary's aliases before any engine scores
     model_version: str = "1"  # recorded with every score; changing it re-queues every post scored under another
     fallback_engine: str | None = None  # used (and recorded) when the engine cannot load; null = fail
@@ -301,6 +302,16 @@ class LabelColumn(_Strict):
     known_only: bool = False  # keep only values found in the entity dictionary
 
 
+OWNER = re.compile(r"team:\S+|[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def valid_owners(value: tuple[str, ...]) -> tuple[str, ...]:
+    bad = [owner for owner in value if not OWNER.fullmatch(owner)]
+    if bad:
+        raise ValueError(f"owners {bad}: each is an email address or a team name prefixed with 'team:'")
+    return value
+
+
 class PlatformConfig(_Strict):
     """One export format of one platform: everything MLDS needs to ingest it, no code."""
 
@@ -315,6 +326,12 @@ class PlatformConfig(_Strict):
     required: tuple[str, ...] = ("native_id", "text", "created_at")
     processing_mode: Literal["fast", "full"] | None = None
     schedules: dict[str, str] = {}
+    owners: tuple[str, ...] = ()  # the lane's owners in the Dagster UI (team:<name> or email); () = global owners
+
+    @field_validator("owners")
+    @classmethod
+    def _owners(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return valid_owners(value)
 
     @field_validator("schedules")
     @classmethod
@@ -380,10 +397,21 @@ class Settings(_Strict):
     api: ApiSettings = ApiSettings()
     concurrency: ConcurrencySettings = ConcurrencySettings()
     runs: RunSettings = RunSettings()
+    owners: tuple[str, ...] = ("team:mlds",)  # owners of every asset in the Dagster UI; a platform may name its own
     config_dir: Path = DEFAULT_CONFIG_DIR
     platforms: dict[str, PlatformConfig] = {}
 
+    @field_validator("owners")
+    @classmethod
+    def _owners(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return valid_owners(value)
+
     model_config = ConfigDict(extra="forbid", frozen=True, ignored_types=(cached_property,))
+
+    def owners_for(self, scope: str) -> tuple[str, ...]:
+        """A platform lane's owners (its YAML's `owners`, else the global ones); cross_platform: the global ones."""
+        platform = self.platforms.get(scope)
+        return (platform.owners if platform else ()) or self.owners
 
     # Where things live under MLDS_HOME. One place, so that the CLI, sensor and assets agree.
     @property

@@ -99,7 +99,7 @@ def test_vader_on_the_sentiment140_gold_set(shared_data):
     """The figure the README reports for VADER, measured on the real hand-labelled tweets."""
     from mlds_assets.core.sentiment import VaderEngine
     from mlds_assets.core.sentiment_training import evaluate
-    from mlds_assets.phase2_commands import read_gold
+    from mlds_assets.service.models import read_gold
 
     gold = read_gold(shared_data / FILES["sentiment140"][0], "5", "0", None, no_header=True)
     report = evaluate(VaderEngine(), gold)
@@ -115,7 +115,7 @@ BRAND_TARGETS = (
 
 def test_entity_resolution_on_brand_emotion_targets(shared_data):
     """Issue 5's acceptance figure: resolution accuracy on the posts whose target is named."""
-    from mlds_assets.phase2_commands import eval_entities
+    from mlds_assets.service.models import eval_entities
     from mlds_assets.settings import load_settings
 
     dictionary = Path(__file__).parent / "fixtures" / "brand_emotion_entities.yaml"

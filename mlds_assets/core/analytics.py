@@ -15,11 +15,10 @@ import pandas as pd
 
 from mlds_assets.core.lake_sql import lake_connection, parquet_file, parquet_files
 from mlds_assets.core.metrics import metric_value, processing_level
+from mlds_assets.core.schema import SCOPE_METRIC_COLUMNS
 
 CROSS_PLATFORM = "cross_platform"
-METRICS_COLUMNS = [
-    "scope", "metric", "key", "value", "processing_level", "sentiment_coverage", "semantic_coverage", "last_updated",
-]  # fmt: skip
+METRICS_COLUMNS = list(SCOPE_METRIC_COLUMNS)
 
 
 @dataclass(frozen=True)

@@ -19,13 +19,10 @@ import pyarrow.compute as pc
 import yaml
 
 from mlds_assets.core.cleaning import feature_arrow
-from mlds_assets.core.schema import TEXT, arrow_text, text_series
+from mlds_assets.core.schema import CONSERVATIVE_ENTITY_COLUMNS, TEXT, arrow_text, text_series
 from mlds_assets.settings import ConfidenceSettings, PlatformConfig
 
-ENTITY_COLUMNS = (
-    "post_id", "platform", "batch_id", "entity_id", "entity_name", "entity_type",
-    "surface", "method", "start", "end", "confidence",
-)  # fmt: skip
+ENTITY_COLUMNS = tuple(CONSERVATIVE_ENTITY_COLUMNS)
 _SLUG = re.compile(r"[^a-z0-9]+")
 
 

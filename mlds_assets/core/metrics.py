@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from mlds_assets.core.schema import ENGAGEMENT_COLUMNS
+from mlds_assets.core.schema import BATCH_METRIC_COLUMNS, ENGAGEMENT_COLUMNS
 
 LEVELS = ("basic", "sentiment_complete", "full")
 
@@ -23,7 +23,7 @@ def processing_level(sentiment_coverage: float, semantic_coverage: float) -> str
     return "basic"
 
 
-METRIC_COLUMNS = ("platform", "batch_id", "metric", "key", "value", "processing_level", "computed_at")
+METRIC_COLUMNS = tuple(BATCH_METRIC_COLUMNS)
 
 
 def basic_metrics(

@@ -29,6 +29,7 @@ import pandas as pd
 import yaml
 from rapidfuzz import fuzz, process
 
+from mlds_assets.core import schema
 from mlds_assets.core.entities import EntityDictionary
 
 RESOLVER_VERSION = "resolver:2"  # 2: one item per surface, filtered queue, no single-word fuzzy merge
@@ -131,14 +132,8 @@ class Resolution:
     review: pd.DataFrame  # one row per open conflict, with candidates and evidence
 
 
-MENTION_COLUMNS = [
-    "post_id", "platform", "surface", "label", "method", "confidence", "model_version",
-    "canonical_id", "link", "conflict_id", "resolver_version",
-]  # fmt: skip
-REVIEW_COLUMNS = [
-    "conflict_id", "surface", "label", "reason", "candidates", "candidate_scores", "mentions", "posts",
-    "max_confidence", "examples",
-]  # fmt: skip
+MENTION_COLUMNS = list(schema.MENTION_COLUMNS)
+REVIEW_COLUMNS = list(schema.REVIEW_COLUMNS)
 SUGGESTION_CUTOFF = 70.0  # fuzzy candidates shown to a reviewer (not merged) from this ratio up
 SUGGESTIONS = 3
 

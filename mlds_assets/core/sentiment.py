@@ -19,12 +19,10 @@ Every engine has a `version`; a score row records it, so a new model re-queues e
 from __future__ import annotations
 
 import hashlib
-import html
 import importlib
 import importlib.metadata
 import json
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -39,8 +37,8 @@ from mlds_assets.core.embeddings import (
     quiet_transformers,
     resolve_device,
 )
+from mlds_assets.core.sentiment_masking import LABELS, Masker
 
-LABELS = ("negative", "neutral", "positive")
 SCORE_COLUMNS = [
     "sentiment_label",
     "sentiment_score",
@@ -49,52 +47,6 @@ SCORE_COLUMNS = [
     "prob_positive",
     "sentiment_confidence",
 ]
-
-
-_HANDLE = re.compile(r"(?<![\w@])@\w+")
-_URL = re.compile(r"(?:https?://|www\.)\S+|\{link\}", re.IGNORECASE)
-_SPACES = re.compile(r"\s+")
-
-
-def alias_pattern(aliases) -> re.Pattern | None:
-    """One case-insensitive pattern for entity aliases, longest first, on word boundaries."""
-    words = sorted({a.strip().lower() for a in aliases if a and a.strip()}, key=len, reverse=True)
-    if not words:
-        return None
-    first = "".join(sorted({re.escape(w[0]) for w in words}))  # a cheap first-character test at each position
-    alternatives = "|".join(map(re.escape, words))
-    return re.compile(r"(?<![\w@#])#?(?=[" + first + r"])(?:" + alternatives + r")(?!\w)", re.IGNORECASE)
-
-
-def mask_text(text: str, aliases: re.Pattern | None = None) -> str:
-    """What every engine scores, and what the fine-tuned model was trained on: HTML entities decoded,
-    @handles -> `@user` and URLs -> `http` (as TweetEval), entity aliases -> `@user` (a brand's name carries
-    no sentiment of its own), whitespace collapsed."""
-    text = text or ""
-    if "&" in text:
-        text = html.unescape(text)
-    if "/" in text or "www." in text or "{link}" in text:
-        text = _URL.sub("http", text)
-    if "@" in text:
-        text = _HANDLE.sub("@user", text)
-    if aliases is not None:
-        text = aliases.sub("@user", text)
-    return _SPACES.sub(" ", text).strip()
-
-
-class Masker:
-    """`mask_text` with a fixed alias list; `digest` names the list, so a version can record it."""
-
-    def __init__(self, aliases=()) -> None:
-        self.aliases = sorted({a.strip().lower() for a in aliases if a and a.strip()})
-        self._pattern = alias_pattern(self.aliases)
-        self.digest = hashlib.sha1("\n".join(self.aliases).encode()).hexdigest()[:8]
-
-    def __call__(self, texts: list[str]) -> list[str]:
-        if self._pattern is None:
-            return [mask_text(t) for t in texts]
-        words, pattern = self.aliases, self._pattern  # a substring test first: most posts name no alias
-        return [mask_text(t, pattern if any(w in (t or "").lower() for w in words) else None) for t in texts]
 
 
 class SentimentModelError(ModelUnavailableError):
@@ -236,7 +188,6 @@ class TransformersEngine:
 
 def _weights_digest(network) -> str:
     """A short digest of the weights, for models without a hub commit: retraining changes the version."""
-    import hashlib
 
     digest = hashlib.sha1()
     for name, tensor in sorted(network.state_dict().items())[:8]:
@@ -299,11 +250,17 @@ class EmbeddingClassifierEngine:
 
 class FinetunedEngine:
     """The fine-tuned MiniLM (`sentiment_finetune.MiniLMSentiment`); its version is the digest of the
-    shipped weights, so a new model re-scores what an older one scored."""
+    shipped weights plus the scoring precision where it is not fp32, so a new model, or another precision,
+    re-scores what an older one scored. `sentiment.precision` auto (the default) scores in bf16 where the CPU
+    multiplies bf16 natively, else in int8 (dynamic quantisation); fp32 is the model as trained. Speed and
+    agreement with fp32 are in the model card."""
 
     name = "minilm-finetuned"
 
-    def __init__(self, folder: str | Path | None = None, batch_size: int = 64, threads: int | None = None) -> None:
+    def __init__(
+        self, folder: str | Path | None = None, batch_size: int = 64, threads: int | None = None,
+        precision: str = "auto",
+    ) -> None:  # fmt: skip
         from mlds_assets.core.sentiment_finetune import META_FILE, SHIPPED_DIR, WEIGHTS_FILE, MiniLMSentiment
 
         self.folder = Path(folder).expanduser() if folder else SHIPPED_DIR
@@ -322,8 +279,11 @@ class FinetunedEngine:
             raise SentimentModelError(
                 f"fine-tuned sentiment model in {self.folder} could not be loaded: {error}"
             ) from None
+        self.model.for_inference(precision)
         self.batch_size = batch_size
-        self.version = f"minilm-finetuned:{self.meta['weights_sha256'][:12]}"
+        self.precision = precision = self.model.precision  # auto, resolved for this CPU
+        suffix = "" if precision == "fp32" else f":{precision}"
+        self.version = f"minilm-finetuned:{self.meta['weights_sha256'][:12]}{suffix}"
 
     def score(self, texts: list[str]) -> pd.DataFrame:
         if not texts:
@@ -366,7 +326,10 @@ def newest_classifier(models_dir: Path) -> Path:
 def build_engine(engine: str, sentiment_settings, models_dir: Path) -> SentimentEngine:
     """One engine by name, as configured (settings.SentimentSettings)."""
     if engine == "minilm-finetuned":
-        return FinetunedEngine(sentiment_settings.finetuned_path, sentiment_settings.batch_size)
+        return FinetunedEngine(
+            sentiment_settings.finetuned_path, sentiment_settings.batch_size,
+            precision=sentiment_settings.precision,
+        )  # fmt: skip
     if engine == "vader":
         return VaderEngine()
     if engine == "transformers":

@@ -6,7 +6,7 @@ head and a temperature for calibrated probabilities. Because the lower layers ar
 once per text and caches their output: each epoch then only pays for the top layers, which is what makes a
 reproducible fine-tune fit in minutes on 2 CPU cores.
 
-Texts are masked the same way in training and scoring (`sentiment.mask_text`): @handles -> @user, URLs ->
+Texts are masked the same way in training and scoring (`sentiment_masking.mask_text`): @handles -> @user, URLs ->
 http, entity aliases -> @user, so a brand's name carries no sentiment of its own.
 """
 
@@ -23,12 +23,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mlds_assets.core.sentiment import LABELS, Masker
+from mlds_assets.core.sentiment_masking import LABELS, Masker
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "models" / "sentiment_minilm"
 WEIGHTS_FILE = "model.safetensors"
 META_FILE = "model.json"
 RECIPE_SEED = 16
+PRECISIONS = ("auto", "bf16", "int8", "fp32")  # scoring paths; see MiniLMSentiment.for_inference
 # Brands and products of brand_product_emotion's targets: masked in every recipe set, in training and scoring.
 RECIPE_ALIASES = ("apple", "ipad", "ipad2", "iphone", "google", "android", "ipod", "itunes", "macbook", "mac")
 
@@ -148,6 +149,7 @@ class MiniLMSentiment:
         self.head = torch.nn.Linear(self.encoder.config.hidden_size, len(LABELS))
         self.dropout = torch.nn.Dropout(dropout)
         self.temperature = 1.0
+        self.precision = "fp32"
 
     # -- the pieces -----------------------------------------------------------------------------------------
     def top_parameters(self):
@@ -182,22 +184,64 @@ class MiniLMSentiment:
         pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
         return self.head(self.dropout(pooled) if train else pooled)
 
+    def batches(self, texts: list[str], batch_size: int):
+        """(input positions, batch) in token-length order: each batch is padded only to its own longest text."""
+        import torch
+
+        encoded = self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
+        lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+        order = np.argsort(lengths, kind="stable")
+        pad = self.tokenizer.pad_token_id or 0
+        for start in range(0, len(texts), batch_size):
+            index = order[start : start + batch_size]
+            width = int(lengths[index].max())
+            ids = np.full((len(index), width), pad, dtype=np.int64)
+            mask = np.zeros((len(index), width), dtype=np.int64)
+            for row, i in enumerate(index):
+                ids[row, : lengths[i]] = encoded[i]
+                mask[row, : lengths[i]] = 1
+            yield index, {"input_ids": torch.from_numpy(ids), "attention_mask": torch.from_numpy(mask),
+                          "token_type_ids": torch.zeros_like(torch.from_numpy(ids))}  # fmt: skip
+
     def logits(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
-        """Uncalibrated logits, in length-sorted batches (less padding), returned in the input order."""
+        """Uncalibrated logits, in token-length-sorted batches (little padding), returned in the input order."""
         import torch
 
         if not texts:
             return np.zeros((0, len(LABELS)))
-        lengths = [len(t) for t in texts]
-        order = np.argsort(lengths, kind="stable")
         out = np.zeros((len(texts), len(LABELS)), dtype="float32")
         self.encoder.eval()
         with torch.inference_mode():
-            for start in range(0, len(texts), batch_size):
-                index = order[start : start + batch_size]
-                batch = self.tokenize([texts[i] for i in index])
+            for index, batch in self.batches(texts, batch_size):
                 out[index] = self.upper_logits(self.lower(batch), batch["attention_mask"]).float().numpy()
         return out
+
+    def for_inference(self, precision: str = "auto") -> MiniLMSentiment:
+        """Switch scoring to `precision` (in place; returns self). `bf16`: the encoder and head in bfloat16,
+        fast where the CPU multiplies bf16 natively (AMX or AVX512-BF16). `int8`: every Linear of the encoder
+        quantised dynamically (torch's `quantize_dynamic`: int8 weights per output channel, so the shipped
+        top layers, stored int8 per row, keep their values; activations quantised per batch). `auto`, the
+        default: bf16 where the CPU has native bf16, else int8. `fp32`: as trained. Training never comes here."""
+        import warnings
+
+        import torch
+
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        if precision == "auto":
+            precision = "bf16" if native_bf16() else "int8"
+        self.encoder.eval()
+        if precision == "int8":
+            from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+            with warnings.catch_warnings():  # torch points eager-mode quantisation users at torchao
+                warnings.simplefilter("ignore")
+                self.encoder = quantize_dynamic(self.encoder, {torch.nn.Linear: per_channel_dynamic_qconfig})
+        elif precision == "bf16":
+            self.encoder.to(torch.bfloat16)
+            self.head.to(torch.bfloat16)
+        self.precision = precision
+        return self
 
     def probabilities(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         return softmax(self.logits(texts, batch_size) / self.temperature)
@@ -259,6 +303,16 @@ class MiniLMSentiment:
         model.load_trained_state(load_file(str(folder / WEIGHTS_FILE)))
         model.temperature = float(meta.get("temperature", 1.0))
         return model, meta
+
+
+def native_bf16() -> bool:
+    """Whether this CPU multiplies bfloat16 natively (AMX-BF16 or AVX512-BF16; Linux's CPU flags): where it
+    does not, bf16 is emulated and slower than int8."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return any(flag in flags.split() for flag in ("amx_bf16", "avx512_bf16"))
 
 
 SCALE_SUFFIX = ".int8_scale"

@@ -8,6 +8,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mlds_assets.core.cleaning import FEATURE_LIST_TYPE, as_feature_column
+from mlds_assets.core.schema import SIGNATURE_COLUMNS as SIGNATURE_SCHEMA
 from mlds_assets.core.schema import arrow_text
 
 # What post_collection reads of cleaned_posts.
@@ -113,7 +114,7 @@ def store_records(
     return records.reset_index(drop=True)
 
 
-SIGNATURE_COLUMNS = ["post_id", "platform", "signature"]
+SIGNATURE_COLUMNS = list(SIGNATURE_SCHEMA)
 
 
 def link_signatures(mentions: pd.DataFrame | None, assignments: list[pd.DataFrame]) -> pd.DataFrame:

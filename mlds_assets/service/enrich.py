@@ -31,41 +31,49 @@ def enrich(
     conditions request downstream (resolution, store re-sync), here or by the daemon."""
     instance = instance or dagster_instance(settings)
     defs = build_definitions(settings)
-    baseline = evaluate_automation_conditions(defs=defs, instance=instance).cursor  # "updated since" starts now
     tags = {"mlds/stage": only, "mlds/trigger": "mlds enrich"}
-    outcomes = []
     if only == "topics":
         scopes = [platform] if platform else [*sorted(settings.platforms), CROSS_PLATFORM]
-        for scope in scopes:
-            ops = {f"{scope}_topic_model": {"config": {"force": force}}}
-            outcome = run_job(settings, instance, topics_job_name(scope), None, tags, ops)
-            changed = f"{scope}/topic_assignments" in outcome.get("materialized", [])
-            outcomes.append(
-                {"platform": scope, "batch": "-", "stage": "topics" if changed else "topics (no change)", **outcome}
-            )
+        requests = [(topics_job_name(scope), None, scope) for scope in scopes]
     else:
-        for name in [platform] if platform else sorted(settings.platforms):
-            for batch in instance.get_dynamic_partitions(settings.platform(name).partitions_name):
-                job, batch_tags = enrich_job_name(name, only), {**tags, "mlds/platform": name}
-                outcome = run_job(settings, instance, job, batch, batch_tags)
-                outcomes.append({"platform": name, "batch": batch, "stage": only, **outcome})
-    changed = {key for o in outcomes for key in o.get("materialized", [])}
-    if changed and launch_path(settings, instance)[0] == "in_process":
-        outcomes += follow_up(settings, instance, defs, baseline, changed, tags)
+        names = [platform] if platform else sorted(settings.platforms)
+        requests = [
+            (enrich_job_name(name, only), batch, name)
+            for name in names
+            for batch in instance.get_dynamic_partitions(settings.platform(name).partitions_name)
+        ]
+    if not requests:
+        return []
+    # the conditions downstream of what these jobs write; "updated since" counts from now
+    written = {key for job in {r[0] for r in requests} for key in _job_assets(defs, job)}
+    downstream = AssetSelection.assets(*written).downstream(include_self=False)
+    cursor = evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=downstream).cursor
+    outcomes = []
+    for job, batch, scope in requests:
+        if batch is None:
+            ops = {f"{scope}_topic_model": {"config": {"force": force}}}
+            outcome = run_job(settings, instance, job, None, tags, ops)
+            changed = f"{scope}/topic_assignments" in outcome.get("materialized", [])
+            stage = "topics" if changed else "topics (no change)"
+            outcomes.append({"platform": scope, "batch": "-", "stage": stage, **outcome})
+        else:
+            outcome = run_job(settings, instance, job, batch, {**tags, "mlds/platform": scope})
+            outcomes.append({"platform": scope, "batch": batch, "stage": only, **outcome})
+    if outcomes and launch_path(settings, instance)[0] == "in_process":
+        outcomes += follow_up(settings, instance, defs, cursor, downstream, tags)
     return outcomes
 
 
-def follow_up(settings: Settings, instance: DagsterInstance, defs, cursor, changed: set[str], tags: dict) -> list[dict]:
-    """What the automation sensor would launch after `changed` (asset keys as strings), run here: each round
-    evaluates the conditions of everything downstream and runs the requested assets, one run per partition."""
-    keys = [AssetKey.from_user_string(k) for k in changed]
-    selection = AssetSelection.assets(*keys).downstream(include_self=False)
+def follow_up(settings: Settings, instance: DagsterInstance, defs, cursor, selection, tags: dict) -> list[dict]:
+    """What the automation sensor would launch in `selection` since `cursor`, run here: each round evaluates
+    the conditions and runs the requested assets, one run per partition, until nothing is requested."""
     outcomes = []
+    keys = selection.resolve(defs.resolve_asset_graph())
     for _ in range(MAX_FOLLOW_UP_ROUNDS):
         result = evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=selection, cursor=cursor)
         cursor = result.cursor
         by_partition: dict[str | None, list[AssetKey]] = defaultdict(list)
-        for key in selection.resolve(defs.resolve_asset_graph()):
+        for key in keys:
             for partition in result.get_requested_partitions(key):
                 by_partition[partition].append(key)
         if not by_partition:
@@ -79,13 +87,13 @@ def follow_up(settings: Settings, instance: DagsterInstance, defs, cursor, chang
     return outcomes
 
 
+def _job_assets(defs, job: str) -> set[AssetKey]:
+    return set(defs.resolve_job_def(job).asset_layer.executable_asset_keys)
+
+
 def _jobs_covering(defs, assets: list[AssetKey]) -> list[tuple[str, list[AssetKey]]]:
     """The smallest named job holding all of `assets` (one run), else the smallest for each asset."""
-    sizes = {}
-    for job in defs.jobs:
-        keys = defs.resolve_job_def(job.name).asset_layer.executable_asset_keys
-        sizes[job.name] = keys
-    by_size = sorted(sizes.items(), key=lambda item: (len(item[1]), item[0]))
+    by_size = sorted(((job.name, _job_assets(defs, job.name)) for job in defs.jobs), key=lambda j: (len(j[1]), j[0]))
     for name, keys in by_size:
         if set(assets) <= keys:
             return [(name, assets)]

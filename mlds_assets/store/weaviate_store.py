@@ -44,6 +44,7 @@ class WeaviateConnection:
     cluster_url: str | None = None
     api_key_env: str | None = "WEAVIATE_API_KEY"
     collections: dict[str, str] = field(default_factory=dict)  # platform -> collection name
+    api_key: str | None = None  # the key itself (the Dagster resource's EnvVar); wins over api_key_env
 
     def __repr__(self) -> str:  # never print a secret, not even by accident
         return f"WeaviateConnection(mode={self.mode!r}, host={self.host!r}, port={self.port})"
@@ -55,7 +56,7 @@ class WeaviateConnection:
         import weaviate
         from weaviate.classes.init import Auth
 
-        key = os.environ.get(self.api_key_env) if self.api_key_env else None
+        key = self.api_key or (os.environ.get(self.api_key_env) if self.api_key_env else None)
         auth = Auth.api_key(key) if key else None
         if self.mode == "local":
             return weaviate.connect_to_local(

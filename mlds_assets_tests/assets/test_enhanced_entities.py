@@ -36,7 +36,7 @@ def test_resolution_across_platforms_and_a_decision_that_survives_rematerialisat
 ):
     from mlds_assets.cli import main
     from mlds_assets.core.resolution import load_decisions
-    from mlds_assets.review_commands import review_queue
+    from mlds_assets.service.review import review_queue
 
     ingest(settings, generate_facebook_csv(tmp_path / "fb.csv", 120, dirty=False).path, "facebook", instance)
     outcomes = enrich(settings, "entities", "facebook", instance)

@@ -17,7 +17,6 @@ from mlds_assets.core.sentiment import (
     VaderEngine,
     build_engine,
     load_engine,
-    mask_text,
 )
 from mlds_assets.core.sentiment_finetune import (
     META_FILE,
@@ -27,10 +26,12 @@ from mlds_assets.core.sentiment_finetune import (
     MiniLMSentiment,
     finetune,
     fit_temperature,
+    native_bf16,
     recipe_sets,
     softmax,
     split_rows,
 )
+from mlds_assets.core.sentiment_masking import mask_text
 from mlds_assets.settings import SentimentSettings
 
 ROWS = [
@@ -71,7 +72,9 @@ def test_the_shipped_model_loads_offline_and_scores(monkeypatch):
     assert size < 12_000_000  # the fine-tuned layers and head, not a copy of the base model
     engine = build_engine("minilm-finetuned", SentimentSettings(), SHIPPED_DIR)
     meta = json.loads((SHIPPED_DIR / META_FILE).read_text())
-    assert engine.version == f"minilm-finetuned:{meta['weights_sha256'][:12]}"
+    fast = "bf16" if native_bf16() else "int8"  # the default scoring path on this CPU
+    assert engine.precision == fast
+    assert engine.version == f"minilm-finetuned:{meta['weights_sha256'][:12]}:{fast}"
     texts = ["I love this, best service ever!", "Worst experience, totally broken and rude staff", "Opens at 9", ""]
     scores = engine.score(texts)
     assert list(scores.columns) == SCORE_COLUMNS and len(scores) == 4
@@ -81,9 +84,85 @@ def test_the_shipped_model_loads_offline_and_scores(monkeypatch):
     assert np.allclose(probabilities.sum(1), 1, atol=1e-5)
     assert np.allclose(scores["sentiment_confidence"], probabilities.max(1))
     assert 0.2 < meta["temperature"] < 5
-    # scores do not depend on what else is in the batch (length-bucketed batches keep the order)
+    # length-bucketed batches keep the order; in bf16 or int8 (activations scaled per batch) a text's
+    # probabilities move only slightly with what else is in its batch, and not at all in fp32
     alone = engine.score([texts[1]])
-    assert np.allclose(alone["prob_negative"][0], scores["prob_negative"][1], atol=1e-5)
+    assert np.allclose(alone["prob_negative"][0], scores["prob_negative"][1], atol=0.05)
+    fp32 = build_engine("minilm-finetuned", SentimentSettings(precision="fp32"), SHIPPED_DIR)
+    assert fp32.version == f"minilm-finetuned:{meta['weights_sha256'][:12]}"
+    together, alone = fp32.score(texts), fp32.score([texts[1]])
+    assert np.allclose(alone["prob_negative"][0], together["prob_negative"][1], atol=1e-5)
+
+
+# A fixed sample of tweet-like texts, all three classes, short and long: the default (int8) scoring path
+# must give fp32's labels on nearly all of them.
+AGREEMENT_SAMPLE = [
+    "I love my new phone, the camera is amazing!",
+    "Worst customer service ever. Waited 2 hours and nobody called back.",
+    "The store opens at 9am on Saturdays.",
+    "@user thanks so much for the quick reply, problem solved :)",
+    "@user my order still hasn't arrived and tracking says nothing. Really annoyed.",
+    "Is the new update out yet?",
+    "Just watched the game, what a comeback!! So proud of this team",
+    "Flight delayed again. Third time this month. Never flying with them again",
+    "Meeting moved to Tuesday afternoon",
+    "This coffee is honestly perfect, best way to start the day",
+    "The app keeps crashing every time I open it, useless",
+    "Reading the news about the election results tonight",
+    "Happy birthday to my best friend! Have a wonderful day",
+    "I can't believe they cancelled my favourite show. So disappointed.",
+    "The conference starts tomorrow at the convention center http",
+    "Great concert last night, the band was incredible",
+    "My laptop died in the middle of my presentation. Terrible timing.",
+    "New episode comes out on Friday",
+    "Thank you all for the support, it means the world to me",
+    "The food was cold and the waiter was rude. Not going back.",
+    "Traffic on the highway this morning, leave early",
+    "Finally got tickets for the festival!! Can't wait",
+    "Lost my wallet on the bus today, worst day",
+    "The price of the new model will be announced next week",
+    "Such a beautiful sunset tonight, feeling grateful",
+    "Why is the internet so slow today, this is ridiculous",
+    "Weather forecast says rain on Sunday",
+    "Our team won the championship! Best season ever",
+    "My package was damaged and they refuse to refund. Awful.",
+    "Tomorrow is the last day to register for the course",
+    "Loving the new features in this version, great job @user",
+    "Been on hold for 45 minutes. This is unacceptable.",
+    "The museum has a new exhibition on ancient Egypt",
+    "Had a lovely dinner with family tonight",
+    "Battery drains in an hour after the update. Fix this please",
+    "Apparently the store is moving to a new location in May",
+    "So excited to start my new job on Monday!",
+    "They charged me twice and customer support hung up on me",
+    "The game will be broadcast live at 8pm",
+    "What a fantastic performance, bravo to the whole cast",
+    "I hate Mondays, everything went wrong today",
+    "Check out the schedule for next week's workshops http",
+    "Best pizza in town, highly recommend",
+    "Still no power after the storm, three days now. Frustrated",
+    "The report is due at the end of the month",
+    "Thanks for the birthday wishes everyone, feeling loved",
+    "Terrible movie, I walked out after 30 minutes",
+    "@user what time does the shop close on Sunday?",
+]
+
+
+def test_the_fast_scoring_paths_give_fp32_labels_on_nearly_every_text():
+    """Every path loads the shipped model through the real loading code (build_engine, as the asset does);
+    bf16 and int8 change labels only where fp32 is nearly undecided, and the default is one of them."""
+    fp32 = build_engine("minilm-finetuned", SentimentSettings(precision="fp32"), SHIPPED_DIR)
+    exact = fp32.score(AGREEMENT_SAMPLE)
+    assert set(exact["sentiment_label"]) == set(LABELS)  # the sample spans every class
+    default = build_engine("minilm-finetuned", SentimentSettings(), SHIPPED_DIR)
+    assert default.precision == ("bf16" if native_bf16() else "int8") and default.version != fp32.version
+    for precision in ("bf16", "int8"):
+        engine = build_engine("minilm-finetuned", SentimentSettings(precision=precision), SHIPPED_DIR)
+        assert engine.precision == precision and engine.version.endswith(f":{precision}")
+        fast = engine.score(AGREEMENT_SAMPLE)
+        agree = (fast["sentiment_label"] == exact["sentiment_label"]).mean()
+        assert agree >= 0.9, f"{precision} agrees with fp32 on only {agree:.0%} of the sample"
+        assert np.abs(fast["sentiment_score"] - exact["sentiment_score"]).mean() < 0.1
 
 
 def test_a_missing_finetuned_model_says_how_to_train(tmp_path):

@@ -60,7 +60,7 @@ def engine_from_folder(path: Path, settings: Settings) -> SentimentEngine:
     path = path.expanduser()
     meta = path / "model.json"
     if meta.is_file() and json.loads(meta.read_text()).get("engine") == "minilm-finetuned":
-        return FinetunedEngine(path, settings.sentiment.batch_size)
+        return FinetunedEngine(path, settings.sentiment.batch_size, precision=settings.sentiment.precision)
     if (path / "head.npz").is_file():
         return EmbeddingClassifierEngine(path, settings.sentiment.embedding_model)
     if (path / "config.json").is_file():
@@ -255,7 +255,7 @@ def model_card(folder: Path, model_reports: list[dict], vader_reports: list[dict
             lines.append(f"| {name if i == 0 else ''} | `{file}` | `{digest}` | {counts} |")
     lines += [
         "",
-        "Masking, the same function in training and scoring (`mlds_assets.core.sentiment.mask_text`): HTML "
+        "Masking, the same function in training and scoring (`mlds_assets.core.sentiment_masking.mask_text`): HTML "
         "entities decoded, @handles -> `@user`, URLs and `{link}` -> `http`, entity aliases -> `@user`. In "
         "training the aliases are brand_product_emotion's brands and products (" + ", ".join(
             meta["masking"]["aliases"]) + "); in production, the entity dictionary's names and aliases.",
