@@ -14,8 +14,6 @@ import gc
 import time
 from pathlib import Path
 
-import pandas as pd
-
 # Best of three for the fast engine, whose ratio a noisy neighbour moves by several percent; one run of the
 # slow one, whose minute-long runs average the noise out.
 REPEATS = {"vader": 3, "tiny transformer": 1}
@@ -33,10 +31,9 @@ def _timed(fn, *args, **kwargs) -> float:
 def bench_phase2(rows: int, workdir: str, queue) -> None:
     from dagster import AssetKey, instance_for_test
 
+    from benchmarks.batches import ingested_batch
     from mlds_assets.assets.sentiment import configured_engine
     from mlds_assets.definitions import build_definitions
-    from mlds_assets.demo.exports import generate_facebook_csv
-    from mlds_assets.service.ingest import ingest
     from mlds_assets.service.runs import QUIET_RUN
     from mlds_assets.settings import load_settings
     from mlds_assets_tests.tiny_models import build_tiny_transformer
@@ -45,13 +42,10 @@ def bench_phase2(rows: int, workdir: str, queue) -> None:
     model = build_tiny_transformer(work / "tiny-model")
     base_env = {"MLDS_HOME": str(work / "home"), "MLDS__SENTIMENT__TRANSFORMERS__DEVICE": "cpu"}
     settings = load_settings(env=base_env)
-    export = generate_facebook_csv(work / f"facebook_{rows}.csv", rows, dirty=False)
     out: dict = {"rows": rows}
     (work / "dagster_home").mkdir()
     with instance_for_test(temp_dir=str(work / "dagster_home")) as instance:
-        batch = ingest(settings, export.path, "facebook", instance)["batch"]
-        texts = pd.read_parquet(Path(settings.lake_base) / "facebook" / "cleaned_posts" / f"{batch}.parquet")
-        texts = texts["clean_text"].fillna("").tolist()
+        batch, texts = ingested_batch(settings, work, rows, instance)
         out["posts"] = len(texts)
 
         engines = {

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
 from benchmarks.phase2 import _step_seconds, _timed, timed_run
 
 REAL_DATA = {
@@ -42,21 +40,17 @@ required: [native_id, text]
 def bench_semantic(rows: int, workdir: str, queue) -> None:
     from dagster import AssetKey, instance_for_test
 
+    from benchmarks.batches import ingested_batch
     from mlds_assets.assets.embeddings import configured_encoder
     from mlds_assets.definitions import build_definitions
-    from mlds_assets.demo.exports import generate_facebook_csv
-    from mlds_assets.service.ingest import ingest
     from mlds_assets.settings import load_settings
 
     work = Path(workdir)
     settings = load_settings(env={"MLDS_HOME": str(work / "home"), "MLDS__EMBEDDINGS__DEVICE": "cpu"})
-    export = generate_facebook_csv(work / f"facebook_{rows}.csv", rows, dirty=False)
     out: dict = {"rows": rows, "batch_size": settings.embeddings.batch_size}
     (work / "dagster_home").mkdir()
     with instance_for_test(temp_dir=str(work / "dagster_home")) as instance:
-        batch = ingest(settings, export.path, "facebook", instance)["batch"]
-        texts = pd.read_parquet(Path(settings.lake_base) / "facebook" / "cleaned_posts" / f"{batch}.parquet")
-        texts = texts["clean_text"].fillna("").tolist()
+        batch, texts = ingested_batch(settings, work, rows, instance)
         out["posts"] = len(texts)
         encoder, _ = configured_encoder(settings)  # loaded before the clock, on both sides
 
