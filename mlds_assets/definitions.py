@@ -55,10 +55,6 @@ RESOLVE_JOB = "resolve_entities"
 STORE_RESYNC_JOB = "store_resync"
 
 
-def post_store_resource(settings: Settings) -> PostStoreResource:
-    return PostStoreResource.from_settings(settings)
-
-
 def phase2_stages(settings: Settings) -> list[Phase2Stage]:
     """The chunked, checkpointed, versioned stages of every lane, in the order they are declared."""
     return [sentiment_stage(settings), enhanced_entities_stage(settings), embeddings_stage(settings)]
@@ -181,7 +177,7 @@ def build_definitions(settings: Settings, post_store: PostStoreResource | None =
         sensors=[build_inbox_sensor(settings, jobs), automation, build_run_reaper(settings)],
         resources={
             "io_manager": LakeIOManager(base_path=settings.lake_base),
-            "post_store": post_store or post_store_resource(settings),
+            "post_store": post_store or PostStoreResource.from_settings(settings),
         },
         # Every job runs its steps in the run's own process: a lane's steps hand each other frames through
         # the lake, one after another, so a process per step only added 5-10 s of start-up per step.

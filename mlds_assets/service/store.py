@@ -22,9 +22,9 @@ def open_store(settings: Settings, long_lived: bool = False):
                                  read_consistency_interval=fresh)  # fmt: skip
         store.ensure_collection()
         return store
-    from mlds_assets.definitions import post_store_resource
+    from mlds_assets.resources import PostStoreResource  # Weaviate: the resource the runs use, not the graph
 
-    return post_store_resource(settings).get_store()
+    return PostStoreResource.from_settings(settings).get_store()
 
 
 def search(
