@@ -13,16 +13,31 @@ IN_PROGRESS = {
 }
 
 
-def run_error(instance: DagsterInstance, run_id: str) -> str:
-    """The first step error of a failed run (our exception's message, not Dagster's wrapper), or the run's."""
+def step_errors(instance: DagsterInstance, run_id: str) -> list[str]:
+    """The error our code raised in each failed step ("step: message"), not Dagster's wrapper around it."""
+    errors = []
     for record in instance.all_logs(run_id, of_type=DagsterEventType.STEP_FAILURE):
         error = record.dagster_event.step_failure_data.error if record.dagster_event else None
         if error is not None:
-            error = error.cause or error
-            return f"{record.step_key}: {error.message.strip().splitlines()[0]}"
+            error = error.cause or error  # the step error wraps ours; ours may wrap a library's
+            errors.append(f"{record.step_key}: {error.message.strip()}")
+    return errors
+
+
+def run_error(instance: DagsterInstance, run_id: str) -> str:
+    """The first line of a failed run's first step error, or the run's own failure message."""
+    errors = step_errors(instance, run_id)
+    if errors:
+        return errors[0].splitlines()[0]
     for record in instance.all_logs(run_id, of_type=DagsterEventType.RUN_FAILURE):
         return record.message or "run failed"
     return "run failed"
+
+
+def runs_on_batch(instance: DagsterInstance, partition: str) -> list:
+    """Runs working on a batch right now (started or starting; a queued one has not touched it yet)."""
+    working = [DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
+    return instance.get_runs(RunsFilter(tags={"dagster/partition": partition}, statuses=working))
 
 
 def batch_states(instance: DagsterInstance, platform: str, partitions_name: str) -> dict:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster import AssetKey, DagsterInstance
 
+from mlds_assets.batch_status import runs_on_batch
 from mlds_assets.core.landing import land_file
 from mlds_assets.core.quarantine import quarantine_share, top_reasons
 from mlds_assets.lake import read_lake_partition
@@ -104,11 +105,7 @@ def drop_batch(settings: Settings, platform: str, batch: str, instance=None) -> 
     if not known and not sidecar.is_file():
         batches = instance.get_dynamic_partitions(partitions)
         raise BatchError(f"{platform} has no batch {batch!r}; its batches: {', '.join(batches[:20]) or 'none'}")
-    working = RunsFilter(
-        tags={"dagster/partition": batch},
-        statuses=[DagsterRunStatus.STARTING, DagsterRunStatus.STARTED],
-    )
-    busy = instance.get_runs(working, limit=1)
+    busy = runs_on_batch(instance, batch)
     if busy:
         raise BatchError(f"run {busy[0].run_id} ({busy[0].job_name}) is working on batch {batch}; drop it after")
     dropped = drop_batch_data(open_store(settings), settings.lake_base, settings.landing_dir, platform, batch)

@@ -21,12 +21,11 @@ from dagster import (
     DagsterEventType,
     DagsterInstance,
     DagsterRunStatus,
-    RunsFilter,
     build_reconstructable_job,
     execute_job,
 )
 
-from mlds_assets.batch_status import run_error
+from mlds_assets.batch_status import run_error, runs_on_batch, step_errors
 from mlds_assets.run_reaper import run_tags
 from mlds_assets.service.errors import RunLaunchError
 from mlds_assets.settings import Settings
@@ -140,8 +139,7 @@ def wait_for_batch(instance: DagsterInstance, partition: str, timeout: float, lo
     """Let a run already working on this batch finish first: in-process runs skip the queue, whose
     per-batch limit keeps the daemon's runs apart. (Two `mlds` starting at the same instant may still
     overlap; every step upserts and the store serialises its writers, so that costs time, not data.)"""
-    busy = RunsFilter(tags={PARTITION_TAG: partition}, statuses=[DagsterRunStatus.STARTING, DagsterRunStatus.STARTED])
-    runs = instance.get_runs(busy)
+    runs = runs_on_batch(instance, partition)
     if runs:
         log(f"batch {partition}: waiting for run {runs[0].run_id} ({runs[0].job_name}) to finish")
         for run in runs:
@@ -181,7 +179,7 @@ def run_outcome(instance: DagsterInstance, run_id: str) -> dict:
     )
     outcome = {"run_id": run_id, "materialized": materialized}
     if run is None or run.status != DagsterRunStatus.SUCCESS:
-        return {**outcome, "status": "failed", "errors": _errors(instance, run_id)}
+        return {**outcome, "status": "failed", "errors": step_errors(instance, run_id) or [run_error(instance, run_id)]}
     checks = [
         e.dagster_event.event_specific_data
         for e in events
@@ -198,13 +196,4 @@ def run_outcome(instance: DagsterInstance, run_id: str) -> dict:
     }
 
 
-def _errors(instance: DagsterInstance, run_id: str) -> list[str]:
-    """The error our code raised in each failed step, not Dagster's wrapper around it; else the run's."""
-    errors = []
-    for record in instance.all_logs(run_id, of_type=DagsterEventType.STEP_FAILURE):
-        error = record.dagster_event.step_failure_data.error
-        if error is not None:
-            error = error.cause or error  # the step error wraps ours; ours may wrap a library's
-            errors.append(f"{record.dagster_event.step_key}: {error.message.strip()}")
-    return errors or [run_error(instance, run_id)]
 
