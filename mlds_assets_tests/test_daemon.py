@@ -215,8 +215,8 @@ def test_killed_run_is_failed_by_the_daemon_and_the_next_run_of_its_batch_starts
 
 @pytest.mark.daemon
 def test_mlds_ingest_is_a_client_of_the_running_instance(tmp_path):
-    """With `make dev` up, `mlds ingest` launches as the UI does: its run is queued by the instance's run
-    coordinator and executed by the daemon's launcher in a process of its own, not in `mlds`'s."""
+    """With `make dev` up, `mlds ingest` and `mlds enrich` launch as the UI does: their runs are queued by the
+    instance's run coordinator and executed by the daemon's launcher in a process of its own, not in `mlds`'s."""
     import subprocess
     import sys
 
@@ -240,3 +240,12 @@ def test_mlds_ingest_is_a_client_of_the_running_instance(tmp_path):
         assert instance.all_logs(run.run_id, of_type=DagsterEventType.RUN_ENQUEUED)  # through the queue
         assert run_pid(instance, run.run_id) not in (None, cli.pid)  # the daemon's launcher ran it
         assert f"queued at {server.url}" in err
+
+        enrich = subprocess.run(
+            [sys.executable, "-m", "mlds_assets.cli", "enrich", "--only", "sentiment", "--platform", "facebook"],
+            env=env, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        assert enrich.returncode == 0, enrich.stdout + enrich.stderr[-3000:]
+        [scored] = instance.get_runs(RunsFilter(job_name="facebook_sentiment", tags={"mlds/trigger": "mlds enrich"}))
+        assert scored.status == DagsterRunStatus.SUCCESS and scored.tags["dagster/partition"] == outcome["batch"]
+        assert instance.all_logs(scored.run_id, of_type=DagsterEventType.RUN_ENQUEUED)  # queued, like the UI's
