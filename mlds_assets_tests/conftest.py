@@ -1,9 +1,14 @@
-"""Shared fixtures: a fresh MLDS_HOME and real Dagster instance per test, and the real datasets."""
+"""Shared fixtures: a fresh MLDS_HOME and real Dagster instance per test, the real datasets, and one `mlds
+demo` for the tests that read what it wrote. Also how `make test`'s workers (pytest-xdist, `--dist
+loadgroup`) share the suite out."""
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
+from contextlib import redirect_stdout
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -58,23 +63,80 @@ def tiny_transformer(tmp_path_factory) -> Path:
     return build_tiny_transformer(tmp_path_factory.mktemp("tiny-sentiment-model"))
 
 
+DEMO_POSTS = 100
+
+
+@dataclass
+class DemoRun:
+    settings: Settings
+    printed: str  # what `mlds demo` printed
+
+
 @pytest.fixture(scope="session")
-def demo_settings(tmp_path_factory) -> Settings:
-    """One `mlds demo` (all three phases, 100 posts per platform) shared by the analytics, API and browser
-    tests, which only read what it wrote."""
-    from mlds_assets.service.reports import demo
+def demo_run(tmp_path_factory) -> DemoRun:
+    """One `mlds demo` through the CLI (all three phases, DEMO_POSTS per platform) shared by the CLI,
+    analytics, API, browser and definitions tests, which only read what it wrote; a test that writes works
+    on a copy (`demo_home_copy`)."""
+    from mlds_assets.cli import main
 
     home = tmp_path_factory.mktemp("demo") / "home"
+    before = os.environ.get("MLDS_HOME")
+    os.environ["MLDS_HOME"] = str(home)
+    printed = io.StringIO()
+    try:
+        with redirect_stdout(printed):
+            code = main(["demo", "--posts", str(DEMO_POSTS)])
+    finally:
+        if before is None:
+            del os.environ["MLDS_HOME"]
+        else:
+            os.environ["MLDS_HOME"] = before
+    assert code == 0, printed.getvalue()
     settings = load_settings(env={"MLDS_HOME": str(home)})
-    report = demo(settings, posts_per_platform=100)
     assert "DAGSTER_HOME" not in os.environ or os.environ["DAGSTER_HOME"] != str(settings.dagster_home)
-    assert report["analytics"]["status"] != "failed", report["analytics"]
-    return settings
+    return DemoRun(settings, printed.getvalue())
+
+
+@pytest.fixture(scope="session")
+def demo_settings(demo_run: DemoRun) -> Settings:
+    return demo_run.settings
 
 
 @pytest.fixture
-def export(tmp_path: Path) -> Path:
-    """One generated Facebook export of 120 clean posts."""
-    from mlds_assets.demo.exports import generate_facebook_csv
+def demo_home_copy(demo_run: DemoRun, tmp_path: Path) -> Path:
+    """The demo's MLDS_HOME (lake, store, landing, Dagster's SQLite instance: all relative to it), copied."""
+    return shutil.copytree(demo_run.settings.home, tmp_path / "demo_home")
 
-    return generate_facebook_csv(tmp_path / "facebook_export.csv", 120, dirty=False).path
+
+# How `make test`'s two workers (pytest-xdist) share the suite out: a test file is one unit (its module-scoped
+# fixtures run once) and the files that read the shared demo are one (the demo runs once); the slowest units
+# go first, so that no worker is left running one long file at the end while the other idles.
+DEMO_FILES = ("assets/test_analytics.py", "test_api.py", "test_browser.py", "test_definitions.py", "test_cli.py")
+SLOWEST_FIRST = ("test_daemon.py", "test_shared_data.py", "demo", "test_automation.py",
+                 "assets/test_embeddings_topics.py", "test_faults.py", "test_concurrent_writers.py",
+                 "assets/test_enhanced_entities.py", "assets/test_sentiment.py", "test_bad_input_corpus.py",
+                 "test_imports.py")  # fmt: skip
+
+
+def work_unit(nodeid: str) -> str:
+    path = nodeid.split("::", 1)[0].removeprefix("mlds_assets_tests/")
+    return "demo" if path in DEMO_FILES else path
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    rank = {name: n for n, name in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(work_unit(item.nodeid), len(rank)))  # stable: file order within
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """Units as `work_unit` says, in collection order (xdist's own groups, `xdist_group`, key on a node-id
+    suffix that pytest 9.2 no longer reads)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByWorkUnit(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    config.option.loadscopereorder = False
+    return ByWorkUnit(config, log)
