@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 MLDS_HOME ?= $(CURDIR)/var
+# pytest-xdist workers for `make test` (how the suite is shared out: mlds_assets_tests/conftest.py)
+TEST_WORKERS ?= 2
 export MLDS_HOME
 
 .PHONY: install demo test dev bench lint validate clean system-deps
@@ -31,7 +33,7 @@ demo: install
 
 test: install
 	$(BIN)/ruff check .
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest --durations=15
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) --durations=15
 
 dev: install
 	$(BIN)/mlds instance

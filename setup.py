@@ -56,7 +56,7 @@ setup(
     extras_require={
         "s3": ["s3fs>=2024.6"],  # a lake on S3 or an S3-compatible store (lake_path: s3://...)
         # moto's S3 server stands in for object storage in the tests
-        "dev": ["pytest>=8", "ruff>=0.6", "hypothesis>=6.100", "s3fs>=2024.6", "moto[server]>=5"],
+        "dev": ["pytest>=8", "pytest-xdist>=3.5", "ruff>=0.6", "hypothesis>=6.100", "s3fs>=2024.6", "moto[server]>=5"],
     },
     entry_points={"console_scripts": ["mlds=mlds_assets.cli:main"]},
 )

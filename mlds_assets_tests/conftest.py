@@ -1,5 +1,6 @@
 """Shared fixtures: a fresh MLDS_HOME and real Dagster instance per test, the real datasets, and one `mlds
-demo` for the tests that read what it wrote."""
+demo` for the tests that read what it wrote. Also how `make test`'s workers (pytest-xdist, `--dist
+loadgroup`) share the suite out."""
 
 from __future__ import annotations
 
@@ -105,3 +106,37 @@ def demo_settings(demo_run: DemoRun) -> Settings:
 def demo_home_copy(demo_run: DemoRun, tmp_path: Path) -> Path:
     """The demo's MLDS_HOME (lake, store, landing, Dagster's SQLite instance: all relative to it), copied."""
     return shutil.copytree(demo_run.settings.home, tmp_path / "demo_home")
+
+
+# How `make test`'s two workers (pytest-xdist) share the suite out: a test file is one unit (its module-scoped
+# fixtures run once) and the files that read the shared demo are one (the demo runs once); the slowest units
+# go first, so that no worker is left running one long file at the end while the other idles.
+DEMO_FILES = ("assets/test_analytics.py", "test_api.py", "test_browser.py", "test_definitions.py", "test_cli.py")
+SLOWEST_FIRST = ("test_daemon.py", "test_shared_data.py", "demo", "test_automation.py",
+                 "assets/test_embeddings_topics.py", "test_faults.py", "test_concurrent_writers.py",
+                 "assets/test_enhanced_entities.py", "assets/test_sentiment.py", "test_bad_input_corpus.py",
+                 "test_imports.py")  # fmt: skip
+
+
+def work_unit(nodeid: str) -> str:
+    path = nodeid.split("::", 1)[0].removeprefix("mlds_assets_tests/")
+    return "demo" if path in DEMO_FILES else path
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    rank = {name: n for n, name in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(work_unit(item.nodeid), len(rank)))  # stable: file order within
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """Units as `work_unit` says, in collection order (xdist's own groups, `xdist_group`, key on a node-id
+    suffix that pytest 9.2 no longer reads)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByWorkUnit(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    config.option.loadscopereorder = False
+    return ByWorkUnit(config, log)
