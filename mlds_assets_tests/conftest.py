@@ -108,6 +108,14 @@ def demo_home_copy(demo_run: DemoRun, tmp_path: Path) -> Path:
     return shutil.copytree(demo_run.settings.home, tmp_path / "demo_home")
 
 
+@pytest.fixture
+def export(tmp_path: Path) -> Path:
+    """One generated Facebook export of 120 clean posts."""
+    from mlds_assets.demo.exports import generate_facebook_csv
+
+    return generate_facebook_csv(tmp_path / "facebook_export.csv", 120, dirty=False).path
+
+
 # How `make test`'s two workers (pytest-xdist) share the suite out: a test file is one unit (its module-scoped
 # fixtures run once) and the files that read the shared demo are one (the demo runs once); the slowest units
 # go first, so that no worker is left running one long file at the end while the other idles.
