@@ -1,6 +1,6 @@
 """Shared fixtures: a fresh MLDS_HOME and real Dagster instance per test, the real datasets, and one `mlds
-demo` for the tests that read what it wrote. Also how `make test`'s workers (pytest-xdist, `--dist
-loadgroup`) share the suite out."""
+demo` for the tests that read what it wrote. Also how `make test`'s two pytest-xdist workers share the
+suite out (at the end)."""
 
 from __future__ import annotations
 
@@ -80,17 +80,10 @@ def demo_run(tmp_path_factory) -> DemoRun:
     from mlds_assets.cli import main
 
     home = tmp_path_factory.mktemp("demo") / "home"
-    before = os.environ.get("MLDS_HOME")
-    os.environ["MLDS_HOME"] = str(home)
     printed = io.StringIO()
-    try:
-        with redirect_stdout(printed):
-            code = main(["demo", "--posts", str(DEMO_POSTS)])
-    finally:
-        if before is None:
-            del os.environ["MLDS_HOME"]
-        else:
-            os.environ["MLDS_HOME"] = before
+    with pytest.MonkeyPatch.context() as env, redirect_stdout(printed):
+        env.setenv("MLDS_HOME", str(home))
+        code = main(["demo", "--posts", str(DEMO_POSTS)])
     assert code == 0, printed.getvalue()
     settings = load_settings(env={"MLDS_HOME": str(home)})
     assert "DAGSTER_HOME" not in os.environ or os.environ["DAGSTER_HOME"] != str(settings.dagster_home)

@@ -25,13 +25,19 @@ def home(tmp_path, monkeypatch) -> Path:
     return tmp_path / "home"
 
 
-def test_demo_ingests_every_platform_and_status_reports_them(demo_run, demo_home_copy, monkeypatch, tmp_path, capsys):
+@pytest.fixture
+def demo_home(demo_home_copy, monkeypatch) -> Path:
+    """`mlds` pointed at a copy of the shared demo's home."""
+    monkeypatch.setenv("MLDS_HOME", str(demo_home_copy))
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    return demo_home_copy
+
+
+def test_demo_ingests_every_platform_and_status_reports_them(demo_run, demo_home, tmp_path, capsys):
     """`mlds demo` (the shared one, run through this CLI) says where to look; status reports every platform;
     the demo's generator writes byte-identical files again, and such a file is not ingested twice (on a copy
     of the demo's home)."""
     assert "make dev" in demo_run.printed and "127.0.0.1:3000" in demo_run.printed
-    monkeypatch.setenv("MLDS_HOME", str(demo_home_copy))
-    monkeypatch.delenv("DAGSTER_HOME", raising=False)
     assert main(["status", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert set(report["platforms"]) == set(DEMO_PLATFORMS)
@@ -42,9 +48,9 @@ def test_demo_ingests_every_platform_and_status_reports_them(demo_run, demo_home
                     "entities", "pending_sentiment", "sentiment_coverage", "semantic_coverage",
                     "last_ingested_at"}  # fmt: skip
         assert set(numbers) == expected
-    assert (demo_home_copy / "dagster_home" / "dagster.yaml").is_file()
+    assert (demo_home / "dagster_home" / "dagster.yaml").is_file()
 
-    settings = load_settings(env={"MLDS_HOME": str(demo_home_copy)})
+    settings = load_settings(env={"MLDS_HOME": str(demo_home)})
     again = generate_exports(tmp_path / "again", DEMO_POSTS, settings=settings)
     assert len(again) == len(DEMO_PLATFORMS)
     for export in again:
@@ -105,12 +111,10 @@ def test_console_script_and_definitions_validate(home):
     assert "Validation successful" in validate.stderr + validate.stdout
 
 
-def test_store_rebuild_and_search_from_the_command_line(demo_home_copy, monkeypatch, capsys):
+def test_store_rebuild_and_search_from_the_command_line(demo_home, capsys):
     import shutil
 
-    home = demo_home_copy
-    monkeypatch.setenv("MLDS_HOME", str(home))
-    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    home = demo_home
     assert main(["search", "flight", "--json", "--limit", "50"]) == 0
     before = sorted(hit["post_id"] for hit in json.loads(capsys.readouterr().out))
     assert before

@@ -194,6 +194,3 @@ def run_outcome(instance: DagsterInstance, run_id: str) -> dict:
         "checks_failed": errors,
         "checks_warned": [c.check_name for c in failed if c.severity.value != "ERROR"],  # e.g. a sentiment backlog
     }
-
-
-
