@@ -40,6 +40,7 @@ from mlds_assets.assets.sentiment import sentiment_stage
 from mlds_assets.assets.topics import CROSS_PLATFORM, build_topic_checks, build_topics
 from mlds_assets.checks import build_lane_checks
 from mlds_assets.io_manager import LakeIOManager
+from mlds_assets.landing_job import build_landing_job
 from mlds_assets.resources import PostStoreResource
 from mlds_assets.sensors import (
     build_inbox_sensor,
@@ -159,7 +160,7 @@ def build_definitions(settings: Settings, post_store: PostStoreResource | None =
     assets += [build_cross_platform_metrics(settings), build_reports(settings)]
     checks += build_analytics_checks(settings)
     assets += [build_resolution(settings), build_store_resync(settings)]
-    jobs = build_jobs(settings)
+    jobs = [*build_jobs(settings), build_landing_job(settings)]
     checks.append(build_review_check(settings))
     accuracy = build_accuracy_check(settings)
     if accuracy is not None:

@@ -82,7 +82,7 @@ class DevServer:
 
 
 @contextmanager
-def dagster_dev(workdir: Path, extra_env: dict | None = None) -> Iterator[DevServer]:
+def dagster_dev(workdir: Path, extra_env: dict | None = None, cwd: Path = REPO) -> Iterator[DevServer]:
     home = workdir / "home"
     env = {
         **os.environ, **FAST, **(extra_env or {}),
@@ -97,7 +97,7 @@ def dagster_dev(workdir: Path, extra_env: dict | None = None) -> Iterator[DevSer
     ]  # fmt: skip
     with server.log.open("w") as log:
         process = subprocess.Popen(
-            command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
     try:
 

@@ -1,7 +1,8 @@
-"""The inbox sensor: a complete file under <MLDS_HOME>/inbox/<platform>/ becomes a partition and a run."""
+"""The inbox sensor: a complete file under <inbox>/<platform>/ is landed by a run, then becomes a batch and a run."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 from dagster import (
@@ -16,7 +17,9 @@ from dagster import (
 )
 
 from mlds_assets.core.inbox import scan_inbox
-from mlds_assets.core.landing import LandingError, land_file
+from mlds_assets.core.landing import landed_keys, sidecar_info
+from mlds_assets.core.readers import EXTENSIONS
+from mlds_assets.landing_job import LANDING_JOB, VIA_INBOX
 from mlds_assets.run_reaper import fail_dead_runs
 from mlds_assets.settings import Settings
 
@@ -53,6 +56,8 @@ def enrich_job_name(platform: str, stage: str) -> str:
 
 
 def build_inbox_sensor(settings: Settings, jobs: list) -> SensorDefinition:
+    """Lists only: complete new files become one landing run per tick (copy and hash happen in that run's
+    process, not in the tick); a file that run landed becomes a batch and its fast-path run at the next tick."""
     folders = {p.inbox_folder: p.name for p in settings.platforms.values()}
 
     @sensor(
@@ -60,7 +65,8 @@ def build_inbox_sensor(settings: Settings, jobs: list) -> SensorDefinition:
         jobs=jobs,
         minimum_interval_seconds=settings.ingestion.sensor_interval_seconds,
         default_status=DefaultSensorStatus.RUNNING,
-        description=f"Watches {settings.inbox_dir}/<platform>/ and ingests each complete new file once.",
+        description=f"Watches {settings.inbox_dir}/<platform>/: each complete new file is landed by a "
+        f"`{LANDING_JOB}` run, then becomes a batch and its fast-path run.",
     )
     def inbox_sensor(context: SensorEvaluationContext):
         previous = json.loads(context.cursor) if context.cursor else {}
@@ -71,30 +77,35 @@ def build_inbox_sensor(settings: Settings, jobs: list) -> SensorDefinition:
         )  # fmt: skip
         for reason in scan.skipped:
             context.log.warning(reason)
-        runs, new_partitions = [], {}
+        to_land = []
         for platform, path in scan.ready:
-            try:
-                landed, is_new = land_file(path, settings.landing_dir, platform, ingestion.max_file_bytes)
-            except LandingError as exc:
-                context.log.warning(f"{platform}: {exc}")
+            size = scan.state[str(path)][0]
+            if path.suffix.lower() not in EXTENSIONS or (ingestion.max_file_bytes and size > ingestion.max_file_bytes):
+                context.log.warning(f"{platform}/{path.name}: not landed: an unknown file type or over the size limit")
                 scan.state[str(path)][2] = "rejected"
                 continue
-            except OSError as exc:  # unreadable, vanished, disk full: this file waits, the others go on
-                context.log.warning(f"{platform}/{path.name}: not landed ({exc.strerror or exc}); retried next tick")
-                scan.state.pop(str(path), None)
-                continue
-            scan.state[str(path)][2] = landed.partition_key
-            partitions = set(context.instance.get_dynamic_partitions(settings.platform(platform).partitions_name))
-            if not is_new and landed.partition_key in partitions:
-                context.log.info(f"{path.name}: same content as batch {landed.partition_key}; nothing to do")
-                continue
-            new_partitions.setdefault(platform, []).append(landed.partition_key)
+            scan.state[str(path)][2] = "landing"
+            to_land.append((platform, path))
+        runs, new_partitions = [], {}
+        if to_land:
+            fingerprint = json.dumps(sorted([str(p), *scan.state[str(p)][:2]] for _, p in to_land))
+            files = [{"platform": platform, "path": str(path)} for platform, path in to_land]
             runs.append(
                 RunRequest(
-                    run_key=f"{platform}:{landed.partition_key}",
+                    run_key=f"land:{hashlib.sha256(fingerprint.encode()).hexdigest()[:16]}",
+                    job_name=LANDING_JOB,
+                    run_config={"ops": {"land_files": {"config": {"files": files}}}},
+                    tags={"mlds/files": str(len(to_land))},
+                )
+            )
+        for platform, key, info in landed_by_inbox_without_batch(settings, context.instance):
+            new_partitions.setdefault(platform, []).append(key)
+            runs.append(
+                RunRequest(
+                    run_key=f"{platform}:{key}",
                     job_name=fast_path_job_name(platform),
-                    partition_key=landed.partition_key,
-                    tags={"mlds/source_file": path.name, "mlds/platform": platform},
+                    partition_key=key,
+                    tags={"mlds/source_file": info["source_name"], "mlds/platform": platform},
                 )
             )
         cursor = json.dumps(scan.state, sort_keys=True)
@@ -110,3 +121,18 @@ def build_inbox_sensor(settings: Settings, jobs: list) -> SensorDefinition:
         )
 
     return inbox_sensor
+
+
+def landed_by_inbox_without_batch(settings: Settings, instance) -> list[tuple[str, str, dict]]:
+    """(platform, batch key, sidecar) for files a landing run landed that are no batch yet. Files `mlds ingest`
+    landed are left to it (it adds their batch and runs them itself); a dropped batch's sidecar is gone first."""
+    found = []
+    for name, platform in settings.platforms.items():
+        known = set(instance.get_dynamic_partitions(platform.partitions_name))
+        for key in landed_keys(settings.landing_dir, name):
+            if key in known:
+                continue
+            info = sidecar_info(settings.landing_dir, name, key)
+            if info is not None and info.get("via") == VIA_INBOX:
+                found.append((name, key, info))
+    return found

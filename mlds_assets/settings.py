@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from upath import UPath
 
 ENV_PREFIX = "MLDS__"
 DEFAULT_CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
@@ -383,7 +384,14 @@ class PlatformConfig(_Strict):
 
 class Settings(_Strict):
     home: Path = Path("./var")
+    # Where shared state lives: null = a folder under `home`; any UPath URL (s3://bucket/prefix) works, each on
+    # its own. On a cluster every process (daemon, code server, run pods, `mlds`) must see the same ones.
     lake_path: str | None = None
+    inbox_path: str | None = None
+    landing_path: str | None = None
+    reports_path: str | None = None
+    models_path: str | None = None  # trained sentiment models, topic models
+    instance_dir: Path | None = None  # the Dagster instance's folder (dagster.yaml); null = <home>/dagster_home
     processing: ProcessingSettings = ProcessingSettings()
     ingestion: IngestionSettings = IngestionSettings()
     entities: EntitySettings = EntitySettings()
@@ -415,12 +423,12 @@ class Settings(_Strict):
 
     # Where things live under MLDS_HOME. One place, so that the CLI, sensor and assets agree.
     @property
-    def inbox_dir(self) -> Path:
-        return self.home / "inbox"
+    def inbox_dir(self) -> UPath:
+        return UPath(self.inbox_path or self.home / "inbox")
 
     @property
-    def landing_dir(self) -> Path:
-        return self.home / "landing"
+    def landing_dir(self) -> UPath:
+        return UPath(self.landing_path or self.home / "landing")
 
     @property
     def lake_base(self) -> str:
@@ -432,11 +440,11 @@ class Settings(_Strict):
 
     @property
     def dagster_home(self) -> Path:
-        return self.home / "dagster_home"
+        return Path(self.instance_dir).expanduser().resolve() if self.instance_dir else self.home / "dagster_home"
 
     @property
-    def reports_dir(self) -> Path:
-        return self.home / "reports"
+    def reports_dir(self) -> UPath:
+        return UPath(self.reports_path or self.home / "reports")
 
     @property
     def entity_decisions_path(self) -> Path:
@@ -444,8 +452,8 @@ class Settings(_Strict):
         return path if path.is_absolute() else self.config_dir / path
 
     @property
-    def models_dir(self) -> Path:
-        return self.home / "models"
+    def models_dir(self) -> UPath:
+        return UPath(self.models_path or self.home / "models")
 
     @property
     def entity_dictionary_path(self) -> Path:

@@ -10,6 +10,7 @@ from pathlib import Path
 from dagster import SensorResult, build_sensor_context
 
 from mlds_assets.definitions import build_definitions
+from mlds_assets.landing_job import LANDING_JOB
 from mlds_assets.settings import load_settings
 from mlds_assets_tests.conftest import write_platform
 
@@ -35,12 +36,56 @@ def tick_once(settings, instance, cursor: str | None = None) -> SensorResult:
     return result
 
 
+def run_landing(settings, instance, request):
+    """Execute a landing run the sensor requested, on the same instance, as the daemon's launcher would."""
+    job = build_definitions(settings).resolve_job_def(request.job_name)
+    return job.execute_in_process(
+        run_config=request.run_config, instance=instance, tags=request.tags, raise_on_error=False
+    )
+
+
 def tick(settings, instance, cursor: str | None = None) -> SensorResult:
-    """Two ticks: a file is taken only when a second look finds it unchanged (and settled)."""
-    first = tick_once(settings, instance, cursor)
-    if first.run_requests:
-        return first
-    return tick_once(settings, instance, first.cursor)
+    """What the daemon does until a batch's fast-path run is requested (or nothing more happens): a file is
+    taken only when a second look finds it unchanged (and settled); its landing run is executed; the next
+    tick makes the batch and requests its fast path."""
+    result = tick_once(settings, instance, cursor)
+    for _ in range(3):
+        if any(r.job_name != LANDING_JOB for r in result.run_requests):
+            break
+        for request in result.run_requests:
+            run_landing(settings, instance, request)
+        result = tick_once(settings, instance, result.cursor)
+    return result
+
+
+def test_the_tick_only_lists_and_a_landing_run_copies_and_hashes(settings, instance):
+    drop(settings, "facebook", "week1.csv", CSV)
+    first = tick_once(settings, instance)
+    second = tick_once(settings, instance, first.cursor)
+
+    [request] = second.run_requests
+    assert request.job_name == LANDING_JOB and not second.dynamic_partitions_requests
+    assert not settings.landing_dir.exists()  # nothing read or copied inside the tick
+    files = request.run_config["ops"]["land_files"]["config"]["files"]
+    assert files == [{"platform": "facebook", "path": str(settings.inbox_dir / "facebook" / "week1.csv")}]
+    assert run_landing(settings, instance, request).success
+    [landed] = (settings.landing_dir / "facebook").glob("week1-*.csv")
+    assert landed.read_text() == CSV
+    third = tick_once(settings, instance, second.cursor)  # the landed file becomes a batch and its run
+    assert [r.job_name for r in third.run_requests] == ["facebook_fast_path"]
+    assert instance.get_dynamic_partitions("facebook_batches") == [third.run_requests[0].partition_key]
+
+
+def test_a_landing_run_reads_only_files_under_the_inbox(settings, instance, tmp_path):
+    outside = tmp_path / "elsewhere.csv"
+    outside.write_text(CSV)
+    job = build_definitions(settings).resolve_job_def(LANDING_JOB)
+    config = {"ops": {"land_files": {"config": {"files": [{"platform": "facebook", "path": str(outside)}]}}}}
+    result = job.execute_in_process(run_config=config, instance=instance, raise_on_error=False)
+
+    assert not result.success
+    assert "not under the inbox" in str(result.all_events)
+    assert not settings.landing_dir.exists()
 
 
 def test_new_file_becomes_partition_and_run(settings, instance):
@@ -86,28 +131,42 @@ def test_partial_files_wait_until_stable(settings, instance):
     assert not second.run_requests  # it changed since the last look
 
     third = tick_once(settings, instance, second.cursor)
-    assert [r.partition_key.split("-")[0] for r in third.run_requests] == ["big"]
+    [landing] = third.run_requests
+    assert [Path(f["path"]).name for f in landing.run_config["ops"]["land_files"]["config"]["files"]] == [
+        "big.csv"
+    ]
+    run_landing(settings, instance, landing)
+    fourth = tick_once(settings, instance, third.cursor)
+    assert [r.partition_key.split("-")[0] for r in fourth.run_requests] == ["big"]
     assert len(instance.get_dynamic_partitions("facebook_batches")) == 1  # the half file never became a batch
 
 
-def test_unreadable_file_waits_and_the_others_are_ingested(settings, instance, monkeypatch):
-    """One file that cannot be read (permissions, a vanished mount) must not stop the sensor for the rest."""
-    import mlds_assets.sensors as sensors
+def test_unreadable_file_fails_its_landing_run_and_the_others_are_ingested(settings, instance, monkeypatch):
+    """One file that cannot be read (permissions, a vanished mount) fails the landing run, naming it; the
+    others land and become batches; re-executing that run (from the UI) lands it once it is readable."""
+    import mlds_assets.landing_job as landing_job
 
-    real_land = sensors.land_file
+    real_land = landing_job.land_file
 
     def land(path, *args, **kwargs):
         if path.name == "locked.csv":
             raise PermissionError(13, "Permission denied", str(path))
         return real_land(path, *args, **kwargs)
 
-    monkeypatch.setattr(sensors, "land_file", land)
+    monkeypatch.setattr(landing_job, "land_file", land)
     drop(settings, "facebook", "locked.csv", CSV)
     drop(settings, "facebook", "open.csv", CSV.replace("hello", "hi"))
-    result = tick(settings, instance)
+    first = tick_once(settings, instance)
+    second = tick_once(settings, instance, first.cursor)
+    [landing] = second.run_requests
+    failed = run_landing(settings, instance, landing)
+    assert not failed.success and "locked.csv" in str(failed.all_events)
+    result = tick_once(settings, instance, second.cursor)
     assert [r.partition_key.split("-")[0] for r in result.run_requests] == ["open"]
-    monkeypatch.setattr(sensors, "land_file", real_land)  # readable again: taken at the next ticks
-    later = tick(settings, instance, result.cursor)
+
+    monkeypatch.setattr(landing_job, "land_file", real_land)  # readable again: the run re-executed
+    assert run_landing(settings, instance, landing).success
+    later = tick_once(settings, instance, result.cursor)
     assert [r.partition_key.split("-")[0] for r in later.run_requests] == ["locked"]
 
 

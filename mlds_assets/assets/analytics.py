@@ -24,6 +24,7 @@ from dagster import (
 from mlds_assets.core.analytics import CROSS_PLATFORM, LakeFiles, connect, scope_metrics, value
 from mlds_assets.core.report import write_report
 from mlds_assets.core.schedules import schedule_period
+from mlds_assets.core.upaths import is_local
 from mlds_assets.lake import read_lake_partition
 from mlds_assets.settings import Settings
 
@@ -140,7 +141,9 @@ def build_reports(settings: Settings) -> AssetsDefinition:
         return MaterializeResult(
             metadata={
                 "report": MetadataValue.path(str(files["html"])),
-                "report_url": MetadataValue.url(files["html"].resolve().as_uri()),
+                "report_url": MetadataValue.url(
+                    files["html"].resolve().as_uri() if is_local(files["html"]) else str(files["html"])
+                ),
                 "metrics_parquet": MetadataValue.path(str(files["parquet"])),
                 "metrics_csv": MetadataValue.path(str(files["csv"])),
                 "platforms": len(per_platform),

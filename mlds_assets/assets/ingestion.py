@@ -31,6 +31,7 @@ from mlds_assets.core.metrics import basic_metrics as compute_basic_metrics
 from mlds_assets.core.metrics import metric_value
 from mlds_assets.core.readers import detect_format, read_export
 from mlds_assets.core.schema import ENGAGEMENT_COLUMNS, POST_COLUMNS, schema_markdown
+from mlds_assets.core.upaths import local_copy
 from mlds_assets.lake import read_lake_partition, topic_labels
 from mlds_assets.settings import PlatformConfig, Settings
 from mlds_assets.types import CanonicalPosts, QuarantineRows
@@ -90,14 +91,15 @@ def build_ingestion_lane(platform: PlatformConfig, settings: Settings) -> Lane:
             raise ValueError(
                 f"{source.source_name}: {fmt} is not a format of {name} (formats: {list(platform.formats)})"
             )
-        read = read_export(
-            source.path,
-            fmt,
-            platform.read,
-            name=source.source_name,
-            max_columns=settings.ingestion.max_columns,
-            max_record_bytes=settings.ingestion.max_record_bytes,
-        )
+        with local_copy(source.path) as path:  # the landed object itself when the landing area is local
+            read = read_export(
+                path,
+                fmt,
+                platform.read,
+                name=source.source_name,
+                max_columns=settings.ingestion.max_columns,
+                max_record_bytes=settings.ingestion.max_record_bytes,
+            )
         batch = map_batch(read, platform, context.partition_key, source.source_name, settings.ingestion)
         for warning in batch.warnings:
             context.log.warning(warning)

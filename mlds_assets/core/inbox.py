@@ -1,8 +1,9 @@
 """Which inbox files are ready to ingest: complete (the same size and mtime at two looks, and older than the
 settle time), in a known platform's folder, and really inside the inbox (no symlinks out of it).
 
-Pure over a directory listing and the previous state, so the sensor's cursor logic is testable without
-Dagster and without waiting: a test sets mtimes instead of sleeping.
+The inbox may be a local folder or a prefix on object storage (UPath). Pure over a listing and the previous
+state, so the sensor's cursor logic is testable without Dagster and without waiting: a test sets mtimes
+instead of sleeping.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from mlds_assets.core.upaths import fresh_listing, is_local
 
 
 @dataclass
@@ -19,7 +22,9 @@ class InboxScan:
     skipped: list[str] = field(default_factory=list)  # reasons, for the log
 
 
-def _inside(path: Path, root: Path) -> bool:
+def _inside(path: Path, root: Path | None) -> bool:
+    if root is None:  # object storage: no symlinks, no path outside its prefix
+        return True
     try:
         path.resolve().relative_to(root)
     except (ValueError, OSError):
@@ -42,9 +47,9 @@ def scan_inbox(
     unless `follow_symlinks`: an inbox is a drop zone, not a way to read another team's (or the system's) files."""
     now = time.time() if now is None else now
     scan = InboxScan()
-    if not inbox_dir.is_dir():
+    if not fresh_listing(inbox_dir).is_dir():
         return scan
-    root = inbox_dir.resolve()
+    root = inbox_dir.resolve() if is_local(inbox_dir) else None
     for folder in sorted(p for p in inbox_dir.iterdir() if not p.name.startswith(".")):
         if not follow_symlinks and (folder.is_symlink() or not _inside(folder, root)):
             scan.skipped.append(f"{folder.name}: a symlink; refused (ingestion.follow_symlinks is false)")

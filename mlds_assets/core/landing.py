@@ -18,7 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from upath import UPath
+
 from mlds_assets.core.readers import EXTENSIONS
+from mlds_assets.core.upaths import fresh_listing, is_local, write_bytes_atomically
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 HASH_CHARS = 12
@@ -94,13 +97,13 @@ def _failing_as(what: str, path: Path):
 
 def _copy_hashing(source: Path, target: Path, chunk: int = 1 << 20) -> tuple[str, int]:
     """Copy `source` to `target` in one read, hashing what is copied: the sha256 and size describe exactly
-    the bytes that landed."""
+    the bytes that landed. Either side may be local or on object storage."""
     digest, size = hashlib.sha256(), 0
     with _failing_as("cannot read it", source):
-        handle = open(source, "rb")  # noqa: SIM115 (closed by the with below)
+        handle = source.open("rb")
     with handle:
         with _failing_as("cannot write the landed copy", target.parent):
-            out = open(target, "wb")  # noqa: SIM115
+            out = target.open("wb")
         with out:
             while True:
                 with _failing_as("cannot read it", source):
@@ -111,19 +114,25 @@ def _copy_hashing(source: Path, target: Path, chunk: int = 1 << 20) -> tuple[str
                 size += len(block)
                 with _failing_as("cannot write the landed copy", target.parent):
                     out.write(block)
-            with _failing_as("cannot write the landed copy", target.parent):
-                out.flush()
-                os.fsync(out.fileno())
+            if is_local(target):
+                with _failing_as("cannot write the landed copy", target.parent):
+                    out.flush()
+                    os.fsync(out.fileno())
     return digest.hexdigest(), size
 
 
-def land_file(source: Path, landing_dir: Path, platform: str, max_bytes: int | None = None) -> tuple[LandedFile, bool]:
-    """Copy `source` into the landing area (atomically); returns (landed file, whether it is new).
+def land_file(
+    source: Path, landing_dir: Path, platform: str, max_bytes: int | None = None, via: str = "cli"
+) -> tuple[LandedFile, bool]:
+    """Copy `source` into the landing area; returns (landed file, whether it is new). Source and landing area
+    may each be local or on object storage (UPath).
 
     The file is read once, copied while it is hashed; if its size or mtime changed meanwhile (a file still
     being written), nothing lands and SourceChangedError asks for a retry later. Read and write failures
-    (unreadable, disk full) are OSErrors naming the file or folder, and leave no partial copy behind."""
-    source = Path(source)
+    (unreadable, disk full) are OSErrors naming the file or folder, and leave no partial copy behind. The
+    sidecar is written last: a landed file exists only once complete. `via` says who landed it: the inbox
+    sensor's landing run makes its batches itself; `mlds ingest` makes its own."""
+    source = UPath(source) if isinstance(source, str) else source
     if not source.is_file():
         raise LandingError(f"{source}: not a regular file")
     suffix = source.suffix.lower()
@@ -152,14 +161,30 @@ def land_file(source: Path, landing_dir: Path, platform: str, max_bytes: int | N
             return landed(landing_dir, platform, existing), False
         key = partition_key_for(source.name, sha)
         target = folder / f"{key}{suffix}"
-        os.replace(tmp, target)
+        if is_local(tmp):
+            os.replace(tmp, target)
+        else:  # object storage: a server-side copy; the sidecar below is what makes it a landed file
+            tmp.rename(target)
     finally:
-        tmp.unlink(missing_ok=True)
+        if tmp.exists():
+            tmp.unlink()
     info = {
         "landed_name": target.name, "sha256": sha, "source_name": source.name, "size": size,
-        "source_path": str(source), "landed_at": datetime.now(timezone.utc).isoformat(),
+        "source_path": str(source), "landed_at": datetime.now(timezone.utc).isoformat(), "via": via,
     }  # fmt: skip
-    sidecar_tmp = folder / f".{key}{SIDECAR}.{uuid.uuid4().hex}.tmp"
-    sidecar_tmp.write_text(json.dumps(info, indent=1))
-    os.replace(sidecar_tmp, folder / f"{key}{SIDECAR}")  # the sidecar last: a partition exists only when complete
+    write_bytes_atomically(folder / f"{key}{SIDECAR}", json.dumps(info, indent=1).encode())
     return LandedFile(platform, key, target, sha, source.name, size), True
+
+
+def sidecar_info(landing_dir: Path, platform: str, partition_key: str) -> dict | None:
+    """What the landing wrote for a batch (None when nothing landed under that key)."""
+    sidecar = landing_dir / platform / f"{partition_key}{SIDECAR}"
+    return json.loads(sidecar.read_text()) if sidecar.is_file() else None
+
+
+def landed_keys(landing_dir: Path, platform: str) -> list[str]:
+    """Every batch landed for a platform, oldest name first: one listing of the landing folder."""
+    folder = fresh_listing(landing_dir / platform)
+    if not folder.exists():
+        return []
+    return sorted(p.name.removesuffix(SIDECAR) for p in folder.glob(f"*{SIDECAR}") if not p.name.startswith("."))

@@ -158,24 +158,19 @@ its numbers rest on: <span class="level basic">basic</span> (phase 1 only, or pa
 def write_report(
     folder: Path, platforms: dict[str, pd.DataFrame], cross: pd.DataFrame, generated_at: pd.Timestamp, top: int
 ) -> dict[str, Path]:
-    """The day's folder: report.html, and every metric as Parquet and CSV (written beside, then renamed)."""
-    import os
-    import uuid
+    """The day's folder (local or on object storage): report.html, and every metric as Parquet and CSV, each
+    written whole or not at all."""
+    from mlds_assets.core.upaths import write_atomically
 
     folder.mkdir(parents=True, exist_ok=True)
     every = pd.concat([*platforms.values(), cross], ignore_index=True) if platforms else cross
-    files = {
-        "html": folder / "report.html",
-        "parquet": folder / "metrics.parquet",
-        "csv": folder / "metrics.csv",
-    }
     writers = {
-        "html": lambda path: path.write_text(report_html(platforms, cross, generated_at, top), encoding="utf-8"),
-        "parquet": lambda path: every.to_parquet(path, index=False),
-        "csv": lambda path: every.to_csv(path, index=False),
+        "html": ("report.html", lambda out: out.write(report_html(platforms, cross, generated_at, top).encode())),
+        "parquet": ("metrics.parquet", lambda out: every.to_parquet(out, index=False)),
+        "csv": ("metrics.csv", lambda out: out.write(every.to_csv(index=False).encode())),
     }
-    for kind, path in files.items():
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-        writers[kind](tmp)
-        os.replace(tmp, path)
+    files = {}
+    for kind, (name, write) in writers.items():
+        files[kind] = folder / name
+        write_atomically(files[kind], write)
     return files

@@ -22,13 +22,13 @@ import hashlib
 import importlib
 import importlib.metadata
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
+from upath import UPath
 
 from mlds_assets.core.embeddings import (
     ModelUnavailableError,
@@ -38,6 +38,7 @@ from mlds_assets.core.embeddings import (
     resolve_device,
 )
 from mlds_assets.core.sentiment_masking import LABELS, Masker
+from mlds_assets.core.upaths import local_folder
 
 SCORE_COLUMNS = [
     "sentiment_label",
@@ -314,7 +315,7 @@ def dictionary_aliases(path: Path | None) -> list[str]:
 
 
 def newest_classifier(models_dir: Path) -> Path:
-    candidates = sorted((models_dir / "sentiment").glob("*/model.json"), key=os.path.getmtime)
+    candidates = sorted((models_dir / "sentiment").glob("*/model.json"), key=lambda p: p.stat().st_mtime)
     if not candidates:
         raise SentimentModelError(
             f"no trained sentiment classifier under {models_dir / 'sentiment'}: run "
@@ -326,8 +327,9 @@ def newest_classifier(models_dir: Path) -> Path:
 def build_engine(engine: str, sentiment_settings, models_dir: Path) -> SentimentEngine:
     """One engine by name, as configured (settings.SentimentSettings)."""
     if engine == "minilm-finetuned":
+        finetuned = sentiment_settings.finetuned_path
         return FinetunedEngine(
-            sentiment_settings.finetuned_path, sentiment_settings.batch_size,
+            local_folder(UPath(finetuned)) if finetuned else None, sentiment_settings.batch_size,
             precision=sentiment_settings.precision,
         )  # fmt: skip
     if engine == "vader":
@@ -336,8 +338,9 @@ def build_engine(engine: str, sentiment_settings, models_dir: Path) -> Sentiment
         t = sentiment_settings.transformers
         return TransformersEngine(t.model, t.device, t.batch_size, t.max_length, t.bf16_on_cpu, dict(t.label_map))
     if engine == "embedding-classifier":
-        folder = Path(sentiment_settings.classifier_path) if sentiment_settings.classifier_path else None
-        return EmbeddingClassifierEngine(folder or newest_classifier(models_dir), sentiment_settings.embedding_model)
+        folder = UPath(sentiment_settings.classifier_path) if sentiment_settings.classifier_path else None
+        folder = local_folder(folder or newest_classifier(models_dir))  # downloaded once where it is remote
+        return EmbeddingClassifierEngine(folder, sentiment_settings.embedding_model)
     if ":" in engine:  # module:Class
         module, _, attribute = engine.partition(":")
         try:

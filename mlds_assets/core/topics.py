@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import shutil
+import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from upath import UPath
+
+from mlds_assets.core.upaths import is_local, local_folder, publish_folder, write_bytes_atomically
 
 # Words of two or more letters: digits, "_" and emoji-only tokens say nothing about a topic.
 TOKEN_PATTERN = r"(?u)\b[^\W\d_][^\W\d_]+\b"
@@ -388,24 +391,20 @@ def with_sizes(topics: pd.DataFrame, assignments: pd.DataFrame) -> pd.DataFrame:
 
 
 def save_model(model, folder: Path, fit_id: str, info: dict) -> Path:
-    """Save under `folder/<fit_id>` (safetensors + c-TF-IDF + fit.json), written beside and renamed into
-    place, then point `folder/current.json` at it: a reader never sees a half-written model."""
+    """Save under `folder/<fit_id>` (safetensors + c-TF-IDF + fit.json; `folder` local or on object storage):
+    written in a local scratch folder, published whole, then `folder/current.json` is pointed at it: a reader
+    never sees a half-written model."""
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / fit_id
-    tmp = folder / f".{fit_id}.{uuid.uuid4().hex}.tmp"
+    scratch = Path(tempfile.mkdtemp(prefix="mlds-topics-"))
     _quiet_bertopic()
     try:
-        model.save(str(tmp), serialization="safetensors", save_ctfidf=True, save_embedding_model=False)
-        (tmp / "fit.json").write_text(json.dumps({"fit_id": fit_id, **info}, indent=1, default=str))
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
+        model.save(str(scratch / fit_id), serialization="safetensors", save_ctfidf=True, save_embedding_model=False)
+        (scratch / fit_id / "fit.json").write_text(json.dumps({"fit_id": fit_id, **info}, indent=1, default=str))
+        publish_folder(scratch / fit_id, final)
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
-    pointer = folder / f".current.{uuid.uuid4().hex}.tmp"
-    pointer.write_text(json.dumps({"fit_id": fit_id}))
-    os.replace(pointer, folder / "current.json")
+        shutil.rmtree(scratch, ignore_errors=True)
+    write_bytes_atomically(folder / "current.json", json.dumps({"fit_id": fit_id}).encode())
     return final
 
 
@@ -434,7 +433,7 @@ def load_model(path: str | Path):
 
     _quiet_bertopic()
     try:
-        return BERTopic.load(str(path))
+        return BERTopic.load(str(local_folder(UPath(path))))
     except (OSError, ValueError, KeyError) as error:
         raise TopicModelError(f"topic model in {path} could not be loaded: {error}") from None
 
@@ -446,6 +445,9 @@ def prune_fits(folder: Path, keep: int = 3) -> list[str]:
     removed = []
     for path in fits[:-keep]:
         if path.name != current:
-            shutil.rmtree(path)
+            if is_local(path):
+                shutil.rmtree(path)
+            else:
+                path.fs.rm(path.path, recursive=True)
             removed.append(path.name)
     return removed

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from mlds_assets.core.embeddings import default_embedding_model, load_sentence_encoder
@@ -19,6 +21,7 @@ from mlds_assets.core.sentiment import (
     dictionary_aliases,
 )
 from mlds_assets.core.sentiment_training import GoldSet, GoldSetError, evaluate, gold_set, parse_label_map, train_head
+from mlds_assets.core.upaths import is_local, publish_folder
 from mlds_assets.settings import ReadOptions, Settings
 
 
@@ -48,9 +51,22 @@ def combine_gold(golds: list[GoldSet]) -> GoldSet:
 def train_sentiment(settings: Settings, gold: GoldSet, out: Path | None = None) -> tuple[Path, dict]:
     model = settings.sentiment.embedding_model or default_embedding_model()
     head = train_head(gold, load_sentence_encoder(model), model)
-    folder = out or settings.models_dir / "sentiment" / head.meta["version"].replace(":", "-")
-    head.save(folder)
-    return folder, head.meta
+    target = out or settings.models_dir / "sentiment" / head.meta["version"].replace(":", "-")
+    with saving_into(target) as folder:
+        head.save(folder)
+    return target, head.meta
+
+
+@contextmanager
+def saving_into(target: Path) -> Iterator[Path]:
+    """A local folder to save a model into, published to `target` when that is on object storage (where
+    every run pod finds it)."""
+    if is_local(target):
+        yield Path(target)
+        return
+    scratch = Path(tempfile.mkdtemp(prefix="mlds-train-")) / target.name
+    yield scratch
+    publish_folder(scratch, target)
 
 
 def engine_from_folder(path: Path, settings: Settings) -> SentimentEngine:
@@ -146,8 +162,10 @@ def finetune_sentiment(
         config.top_layers = top_layers
     stamp = pd.Timestamp.now(tz="UTC").strftime("%Y%m%dT%H%M%S")
     if not golds:
-        folder = out or settings.models_dir / "sentiment" / f"minilm-finetuned-{stamp}"
-        return train_recipe(data_dir, folder, config, log=log)
+        target = out or settings.models_dir / "sentiment" / f"minilm-finetuned-{stamp}"
+        with saving_into(target) as folder:
+            _, meta = train_recipe(data_dir, folder, config, log=log)
+        return target, meta
     gold = combine_gold(golds)
     base = base or SHIPPED_DIR
     before = FinetunedEngine(base)
@@ -177,8 +195,10 @@ def finetune_sentiment(
         "trained_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
         **info,
     }
-    folder = model.save(out or settings.models_dir / "sentiment" / f"minilm-finetuned-{stamp}", meta)
-    return folder, MiniLMSentiment.load(folder)[1]  # with what saving adds (weights digest, temperature)
+    target = out or settings.models_dir / "sentiment" / f"minilm-finetuned-{stamp}"
+    with saving_into(target) as folder:
+        meta = MiniLMSentiment.load(model.save(folder, meta))[1]  # with what saving adds (weights digest ...)
+    return target, meta
 
 
 def format_eval(report: dict) -> str:

@@ -123,7 +123,7 @@ def drop_batch_data(store: PostStore, lake: str, landing_dir: Path, platform: st
         folder.fs.rm(folder.path, recursive=True)
         lake_files.append(str(folder))
     landing_files = []
-    sidecar = Path(landing_dir) / platform / f"{batch}.landed.json"
+    sidecar = landing_dir / platform / f"{batch}.landed.json"
     if sidecar.is_file():
         landed = sidecar.with_name(json.loads(sidecar.read_text())["landed_name"])
         for path in (sidecar, landed):  # the sidecar first: a partition exists only while it does

@@ -267,24 +267,23 @@ def test_missing_inbox_is_empty(tmp_path):
 
 
 def test_a_file_that_grows_while_it_is_landed_is_not_landed_and_is_retried(tmp_path, monkeypatch):
-    from mlds_assets.core import landing as landing_module
     from mlds_assets.core.landing import SourceChangedError
 
     source = put(tmp_path / "inbox" / "growing.csv")
     landing = tmp_path / "landing"
-    real_open = open
+    real_open = Path.open
 
     def open_while_a_writer_appends(path, mode="r", *args, **kwargs):
         handle = real_open(path, mode, *args, **kwargs)
-        if Path(path) == source and "r" in mode:
-            with real_open(source, "ab") as writer:  # the exporter is still writing as the copy starts
+        if path == source and "r" in mode:
+            with open(source, "ab") as writer:  # the exporter is still writing as the copy starts
                 writer.write(b"2,more\n")
         return handle
 
-    monkeypatch.setattr(landing_module, "open", open_while_a_writer_appends, raising=False)
+    monkeypatch.setattr(Path, "open", open_while_a_writer_appends)
     with pytest.raises(SourceChangedError, match="changed while it was being landed") as raised:
         land_file(source, landing, "facebook")
-    assert isinstance(raised.value, OSError)  # the inbox sensor retries an OSError on a later tick
+    assert isinstance(raised.value, OSError)  # its new mtime makes the inbox sensor take it again once settled
     assert list(landing.rglob("*")) == [landing / "facebook"]  # no copy, no sidecar, no temp file
 
     monkeypatch.undo()
