@@ -27,18 +27,18 @@ def test_the_helm_values_configure_mlds_for_s3_weaviate_and_kubernetes_runs():
     assert not any("KEY" in name or "PASSWORD" in name for name in env)  # secrets come from mlds-secrets
 
 
-def test_the_code_server_and_every_run_pod_share_mlds_home():
-    """Until inbox, landing and models resolve through UPath like the lake, the pod that lands a file (the
-    code server evaluates the inbox sensor) and the run pod that reads it must see one MLDS_HOME."""
+def test_every_piece_of_shared_state_is_on_object_storage_and_no_pod_needs_a_shared_volume():
+    """The pod that lands a file, the run pods that read it and `mlds` anywhere find inbox, landing area, lake
+    (with its checkpoints), models, topic models and reports through the same S3 URLs; MLDS_HOME is scratch,
+    so no volume is mounted for it (test_object_storage proves the paths on moto's S3 server)."""
     values = yaml.safe_load((DEPLOY / "helm" / "values.yaml").read_text())
     [deployment] = values["dagster-user-deployments"]["deployments"]
-    home = {item["name"]: item["value"] for item in deployment["env"]}["MLDS_HOME"]
-    claim = {v["name"]: v["persistentVolumeClaim"]["claimName"] for v in deployment["volumes"]}
-    mounted = {m["mountPath"]: m["name"] for m in deployment["volumeMounts"]}
-    run_pod = values["runLauncher"]["config"]["k8sRunLauncher"]["runK8sConfig"]
-    run_claim = {v["name"]: v["persistentVolumeClaim"]["claimName"] for v in run_pod["podSpecConfig"]["volumes"]}
-    run_mounted = {m["mountPath"]: m["name"] for m in run_pod["containerConfig"]["volumeMounts"]}
-    assert claim[mounted[home]] == run_claim[run_mounted[home]]
+    settings = load_settings(env={item["name"]: item["value"] for item in deployment["env"]})
+    shared = [settings.inbox_dir, settings.landing_dir, settings.models_dir, settings.reports_dir]
+    assert all(str(place).startswith("s3://") for place in shared), shared
+    assert settings.lake_base.startswith("s3://")
+    assert "volumes" not in deployment and "volumeMounts" not in deployment
+    assert "volumeMounts" not in values["runLauncher"]["config"]["k8sRunLauncher"]["runK8sConfig"]["containerConfig"]
 
 
 def test_the_image_serves_the_code_location_with_a_cpu_torch():
