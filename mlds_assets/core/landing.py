@@ -1,5 +1,8 @@
 """Landing: an inbox file becomes an immutable, content-addressed copy that a partition points at.
 
+Done by the inbox sensor's landing run (`landing_job.py`) or by `mlds ingest`, never inside a sensor tick;
+the landing area may be a local folder or a prefix on object storage.
+
 The partition key carries a prefix of the file's SHA-256, so the same content arriving twice (under any
 name, after any restart) maps to the same partition and no new run. Inbox file names never build a
 path on their own: they are reduced to a safe stem, so `../` or shell characters cannot escape.
