@@ -115,8 +115,8 @@ def export(tmp_path: Path) -> Path:
 DEMO_FILES = ("assets/test_analytics.py", "test_api.py", "test_browser.py", "test_definitions.py", "test_cli.py")
 SLOWEST_FIRST = ("test_daemon.py", "test_shared_data.py", "demo", "test_automation.py",
                  "assets/test_embeddings_topics.py", "test_faults.py", "test_concurrent_writers.py",
-                 "assets/test_enhanced_entities.py", "assets/test_sentiment.py", "test_bad_input_corpus.py",
-                 "test_imports.py")  # fmt: skip
+                 "assets/test_enhanced_entities.py", "test_object_storage.py", "assets/test_sentiment.py",
+                 "test_bad_input_corpus.py", "test_imports.py")  # fmt: skip
 
 
 def work_unit(nodeid: str) -> str:
