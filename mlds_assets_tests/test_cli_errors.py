@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import errno
 import os
+from pathlib import Path
 
 import pytest
 import sqlalchemy.exc
 
 from mlds_assets.cli import main
-from mlds_assets.core import landing
 from mlds_assets.service.ingest import ingest
 from mlds_assets.settings import load_settings
 
@@ -42,10 +42,14 @@ def test_a_file_of_an_unknown_type(home, capsys):
 
 
 def test_an_unreadable_file(home, export, monkeypatch, capsys):
-    def unreadable(path, mode="r", *args, **kwargs):  # root reads anything: the test makes the file unreadable
-        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+    real_open = Path.open
 
-    monkeypatch.setattr(landing, "open", unreadable, raising=False)
+    def unreadable(path, mode="r", *args, **kwargs):  # root reads anything: the test makes the file unreadable
+        if path == export:
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", unreadable)
     assert main(["ingest", str(export), "--platform", "facebook"]) == 2
     assert one_line_error(capsys) == f"mlds: {export}: cannot read it: Permission denied"
 
