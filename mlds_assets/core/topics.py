@@ -12,7 +12,6 @@ import json
 import math
 import re
 import shutil
-import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ import numpy as np
 import pandas as pd
 from upath import UPath
 
-from mlds_assets.core.upaths import is_local, local_folder, publish_folder, write_bytes_atomically
+from mlds_assets.core.upaths import is_local, local_folder, publish_folder, scratch_folder, write_bytes_atomically
 
 # Words of two or more letters: digits, "_" and emoji-only tokens say nothing about a topic.
 TOKEN_PATTERN = r"(?u)\b[^\W\d_][^\W\d_]+\b"
@@ -396,12 +395,12 @@ def save_model(model, folder: Path, fit_id: str, info: dict) -> Path:
     never sees a half-written model."""
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / fit_id
-    scratch = Path(tempfile.mkdtemp(prefix="mlds-topics-"))
+    scratch = scratch_folder(final)
     _quiet_bertopic()
     try:
-        model.save(str(scratch / fit_id), serialization="safetensors", save_ctfidf=True, save_embedding_model=False)
-        (scratch / fit_id / "fit.json").write_text(json.dumps({"fit_id": fit_id, **info}, indent=1, default=str))
-        publish_folder(scratch / fit_id, final)
+        model.save(str(scratch), serialization="safetensors", save_ctfidf=True, save_embedding_model=False)
+        (scratch / "fit.json").write_text(json.dumps({"fit_id": fit_id, **info}, indent=1, default=str))
+        publish_folder(scratch, final)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     write_bytes_atomically(folder / "current.json", json.dumps({"fit_id": fit_id}).encode())

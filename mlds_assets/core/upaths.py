@@ -68,6 +68,15 @@ def local_copy(path: Path | UPath, chunk: int = 1 << 20) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def scratch_folder(target: Path | UPath) -> Path:
+    """Where to build a folder before `publish_folder` puts it at `target`: beside it when local (so the final
+    rename stays on one filesystem, hence atomic), else in a local temporary folder."""
+    if is_local(target):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return Path(target).parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+    return Path(tempfile.mkdtemp(prefix="mlds-")) / target.name
+
+
 def publish_folder(local: Path, target: Path | UPath) -> None:
     """Put a finished local folder (a saved model) at `target`, replacing what was there. Locally a rename
     (atomic); on object storage an upload, after which the caller writes the pointer that names it."""

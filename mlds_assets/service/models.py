@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +20,7 @@ from mlds_assets.core.sentiment import (
     dictionary_aliases,
 )
 from mlds_assets.core.sentiment_training import GoldSet, GoldSetError, evaluate, gold_set, parse_label_map, train_head
-from mlds_assets.core.upaths import is_local, publish_folder
+from mlds_assets.core.upaths import is_local, publish_folder, scratch_folder
 from mlds_assets.settings import ReadOptions, Settings
 
 
@@ -64,7 +63,7 @@ def saving_into(target: Path) -> Iterator[Path]:
     if is_local(target):
         yield Path(target)
         return
-    scratch = Path(tempfile.mkdtemp(prefix="mlds-train-")) / target.name
+    scratch = scratch_folder(target)
     yield scratch
     publish_folder(scratch, target)
 
