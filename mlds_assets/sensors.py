@@ -17,8 +17,7 @@ from dagster import (
 )
 
 from mlds_assets.core.inbox import scan_inbox
-from mlds_assets.core.landing import landed_keys, sidecar_info
-from mlds_assets.core.readers import EXTENSIONS
+from mlds_assets.core.landing import landed_keys, landing_refusal, sidecar_info
 from mlds_assets.landing_job import LANDING_JOB, VIA_INBOX
 from mlds_assets.run_reaper import fail_dead_runs
 from mlds_assets.settings import Settings
@@ -79,9 +78,9 @@ def build_inbox_sensor(settings: Settings, jobs: list) -> SensorDefinition:
             context.log.warning(reason)
         to_land = []
         for platform, path in scan.ready:
-            size = scan.state[str(path)][0]
-            if path.suffix.lower() not in EXTENSIONS or (ingestion.max_file_bytes and size > ingestion.max_file_bytes):
-                context.log.warning(f"{platform}/{path.name}: not landed: an unknown file type or over the size limit")
+            refused = landing_refusal(path.name, scan.state[str(path)][0], ingestion.max_file_bytes)
+            if refused:
+                context.log.warning(f"{platform}: not landed: {refused}")
                 scan.state[str(path)][2] = "rejected"
                 continue
             scan.state[str(path)][2] = "landing"

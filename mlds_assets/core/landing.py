@@ -124,6 +124,17 @@ def _copy_hashing(source: Path, target: Path, chunk: int = 1 << 20) -> tuple[str
     return digest.hexdigest(), size
 
 
+def landing_refusal(name: str, size: int, max_bytes: int | None) -> str | None:
+    """Why a file of this name and size is never landed (an unknown type, over the size limit), or None:
+    the inbox sensor asks before requesting a landing run, and landing itself enforces it."""
+    suffix = Path(name).suffix.lower()
+    if suffix not in EXTENSIONS:
+        return f"{name}: unknown file type {suffix!r}; expected one of {sorted(EXTENSIONS)}"
+    if max_bytes is not None and size > max_bytes:
+        return f"{name}: {size} bytes is over the configured limit of {max_bytes} (ingestion.max_file_mb)"
+    return None
+
+
 def land_file(
     source: Path, landing_dir: Path, platform: str, max_bytes: int | None = None, via: str = "cli"
 ) -> tuple[LandedFile, bool]:
@@ -139,13 +150,10 @@ def land_file(
     if not source.is_file():
         raise LandingError(f"{source}: not a regular file")
     suffix = source.suffix.lower()
-    if suffix not in EXTENSIONS:
-        raise LandingError(f"{source.name}: unknown file type {suffix!r}; expected one of {sorted(EXTENSIONS)}")
     before = source.stat()
-    if max_bytes is not None and before.st_size > max_bytes:
-        raise LandingError(
-            f"{source.name}: {before.st_size} bytes is over the configured limit of {max_bytes} (ingestion.max_file_mb)"
-        )
+    refused = landing_refusal(source.name, before.st_size, max_bytes)
+    if refused:
+        raise LandingError(refused)
     folder = landing_dir / platform
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".incoming-{uuid.uuid4().hex}{suffix}.tmp"  # one per lander: two at once never share it
