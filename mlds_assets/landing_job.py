@@ -8,7 +8,7 @@ from dagster import Config, Failure, JobDefinition, MetadataValue, OpExecutionCo
 from upath import UPath
 
 from mlds_assets.core.landing import LandingError, land_file
-from mlds_assets.core.upaths import is_local
+from mlds_assets.core.upaths import is_under
 from mlds_assets.settings import Settings
 
 LANDING_JOB = "land_inbox_files"
@@ -24,15 +24,6 @@ class LandingConfig(Config):
     files: list[InboxFile]
 
 
-def _inside_inbox(path: UPath, inbox: UPath) -> bool:
-    """Run config can be edited in the UI: a landing run reads only files under the configured inbox."""
-    if is_local(path) != is_local(inbox):
-        return False
-    if is_local(path):
-        return path.resolve().is_relative_to(inbox.resolve())
-    return str(path).startswith(str(inbox).rstrip("/") + "/")
-
-
 def build_landing_job(settings: Settings) -> JobDefinition:
     @op(name="land_files", description="Copy and hash each file into the landing area (content-addressed).")
     def land_files(context: OpExecutionContext, config: LandingConfig) -> None:
@@ -43,7 +34,7 @@ def build_landing_job(settings: Settings) -> JobDefinition:
             try:
                 if item.platform not in settings.platforms:
                     raise LandingError(f"{path.name}: unknown platform {item.platform!r}")
-                if not _inside_inbox(path, settings.inbox_dir):
+                if not is_under(path, settings.inbox_dir):  # run config can be edited in the UI
                     raise LandingError(f"{path}: not under the inbox {settings.inbox_dir}; not read")
                 landed, is_new = land_file(
                     path, settings.landing_dir, item.platform, settings.ingestion.max_file_bytes, via=VIA_INBOX

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlds_assets.core.upaths import fresh_listing, is_local
+from mlds_assets.core.upaths import fresh_listing, is_under
 
 
 @dataclass
@@ -20,16 +20,6 @@ class InboxScan:
     ready: list[tuple[str, Path]] = field(default_factory=list)  # (platform, file)
     state: dict[str, list] = field(default_factory=dict)  # path -> [size, mtime_ns, partition key or ""]
     skipped: list[str] = field(default_factory=list)  # reasons, for the log
-
-
-def _inside(path: Path, root: Path | None) -> bool:
-    if root is None:  # object storage: no symlinks, no path outside its prefix
-        return True
-    try:
-        path.resolve().relative_to(root)
-    except (ValueError, OSError):
-        return False
-    return True
 
 
 def scan_inbox(
@@ -49,9 +39,8 @@ def scan_inbox(
     scan = InboxScan()
     if not fresh_listing(inbox_dir).is_dir():
         return scan
-    root = inbox_dir.resolve() if is_local(inbox_dir) else None
     for folder in sorted(p for p in inbox_dir.iterdir() if not p.name.startswith(".")):
-        if not follow_symlinks and (folder.is_symlink() or not _inside(folder, root)):
+        if not follow_symlinks and (folder.is_symlink() or not is_under(folder, inbox_dir)):
             scan.skipped.append(f"{folder.name}: a symlink; refused (ingestion.follow_symlinks is false)")
             continue
         if not folder.is_dir():
@@ -64,7 +53,7 @@ def scan_inbox(
         for path in sorted(folder.iterdir()):
             if path.name.startswith(".") or path.name.lower().endswith(ignore_suffixes):
                 continue
-            if not follow_symlinks and (path.is_symlink() or not _inside(path, root)):
+            if not follow_symlinks and (path.is_symlink() or not is_under(path, inbox_dir)):
                 scan.skipped.append(f"{folder.name}/{path.name}: a symlink; refused (ingestion.follow_symlinks)")
                 continue
             try:

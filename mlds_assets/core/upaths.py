@@ -23,6 +23,19 @@ def is_local(path: Path | UPath) -> bool:
     return isinstance(path, Path)  # a local UPath (PosixUPath, WindowsUPath) is a pathlib.Path too
 
 
+def is_under(path: Path | UPath, folder: Path | UPath) -> bool:
+    """Whether `path` really lies inside `folder`: locally after resolving symlinks and `..`, on object
+    storage by its key prefix. What lets an inbox be a drop zone rather than a way to read any file."""
+    if is_local(path) != is_local(folder):
+        return False
+    if is_local(path):
+        try:
+            return Path(path).resolve().is_relative_to(Path(folder).resolve())
+        except OSError:
+            return False
+    return str(path).startswith(str(folder).rstrip("/") + "/")
+
+
 def fresh_listing(folder: Path | UPath) -> Path | UPath:
     """`folder` with its filesystem's cached listings dropped: an object store's client caches what it
     listed, and a sensor that lists the same prefix every tick must see the files that arrived since."""
