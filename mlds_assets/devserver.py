@@ -77,6 +77,20 @@ class DevServer:
     def runs_in_progress(self, instance: DagsterInstance) -> int:
         return len(instance.get_run_records(RunsFilter(statuses=list(IN_PROGRESS))))
 
+    def wait_settled(self, instance: DagsterInstance, timeout: float = 600, polls: int = 6) -> int:
+        """Until the daemon has nothing running and launched nothing new for `polls` polls a second apart
+        (the automation sensor ticks every 2 s here): what the conditions requested after a run is done.
+        The number of runs on the instance then."""
+        seen: list[tuple[int, int]] = []
+
+        def quiet() -> bool:
+            seen.append((len(instance.get_run_records()), self.runs_in_progress(instance)))
+            last = seen[-polls:]
+            return len(last) == polls and len(set(last)) == 1 and last[0][1] == 0
+
+        wait_until("the daemon to settle (nothing running, nothing new)", quiet, timeout, 1.0, self.tail)
+        return seen[-1][0]
+
     def tail(self, chars: int = 4000) -> str:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
 
@@ -84,11 +98,12 @@ class DevServer:
 @contextmanager
 def dagster_dev(workdir: Path, extra_env: dict | None = None, cwd: Path = REPO) -> Iterator[DevServer]:
     home = workdir / "home"
-    env = {
-        **os.environ, **FAST, **(extra_env or {}),
+    env = {**os.environ, **FAST}
+    env.pop("MLDS_CONFIG", None)  # the shipped config unless extra_env names one
+    env.update({
+        **(extra_env or {}),
         "MLDS_HOME": str(home), "DAGSTER_HOME": str(home / "dagster_home"), "PYTHONUNBUFFERED": "1",
-    }  # fmt: skip
-    env.pop("MLDS_CONFIG", None)
+    })  # fmt: skip
     subprocess.run([sys.executable, "-m", "mlds_assets.cli", "instance"], env=env, cwd=REPO, check=True)
     server = DevServer(home, free_port(), env, workdir / "dagster_dev.log")
     command = [

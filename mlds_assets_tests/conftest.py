@@ -30,16 +30,50 @@ def config_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, config_dir: Path) -> Settings:
-    return load_settings(config_dir, env={"MLDS_HOME": str(tmp_path / "home")})
+def settings(request, tmp_path: Path, config_dir: Path) -> Settings:
+    """This test's MLDS_HOME over a copy of the shipped config. A test marked `launched` gets a `dagster dev`
+    of its own over them, and settings that send every `mlds` run to it (`runs.launch: webserver`)."""
+    env = {"MLDS_HOME": str(tmp_path / "home")}
+    if request.node.get_closest_marker("launched"):
+        server = request.getfixturevalue("dev_server")
+        env |= {"MLDS__RUNS__LAUNCH": "webserver", "MLDS__RUNS__WEBSERVER_URL": server.url}
+    return load_settings(config_dir, env=env)
 
 
 @pytest.fixture
-def instance(tmp_path: Path):
+def instance(request, tmp_path: Path):
+    """A real instance of the test's own; for a test marked `launched`, its `dagster dev`'s instance."""
+    if request.node.get_closest_marker("launched"):
+        launched = request.getfixturevalue("dev_server").instance()
+        yield launched
+        launched.dispose()
+        return
     home = tmp_path / "dagster_home"
     home.mkdir()
     with instance_for_test(temp_dir=str(home)) as dagster_instance:
         yield dagster_instance
+
+
+@pytest.fixture
+def settle(request, instance):
+    """Wait for what the automation conditions request after a run (resolution, the store re-sync, metrics
+    after sentiment). `mlds` runs it itself on the in-process path, before it returns; on the launched path
+    the daemon's automation sensor launches it after `mlds` returns, so a launched test waits for the daemon
+    to settle."""
+    if not request.node.get_closest_marker("launched"):
+        return lambda: None
+    server = request.getfixturevalue("dev_server")
+    return lambda: server.wait_settled(instance)
+
+
+@pytest.fixture
+def dev_server(tmp_path: Path, config_dir: Path):
+    """`make dev` (webserver, daemon, code server) over this test's MLDS_HOME and config: what users run.
+    Runs go the UI's way: GraphQL, the run queue, the daemon's launcher, a run worker process of their own."""
+    from mlds_assets.devserver import dagster_dev
+
+    with dagster_dev(tmp_path, {"MLDS_CONFIG": str(config_dir)}) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -88,10 +88,12 @@ def test_cross_platform_metrics_add_up_and_the_report_is_where_the_metadata_says
     assert html.count("<svg") >= 6 and "http" not in html.replace("http://www.w3.org/2000/svg", "")  # no CDN
 
 
-def test_phase1_only_data_is_labelled_basic(tmp_path, settings, instance, export):
+@pytest.mark.launched
+def test_phase1_only_data_is_labelled_basic(tmp_path, settings, instance, export, settle):
     from mlds_assets.service.ingest import ingest
 
-    ingest(settings, export, "facebook", instance)
+    assert ingest(settings, export, "facebook", instance)["launched"] == "webserver"
+    settle()
     metrics = scope_metrics(connect(LakeFiles(settings.lake_base, ("facebook",))), "facebook")
     assert set(metrics["processing_level"]) == {"basic"}
     assert set(metrics["sentiment_coverage"]) == {0.0}

@@ -28,11 +28,13 @@ def export(tmp_path) -> Path:
     return path
 
 
-def test_same_file_twice_leaves_store_count_unchanged(settings, instance, export, tmp_path):
-    ingest(settings, export, "facebook", instance)
+@pytest.mark.launched
+def test_same_file_twice_leaves_store_count_unchanged(settings, instance, export, tmp_path, settle):
+    assert ingest(settings, export, "facebook", instance)["launched"] == "webserver"
     copy = tmp_path / "again.csv"
     shutil.copy(export, copy)
-    ingest(settings, copy, "facebook", instance)
+    assert ingest(settings, copy, "facebook", instance)["status"] == "already ingested"
+    settle()  # the daemon's follow-ups (resolution, the store re-sync) rewrite nothing twice either
 
     report = status(settings, instance)
     assert report["platforms"]["facebook"]["posts"] == ROWS

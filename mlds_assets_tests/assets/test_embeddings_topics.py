@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 import pandas as pd
+import pytest
 from dagster import AssetKey, evaluate_automation_conditions
 
 from mlds_assets.core.embeddings import vector_matrix
@@ -28,12 +29,15 @@ def topic_lake(settings, scope: str, asset: str) -> pd.DataFrame:
     return pd.read_parquet(f"{settings.lake_base}/{scope}/{asset}.parquet")
 
 
-def test_embeddings_reach_the_lake_the_store_and_status_once(settings, instance, export):
+@pytest.mark.launched
+def test_embeddings_reach_the_lake_the_store_and_status_once(settings, instance, export, settle):
     batch = ingest(settings, export, "facebook", instance)["batch"]
+    settle()
     assert status(settings, instance)["platforms"]["facebook"]["semantic_coverage"] == 0.0
 
-    [outcome] = enrich(settings, "embeddings", "facebook", instance)
-    assert outcome["status"] == "ok", outcome
+    [outcome, *_] = enrich(settings, "embeddings", "facebook", instance)
+    assert outcome["status"] == "ok" and outcome["launched"] == "webserver", outcome
+    settle()
     vectors = lake(settings, "post_embeddings", batch)
     assert len(vectors) == 120 and vectors["post_id"].is_unique
     assert set(vectors["post_id"]) == set(lake(settings, "cleaned_posts", batch)["post_id"])
@@ -52,6 +56,7 @@ def test_embeddings_reach_the_lake_the_store_and_status_once(settings, instance,
     assert lake(settings, "post_embeddings", batch)["post_id"].is_unique
 
     enrich(settings, "sentiment", "facebook", instance)
+    settle()
     store = open_store(settings)  # a LanceDB handle reads the table version it opened
     assert store.count({"platform": "facebook", "processing_status": "complete"}) == 120
 

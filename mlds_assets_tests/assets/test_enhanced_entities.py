@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from dagster import AssetKey
 
 from mlds_assets.core.enhanced_entities import flatten
@@ -14,12 +15,17 @@ from mlds_assets.service.ingest import ingest
 from mlds_assets_tests.lake_reading import lake, latest_metadata
 
 
-def test_enrich_entities_records_every_post_and_resumes_nothing_twice(settings, instance, export):
+@pytest.mark.launched
+def test_enrich_entities_records_every_post_and_resumes_nothing_twice(settings, instance, export, settle):
     batch = ingest(settings, export, "facebook", instance)["batch"]
-    outcome, resolution, *_ = enrich(settings, "entities", "facebook", instance)
-    # what follows, as the automation conditions request it: resolution (and the store re-sync after it)
-    assert outcome["status"] == "ok" and "resolved_entities" in resolution["stage"], (outcome, resolution)
-    assert resolution["status"] == "ok" and resolution["launched"] == "in_process"
+    settle()
+    [outcome, *_] = enrich(settings, "entities", "facebook", instance)
+    assert outcome["status"] == "ok" and outcome["launched"] == "webserver", outcome
+    settle()  # what follows, as the automation conditions request it: resolution and the store re-sync after it
+    ended = instance.get_run_record_by_id(outcome["run_id"]).end_time
+    for asset in ("resolved_entities", "store_resync"):
+        latest = instance.get_latest_materialization_event(AssetKey(["cross_platform", asset]))
+        assert latest is not None and latest.timestamp > ended, asset  # launched by the daemon after enrich
     per_post = lake(settings, "enhanced_entities", batch)
     assert len(per_post) == 120 and per_post["post_id"].is_unique  # posts with no entity are recorded too
     flat = flatten(per_post)

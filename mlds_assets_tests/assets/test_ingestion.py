@@ -45,10 +45,12 @@ def lake_frame(settings, asset: str, batch: str) -> pd.DataFrame:
     return pd.read_parquet(Path(settings.lake_base) / "facebook" / asset / f"{batch}.parquet")
 
 
+@pytest.mark.launched
 def test_fast_path_runs_every_asset_and_check(settings, instance, facebook_file):
     outcome = ingest(settings, facebook_file, "facebook", instance)
 
     assert outcome["status"] == "ok", outcome
+    assert outcome["launched"] == "webserver"  # queued by the instance, run by the daemon's launcher
     assert outcome["checks_passed"] == 6 and outcome["checks_failed"] == []  # five gates and the backlog WARN
     batch = outcome["batch"]
     for asset in PHASE1:

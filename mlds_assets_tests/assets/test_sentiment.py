@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from dagster import AssetKey, evaluate_automation_conditions
 
 from mlds_assets.core.landing import land_file
@@ -23,12 +24,15 @@ from mlds_assets_tests.lake_reading import lake, latest_metadata
 SENTIMENT = AssetKey(["facebook", "sentiment_scores"])
 
 
-def test_enrich_scores_every_post_and_the_store_and_status_pick_it_up(settings, instance, export):
+@pytest.mark.launched
+def test_enrich_scores_every_post_and_the_store_and_status_pick_it_up(settings, instance, export, settle):
     batch = ingest(settings, export, "facebook", instance)["batch"]
+    settle()
     assert status(settings, instance)["platforms"]["facebook"]["pending_sentiment"] == 120
 
-    [outcome] = enrich(settings, "sentiment", "facebook", instance)
-    assert outcome["status"] == "ok", outcome
+    [outcome, *_] = enrich(settings, "sentiment", "facebook", instance)
+    assert outcome["status"] == "ok" and outcome["launched"] == "webserver", outcome
+    settle()  # the metrics and the store after the scores: the daemon's automation sensor launches them
     assert "sentiment_coverage" not in outcome["checks_failed"]
 
     scores = lake(settings, "sentiment_scores", batch)
