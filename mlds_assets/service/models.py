@@ -164,6 +164,9 @@ def finetune_sentiment(
         target = out or settings.models_dir / "sentiment" / f"minilm-finetuned-{stamp}"
         with saving_into(target) as folder:
             _, meta = train_recipe(data_dir, folder, config, log=log)
+            log("the model card: the model and VADER on the held-out test parts (mlds eval sentiment --heldout)")
+            reports = [eval_heldout(settings, data_dir, model=folder), eval_heldout(settings, data_dir, "vader")]
+            (folder / "MODEL_CARD.md").write_text(model_card(folder, *reports, RECIPE_COMMAND))
         return target, meta
     gold = combine_gold(golds)
     base = base or SHIPPED_DIR
@@ -238,6 +241,11 @@ def eval_entities(
     return {"gold": path.name, "model_version": model_version(nlp, table), **report}
 
 
+RECIPE_COMMAND = (
+    "mlds train sentiment --method finetune --data-dir ../shared/data --out mlds_assets/models/sentiment_minilm"
+)
+
+
 def model_card(folder: Path, model_reports: list[dict], vader_reports: list[dict], training_command: str) -> str:
     """MODEL_CARD.md for a fine-tuned model folder, its score table from `eval_heldout` reports."""
     import json
@@ -290,8 +298,8 @@ def model_card(folder: Path, model_reports: list[dict], vader_reports: list[dict
         "the pooled vector. The frozen lower layers run once per text (cached); each epoch runs only the "
         "trained layers. The epoch with the best mean validation macro-F1 is kept.",
         f"Kept epoch {meta['best_epoch']} of {config['epochs']} (validation macro-F1 {meta['val_macro_f1']}); "
-        f"{meta['train_rows']:,} training rows; {meta['training_seconds'] / 60:.1f} minutes on 2 CPU cores "
-        f"(shared with other jobs), trained {meta['trained_at']}.",
+        f"{meta['train_rows']:,} training rows; {meta['training_seconds'] / 60:.1f} minutes of training with "
+        f"{config['threads']} CPU threads, trained {meta['trained_at']}.",
         "",
         "## Scores on the held-out test parts",
         "",
@@ -316,6 +324,14 @@ def model_card(folder: Path, model_reports: list[dict], vader_reports: list[dict
         "Limitations: trained on English tweets (SemEval 2017, SXSW 2011); long page posts are truncated at "
         f"{meta['max_length']} tokens. Not tuned on any set's test part; the validation parts chose the epoch and "
         "the temperature only.",
+        "",
+        "## Scoring paths (`sentiment.precision`)",
+        "",
+        "The table above is `mlds eval sentiment` in the default precision, `auto`: bf16 where the CPU multiplies "
+        "bfloat16 natively (AMX-BF16 or AVX512-BF16), else int8 (torch dynamic quantisation of every Linear); "
+        "`fp32` is the model as trained. The engine's version names the precision when it is not fp32 "
+        f"(`minilm-finetuned:{meta['weights_sha256'][:12]}:bf16`), so changing it re-scores once. Macro-F1 per "
+        "precision and how often each agrees with fp32: docs/sentiment.md; speed: docs/benchmarks.md.",
         "",
     ]
     return "\n".join(lines)
