@@ -29,16 +29,17 @@ TARGETS = {"cli_s": {"keyword": 2.0, "semantic": 5.0}, "api_p95_ms": {"keyword":
 def bench_api(posts: int, workdir: str, queue) -> None:
     import os
 
-    from benchmarks.api_load import demo_paths, load, running_api
+    from benchmarks.api_load import demo_paths, load, served_api
     from mlds_assets.service.reports import demo
     from mlds_assets.settings import load_settings
 
     os.environ["DAGSTER_HOME"] = str(Path(workdir) / "home" / "dagster_home")
-    settings = load_settings(env={"MLDS_HOME": str(Path(workdir) / "home"), "MLDS__SENTIMENT__ENGINE": "vader"})
+    env = {"MLDS_HOME": str(Path(workdir) / "home"), "MLDS__SENTIMENT__ENGINE": "vader"}
+    settings = load_settings(env=env)
     demo(settings, posts_per_platform=posts)
     clients, per_client = settings.api.load_clients, settings.api.load_requests
-    search = {"cli": _cli_search(Path(workdir) / "home"), "api": _api_search(settings, clients, per_client)}
-    with running_api(settings) as url:
+    search = {"cli": _cli_search(Path(workdir) / "home"), "api": _api_search(env, clients, per_client)}
+    with served_api(env) as url:
         api = load(url, demo_paths(settings), clients, per_client)
     queue.put(
         {
@@ -72,15 +73,15 @@ def _cli_search(home: Path, runs: int = 3) -> dict:
     return out
 
 
-def _api_search(settings, clients: int, per_client: int) -> dict:
+def _api_search(env: dict, clients: int, per_client: int) -> dict:
     """A fresh server: how long it takes to start (it loads the encoder and opens the store then), its
     first search of each mode, then each mode alone under `clients` concurrent clients."""
     import httpx
 
-    from benchmarks.api_load import load, running_api
+    from benchmarks.api_load import load, served_api
 
     started = time.perf_counter()
-    with running_api(settings) as url:
+    with served_api(env) as url:
         out: dict = {"startup_s": time.perf_counter() - started, "first_ms": {}, "load": {}}
         with httpx.Client(base_url=url, timeout=120) as http:
             for mode, (_, path) in SEARCHES.items():

@@ -38,6 +38,40 @@ def running_api(settings: Settings) -> Iterator[str]:
         thread.join(timeout=10)
 
 
+@contextmanager
+def served_api(env: dict[str, str]) -> Iterator[str]:
+    """`mlds api` in a process of its own, as users run it, on a free loopback port; yields its base URL once
+    /health answers. What `make bench` times: a server in a thread of the load generator's process would
+    share its interpreter lock with the 20 client threads, and time them too."""
+    import os
+    import subprocess
+    import sys
+
+    import httpx
+
+    from mlds_assets.devserver import free_port, wait_until
+
+    port = free_port()
+    command = [sys.executable, "-m", "mlds_assets.cli", "api", "--port", str(port)]
+    server = subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+
+    def answers() -> bool:
+        if server.poll() is not None:
+            raise RuntimeError(f"mlds api exited ({server.returncode}): {server.stderr.read().decode()[-2000:]}")
+        try:
+            return httpx.get(f"{url}/health", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_until("mlds api to answer", answers, 120, 0.05)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 def demo_paths(settings: Settings) -> list[str]:
     """A morning's mix: service, platform list, metrics, entities, searches of every mode, backlog."""
     first = sorted(settings.platforms)[0]

@@ -222,4 +222,17 @@ def serve(settings: Settings, host: str, port: int, insecure: bool = False) -> N
 
     for warning in check_exposure(settings, host, insecure):
         print(f"mlds api: warning: {warning}", file=sys.stderr)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    if settings.api.workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+        return
+    # Worker processes import the app by name and build it from the same environment (MLDS_HOME, MLDS_CONFIG,
+    # MLDS__ overrides) this process read its settings from.
+    uvicorn.run("mlds_assets.api:app_from_environment", factory=True, workers=settings.api.workers,
+                host=host, port=port, log_level="warning")  # fmt: skip
+
+
+def app_from_environment() -> FastAPI:
+    """The app of a uvicorn worker process (api.workers > 1): settings read again from the environment."""
+    from mlds_assets.settings import load_settings
+
+    return create_app(load_settings())

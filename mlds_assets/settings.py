@@ -261,6 +261,7 @@ class AnalyticsSettings(_Strict):
 class ApiSettings(_Strict):
     host: str = "127.0.0.1"  # loopback by default: expose it deliberately, behind your own proxy
     port: int = Field(8000, gt=0, lt=65536)
+    workers: int = Field(1, gt=0, le=64)  # uvicorn worker processes, each with its own encoder and store handle
     api_key_env: str = "MLDS_API_KEY"  # the variable's NAME; when it is set, requests need X-API-Key
     p95_limit_s: float = Field(2.0, gt=0)  # the target p95 under load that `make bench` reports against
     load_clients: int = Field(20, gt=0)  # concurrent clients in `make bench`'s API load

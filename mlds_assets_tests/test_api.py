@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from benchmarks.api_load import demo_paths, load, running_api
 from mlds_assets.api import create_app
 from mlds_assets.core.analytics import value
+from mlds_assets.settings import load_settings
 
 
 @pytest.fixture(scope="module")
@@ -94,3 +96,16 @@ def test_a_real_server_answers_twenty_concurrent_clients_without_errors(demo_set
         result = load(url, demo_paths(demo_settings), clients=20, per_client=3)
     assert result["requests"] == 60 and result["errors"] == 0
     assert url.startswith("http://127.0.0.1:")
+
+
+def test_mlds_api_with_two_worker_processes_serves_searches(demo_home_copy):
+    """`api.workers: 2`: `mlds api` as users start it, uvicorn's workers each building the app from the same
+    environment; searches of every mode and the data routes answer from both."""
+    from benchmarks.api_load import served_api
+
+    env = {"MLDS_HOME": str(demo_home_copy), "MLDS__API__WORKERS": "2"}
+    with served_api(env) as url:
+        result = load(url, demo_paths(load_settings(env=env)), clients=4, per_client=4)
+        hits = httpx.get(f"{url}/posts/search", params={"q": "battery", "mode": "keyword"}, timeout=60).json()
+    assert result["requests"] == 16 and result["errors"] == 0
+    assert hits["hits"] and all("vector" not in hit for hit in hits["hits"])

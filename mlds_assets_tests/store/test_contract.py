@@ -124,6 +124,7 @@ def test_keyword_search_with_filters(store):
 
     assert set(hits["platform"]) == {"tiktok"}
     assert len(hits) == 2 and hits["text"].str.contains("shoes").all()
+    assert "vector" not in hits.columns  # hits are for reading; no reader wants 384 floats per post
 
 
 def test_vector_search_skips_posts_without_vectors(store):
@@ -137,6 +138,7 @@ def test_vector_search_skips_posts_without_vectors(store):
     assert nearest["post_id"].iloc[0] == "facebook-2"
     assert not set(nearest["post_id"]) & {"facebook-4", "facebook-5"}
     assert len(store.vector_search(vectors[2], limit=6)) == 4  # asked for all: only the posts with a vector
+    assert "vector" not in nearest.columns and "text" in nearest.columns
     assert store.coverage("vector") == pytest.approx(4 / 6)
 
 
@@ -157,6 +159,7 @@ def test_hybrid_search_fuses_keyword_and_vector_hits_with_filters(store):
     assert {"facebook-0", "facebook-2", "facebook-4"} <= found  # from the keyword side
     assert hits["_score"].is_monotonic_decreasing
     assert "facebook-5" not in found
+    assert "vector" not in hits.columns and "text" in hits.columns
 
 
 def test_delete_a_batch(store):
