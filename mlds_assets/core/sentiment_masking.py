@@ -48,9 +48,17 @@ class Masker:
         self.aliases = sorted({a.strip().lower() for a in aliases if a and a.strip()})
         self._pattern = alias_pattern(self.aliases)
         self.digest = hashlib.sha1("\n".join(self.aliases).encode()).hexdigest()[:8]
+        self._finder = None
+        if self.aliases:  # one Aho-Corasick pass finds whether any alias occurs as a substring at all
+            import ahocorasick
+
+            self._finder = ahocorasick.Automaton()
+            for alias in self.aliases:
+                self._finder.add_word(alias, alias)
+            self._finder.make_automaton()
 
     def __call__(self, texts: list[str]) -> list[str]:
         if self._pattern is None:
             return [mask_text(t) for t in texts]
-        words, pattern = self.aliases, self._pattern  # a substring test first: most posts name no alias
-        return [mask_text(t, pattern if any(w in (t or "").lower() for w in words) else None) for t in texts]
+        pattern, finder = self._pattern, self._finder  # the word-boundary regex only where an alias occurs
+        return [mask_text(t, pattern if next(finder.iter((t or "").lower()), None) else None) for t in texts]
