@@ -46,6 +46,7 @@ def served_api(env: dict[str, str]) -> Iterator[str]:
     import os
     import subprocess
     import sys
+    import tempfile
 
     import httpx
 
@@ -53,23 +54,32 @@ def served_api(env: dict[str, str]) -> Iterator[str]:
 
     port = free_port()
     command = [sys.executable, "-m", "mlds_assets.cli", "api", "--port", str(port)]
-    server = subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryFile() as log:  # a file, not a pipe: a full pipe nobody reads would stall the server
+        server = subprocess.Popen(command, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
 
-    def answers() -> bool:
-        if server.poll() is not None:
-            raise RuntimeError(f"mlds api exited ({server.returncode}): {server.stderr.read().decode()[-2000:]}")
+        def tail() -> str:
+            log.seek(0)
+            return log.read().decode(errors="replace")[-3000:]
+
+        def answers() -> bool:
+            if server.poll() is not None:
+                raise RuntimeError(f"mlds api exited ({server.returncode}): {tail()}")
+            try:
+                return httpx.get(f"{url}/health", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
         try:
-            return httpx.get(f"{url}/health", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_until("mlds api to answer", answers, 120, 0.05)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+            wait_until("mlds api to answer", answers, 120, 0.05, tail)
+            yield url
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(timeout=30)
 
 
 def demo_paths(settings: Settings) -> list[str]:

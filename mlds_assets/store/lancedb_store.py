@@ -320,11 +320,6 @@ class LanceDBPostStore:
             query = query.where(predicate)
         return query.offset(offset).limit(limit).to_pandas()
 
-    def _hit_columns(self) -> list[str]:
-        """Every column but the vector: 384 floats per hit that no reader of search results shows (the API,
-        the CLI), and that cost more to decode and encode than the rest of the hit."""
-        return [name for name in self.table.schema.names if name != "vector"]
-
     def _nothing_to_search(self) -> bool:
         """An empty table (no full-text index yet); counted only until this handle has seen its indexes, so a
         long-lived reader (the API) does not pay a count per search."""
@@ -334,11 +329,11 @@ class LanceDBPostStore:
         if self._nothing_to_search():
             return self.fetch(limit=0)
         self._ensure_search_indexes()  # full-text search needs its index; later rows are searched unindexed
-        search = self.table.search(query, query_type="fts").select(self._hit_columns())
+        search = self.table.search(query, query_type="fts")
         predicate = filter_sql(where)
         if predicate:
             search = search.where(predicate, prefilter=True)
-        return search.limit(limit).to_pandas()
+        return search.limit(limit).to_pandas().drop(columns="vector", errors="ignore")
 
     def hybrid_search(
         self, query: str, vector: Sequence[float], where: StoreFilter | None = None, limit: int = 10
@@ -355,13 +350,12 @@ class LanceDBPostStore:
             self.table.search(query_type="hybrid", vector_column_name="vector")
             .vector(list(vector))
             .text(query)
-            .select(self._hit_columns())
             .rerank(RRFReranker())
         )
         predicate = filter_sql(where)  # posts not embedded yet still match on their words
         if predicate:
             search = search.where(predicate, prefilter=True)
-        hits = search.limit(limit).to_pandas()
+        hits = search.limit(limit).to_pandas().drop(columns="vector", errors="ignore")
         return hits.rename(columns={"_relevance_score": "_score"})
 
     def vector_search(self, vector: Sequence[float], where: StoreFilter | None = None, limit: int = 10) -> pd.DataFrame:
@@ -369,8 +363,8 @@ class LanceDBPostStore:
             raise ValueError(f"vector has {len(vector)} dimensions; the store has {self.vector_dim}")
         # Lance leaves posts without a vector out of a vector search by itself; a `vector IS NOT NULL`
         # prefilter read the whole vector column per query (144 against 40 ms CPU on 23k posts)
-        search = self.table.search(list(vector), vector_column_name="vector").select(self._hit_columns())
+        search = self.table.search(list(vector), vector_column_name="vector")
         predicate = filter_sql(where)
         if predicate:
             search = search.where(predicate, prefilter=True)
-        return search.limit(limit).to_pandas()
+        return search.limit(limit).to_pandas().drop(columns="vector", errors="ignore")

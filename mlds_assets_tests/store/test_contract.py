@@ -219,3 +219,20 @@ def test_a_long_lived_lancedb_reader_sees_later_writes_of_another_handle(tmp_pat
     writer.upsert(records(6, start=4))
     assert fresh.count() == 10 and len(fresh.keyword_search("shoes", limit=20)) == 5
     assert pinned.count() == 4  # a handle without the interval reads the table as it first saw it
+
+
+def test_lancedb_searches_of_every_mode_log_nothing_per_query(tmp_path, capfd):
+    """A long-lived reader (the API) searches thousands of times: Lance must not write a warning per query to
+    stderr (selecting columns in a search did: a `_score` deprecation warning, which also filled an unread
+    pipe and stalled a server)."""
+    store = LanceDBPostStore(str(tmp_path / "store"), vector_dim=DIM)
+    frame = records(6)
+    frame["vector"] = [np.random.default_rng(i).normal(size=DIM).astype("float32").tolist() for i in range(6)]
+    store.upsert(frame)
+    capfd.readouterr()
+    vector = frame["vector"].iloc[1]
+    for _ in range(3):
+        hits = [store.keyword_search("shoes"), store.vector_search(vector), store.hybrid_search("shoes", vector)]
+        assert all(len(h) and "vector" not in h.columns for h in hits)
+    captured = capfd.readouterr()
+    assert "WARN" not in captured.err and "warning" not in captured.err.lower(), captured.err[-2000:]
