@@ -48,9 +48,7 @@ def served_api(env: dict[str, str]) -> Iterator[str]:
     import sys
     import tempfile
 
-    import httpx
-
-    from mlds_assets.devserver import free_port, wait_until
+    from mlds_assets.devserver import free_port, wait_for_http
 
     port = free_port()
     command = [sys.executable, "-m", "mlds_assets.cli", "api", "--port", str(port)]
@@ -62,16 +60,8 @@ def served_api(env: dict[str, str]) -> Iterator[str]:
             log.seek(0)
             return log.read().decode(errors="replace")[-3000:]
 
-        def answers() -> bool:
-            if server.poll() is not None:
-                raise RuntimeError(f"mlds api exited ({server.returncode}): {tail()}")
-            try:
-                return httpx.get(f"{url}/health", timeout=2).status_code == 200
-            except httpx.HTTPError:
-                return False
-
         try:
-            wait_until("mlds api to answer", answers, 120, 0.05, tail)
+            wait_for_http("mlds api", server, f"{url}/health", 120, tail, every=0.05)
             yield url
         finally:
             server.terminate()

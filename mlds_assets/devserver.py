@@ -50,6 +50,22 @@ def wait_until(
         time.sleep(every)
 
 
+def wait_for_http(
+    what: str, process: subprocess.Popen, url: str, timeout: float, log: Callable[[], str], every: float = 0.5
+) -> None:
+    """Until `url` answers 200; fails at once, with the end of `log()`, when the process exits first."""
+
+    def answers() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"{what} exited ({process.returncode}):\n{log()}")
+        try:
+            return httpx.get(url, timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_until(f"{what} to answer", answers, timeout, every, log)
+
+
 @dataclass
 class DevServer:
     home: Path
@@ -115,16 +131,7 @@ def dagster_dev(workdir: Path, extra_env: dict | None = None, cwd: Path = REPO) 
             command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
     try:
-
-        def answers() -> bool:
-            if process.poll() is not None:
-                raise AssertionError(f"dagster dev exited ({process.returncode}):\n{server.tail()}")
-            try:
-                return httpx.get(f"{server.url}/server_info", timeout=2).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        wait_until("dagster dev to answer", answers, 240, log=server.tail)
+        wait_for_http("dagster dev", process, f"{server.url}/server_info", 240, server.tail)
         yield server
     finally:
         try:
