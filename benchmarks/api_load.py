@@ -110,7 +110,10 @@ def load(base_url: str, paths: list[str], clients: int, per_client: int, headers
     return {
         "clients": clients,
         **_latency([(s, status) for _, s, status in results]),
-        "by_path": {p: _latency([(s, status) for q, s, status in results if q == p]) for p in paths},
+        "by_path": {  # paths no request reached (fewer requests than paths) are left out
+            p: _latency([(s, status) for q, s, status in results if q == p])
+            for p in dict.fromkeys(q for q, _, _ in results)
+        },
     }
 
 
