@@ -106,6 +106,7 @@ def test_mlds_api_with_two_worker_processes_serves_searches(demo_home_copy):
     env = {"MLDS_HOME": str(demo_home_copy), "MLDS__API__WORKERS": "2"}
     with served_api(env) as url:
         result = load(url, demo_paths(load_settings(env=env)), clients=4, per_client=4)
-        hits = httpx.get(f"{url}/posts/search", params={"q": "refund for my order", "mode": "hybrid"}, timeout=60).json()
+        query = {"q": "refund for my order", "mode": "hybrid"}
+        hits = httpx.get(f"{url}/posts/search", params=query, timeout=60).json()
     assert result["requests"] == 16 and result["errors"] == 0
     assert hits["hits"] and all("vector" not in hit for hit in hits["hits"])
