@@ -333,7 +333,7 @@ class LanceDBPostStore:
         predicate = filter_sql(where)
         if predicate:
             search = search.where(predicate, prefilter=True)
-        return search.limit(limit).to_pandas().drop(columns="vector", errors="ignore")
+        return _hits(search, limit)
 
     def hybrid_search(
         self, query: str, vector: Sequence[float], where: StoreFilter | None = None, limit: int = 10
@@ -355,7 +355,7 @@ class LanceDBPostStore:
         predicate = filter_sql(where)  # posts not embedded yet still match on their words
         if predicate:
             search = search.where(predicate, prefilter=True)
-        hits = search.limit(limit).to_pandas().drop(columns="vector", errors="ignore")
+        hits = _hits(search, limit)
         return hits.rename(columns={"_relevance_score": "_score"})
 
     def vector_search(self, vector: Sequence[float], where: StoreFilter | None = None, limit: int = 10) -> pd.DataFrame:
@@ -367,4 +367,10 @@ class LanceDBPostStore:
         predicate = filter_sql(where)
         if predicate:
             search = search.where(predicate, prefilter=True)
-        return search.limit(limit).to_pandas().drop(columns="vector", errors="ignore")
+        return _hits(search, limit)
+
+
+def _hits(search, limit: int) -> pd.DataFrame:
+    """A search's hits without the vector column: 384 floats per hit that no reader of results shows (the
+    API, the CLI). Dropped after the query: selecting columns in a Lance search logs a warning per query."""
+    return search.limit(limit).to_pandas().drop(columns="vector", errors="ignore")
