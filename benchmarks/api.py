@@ -115,8 +115,14 @@ def _bare_search(settings, clients: int, per_client: int) -> dict:
     calls = {
         "keyword": lambda q: table.search(q, query_type="fts").limit(10).to_arrow(),
         "semantic": lambda q: table.search(vector(q), vector_column_name="vector").limit(10).to_arrow(),
-        "hybrid": lambda q: table.search(query_type="hybrid", vector_column_name="vector")
-        .vector(vector(q)).text(q).rerank(RRFReranker()).limit(10).to_arrow(),
+        "hybrid": lambda q: (
+            table.search(query_type="hybrid", vector_column_name="vector")
+            .vector(vector(q))
+            .text(q)
+            .rerank(RRFReranker())
+            .limit(10)
+            .to_arrow()
+        ),
     }
     out = {}
     for mode, (query, _) in SEARCHES.items():

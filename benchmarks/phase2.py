@@ -260,8 +260,7 @@ def finetuned_markdown(result: dict) -> str:
         bare, step = result[f"{label}_bare"], result[f"{label}_step"]
         name = f"{result[f'{label}_precision']} (default: auto)" if precision == "auto" else precision
         lines.append(
-            f"| {name} | {posts / bare:,.1f} | {posts / step:,.1f} "
-            f"| {step / bare:.2f}x | {fp32_step / step:.2f}x |"
+            f"| {name} | {posts / bare:,.1f} | {posts / step:,.1f} | {step / bare:.2f}x | {fp32_step / step:.2f}x |"
         )
     return "\n".join(lines) + "\n"
 

@@ -161,9 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     api_cmd = commands.add_parser("api", help="serve the read API (FastAPI; 127.0.0.1:8000 by default)")
     api_cmd.add_argument("--host", help="bind address (default api.host: 127.0.0.1)")
     api_cmd.add_argument("--port", type=int)
-    api_cmd.add_argument(
-        "--insecure", action="store_true", help="allow binding beyond loopback without a key (warns)"
-    )
+    api_cmd.add_argument("--insecure", action="store_true", help="allow binding beyond loopback without a key (warns)")
     enrich_cmd = commands.add_parser("enrich", help="run a phase-2 stage now over pending posts")
     enrich_cmd.add_argument("--only", choices=PHASE2_STAGES, default="sentiment")
     enrich_cmd.add_argument("--platform")
@@ -391,8 +389,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mlds: configuration error:\n{exc}", file=sys.stderr)
         return 2
     except (
-        SentimentModelError, GoldSetError, ExportReadError, ReviewError, EntityModelError, RebuildError, BatchError,
-        RunLaunchError, LandingError, StoreUnavailableError,
+        SentimentModelError,
+        GoldSetError,
+        ExportReadError,
+        ReviewError,
+        EntityModelError,
+        RebuildError,
+        BatchError,
+        RunLaunchError,
+        LandingError,
+        StoreUnavailableError,
     ) as exc:
         print(f"mlds: {exc}", file=sys.stderr)
         return 2

@@ -587,8 +587,6 @@ def load_settings(config_dir: str | Path | None = None, env: Mapping[str, str] |
     except ValidationError as exc:
         # blame the variable only when the failing key is the one it set (or lies under it), else the file
         loc = tuple(str(p) for p in exc.errors()[0]["loc"]) if exc.errors() else ()
-        var = next(
-            (v for path, v in reversed(overridden) if loc[: len(path)] == path or path[: len(loc)] == loc), None
-        )
+        var = next((v for path, v in reversed(overridden) if loc[: len(path)] == path or path[: len(loc)] == loc), None)
         source = f"environment {var}" if var else str(global_file)
         raise ConfigError(_describe(exc, source)) from None

@@ -216,8 +216,9 @@ def test_a_tiktok_epoch_with_seven_decimals_reaches_the_store(settings, instance
 
 def test_mixed_encodings_keep_every_utf8_row_intact(corpus_settings, instance, tmp_path):
     path = tmp_path / "mixed.csv"
-    path.write_bytes((HEADER + "1,café,2024-01-01T10:00:00Z,1\n2,日本語のテキスト,2024-01-02T10:00:00Z,2\n").encode()
-                     + LATIN1_ROW)
+    path.write_bytes(
+        (HEADER + "1,café,2024-01-01T10:00:00Z,1\n2,日本語のテキスト,2024-01-02T10:00:00Z,2\n").encode() + LATIN1_ROW
+    )
     outcome = ingest(corpus_settings, path, "corpus", instance)
     assert outcome["status"] == "ok", outcome
     lake = Path(corpus_settings.lake_base) / "corpus"
@@ -240,9 +241,7 @@ def test_an_id_written_as_a_json_float_is_the_same_post_as_its_digits(corpus_set
     assert (stored["native_id"], stored["text"], stored["likes"]) == ("1000000000000000000", "from json", 2)
 
 
-@pytest.mark.parametrize(
-    "body", [HEADER, HEADER + "1,a,yesterday,1\n"], ids=["header only", "every row quarantined"]
-)
+@pytest.mark.parametrize("body", [HEADER, HEADER + "1,a,yesterday,1\n"], ids=["header only", "every row quarantined"])
 def test_an_empty_batch_goes_through_every_phase_two_stage(corpus_settings, instance, tmp_path, body):
     from mlds_assets.service.enrich import enrich
 

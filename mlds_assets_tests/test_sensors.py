@@ -132,9 +132,7 @@ def test_partial_files_wait_until_stable(settings, instance):
 
     third = tick_once(settings, instance, second.cursor)
     [landing] = third.run_requests
-    assert [Path(f["path"]).name for f in landing.run_config["ops"]["land_files"]["config"]["files"]] == [
-        "big.csv"
-    ]
+    assert [Path(f["path"]).name for f in landing.run_config["ops"]["land_files"]["config"]["files"]] == ["big.csv"]
     run_landing(settings, instance, landing)
     fourth = tick_once(settings, instance, third.cursor)
     assert [r.partition_key.split("-")[0] for r in fourth.run_requests] == ["big"]

@@ -27,9 +27,7 @@ MENTION = rf"(?:^|[^{_WORD}@])@([{_WORD}]+)"
 HASHTAG = rf"(?:^|[^{_WORD}#&])#([{_WORD}]*[{_LETTER}][{_WORD}]*)"  # a letter somewhere; not "&#39;", not "C#"
 # Invisible characters that split words without looking like it (zero-width space, BOM, word joiner, C0 controls),
 # and the bidirectional marks, embeddings, overrides and isolates, which reorder what a reader sees (U+202E).
-INVISIBLE = (
-    r"[\x00-\x08\x0e-\x1b\x7f\x{200b}-\x{200f}\x{2060}\x{feff}\x{061c}\x{202a}-\x{202e}\x{2066}-\x{2069}]"
-)
+INVISIBLE = r"[\x00-\x08\x0e-\x1b\x7f\x{200b}-\x{200f}\x{2060}\x{feff}\x{061c}\x{202a}-\x{202e}\x{2066}-\x{2069}]"
 # Python's str.split() whitespace. A single plain space is left alone: replacing it with itself is the slow part.
 OTHER_SPACE = r"\t\n\x0b\f\r\x1c-\x1f\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}"
 WHITESPACE_RUN = rf"[ {OTHER_SPACE}]{{2,}}|[{OTHER_SPACE}]"

@@ -89,8 +89,7 @@ def map_batch(
                 _quoted(
                     "native_id",
                     native_raw,
-                    " is a floating-point number beyond 2**53: its last digits may have been lost "
-                    "(export ids as text)",
+                    " is a floating-point number beyond 2**53: its last digits may have been lost (export ids as text)",
                 ),
             )
         )

@@ -71,9 +71,7 @@ def split_rows(rows: list[tuple[str, str]], seed: int, val: float = 0.1, test: f
 
     frame = pd.DataFrame(rows, columns=["text", "label"]).drop_duplicates("text").reset_index(drop=True)
     rest, test_part = train_test_split(frame, test_size=test, random_state=seed, stratify=frame["label"])
-    train_part, val_part = train_test_split(
-        rest, test_size=val / (1 - test), random_state=seed, stratify=rest["label"]
-    )
+    train_part, val_part = train_test_split(rest, test_size=val / (1 - test), random_state=seed, stratify=rest["label"])
     as_rows = lambda part: list(part.itertuples(index=False, name=None))  # noqa: E731
     return as_rows(train_part), as_rows(val_part), as_rows(test_part)
 

@@ -103,4 +103,3 @@ def _jobs_covering(defs, assets: list[AssetKey]) -> list[tuple[str, list[AssetKe
 def _scope(assets: list[AssetKey]) -> str:
     scopes = {key.path[0] for key in assets}
     return scopes.pop() if len(scopes) == 1 else CROSS_PLATFORM
-

@@ -284,8 +284,9 @@ def model_card(folder: Path, model_reports: list[dict], vader_reports: list[dict
         "",
         "Masking, the same function in training and scoring (`mlds_assets.core.sentiment_masking.mask_text`): HTML "
         "entities decoded, @handles -> `@user`, URLs and `{link}` -> `http`, entity aliases -> `@user`. In "
-        "training the aliases are brand_product_emotion's brands and products (" + ", ".join(
-            meta["masking"]["aliases"]) + "); in production, the entity dictionary's names and aliases.",
+        "training the aliases are brand_product_emotion's brands and products ("
+        + ", ".join(meta["masking"]["aliases"])
+        + "); in production, the entity dictionary's names and aliases.",
         "",
         "## Training",
         "",

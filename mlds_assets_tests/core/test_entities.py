@@ -119,7 +119,7 @@ def test_leftmost_longest_alias():
 
 
 def test_aliases_inside_handles_tags_and_words_are_skipped_and_later_ones_still_found():
-    """"adidas" in "@adidas" and "apple" in "pineapple" are no dictionary hits; what follows them in the post
+    """ "adidas" in "@adidas" and "apple" in "pineapple" are no dictionary hits; what follows them in the post
     still is, and "Apple" still stands on its own where "Apple Inc" runs into "Incorporated"."""
     hits, _ = extract(cleaned("@adidas pineapple #adidasrun then Adidas, and Apple Incorporated"))
     dictionary = hits[hits["method"] == "dictionary"]
