@@ -9,9 +9,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,8 +112,59 @@ class DevServer:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
 
 
+def stop_group(process: subprocess.Popen, grace: float = 60) -> None:
+    """SIGTERM to the process group `dagster dev` leads (webserver, daemon, code server, run workers), then
+    SIGKILL to the group if its leader has not exited within `grace` seconds."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=grace)
+    except ProcessLookupError:  # the group is gone already
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+
+
+class BackgroundStops:
+    """Stops `dagster dev` process groups on threads of their own, so that the caller does not wait for the
+    shutdown (seconds per server); `join` waits for all of them and SIGKILLs a group whose leader is still
+    alive then. Each server works in its own folder, instance and ports, so nothing after it needs it gone."""
+
+    def __init__(self, grace: float = 60) -> None:
+        self.grace = grace
+        self.pending: list[tuple[subprocess.Popen, threading.Thread]] = []
+
+    def __call__(self, process: subprocess.Popen) -> None:
+        thread = threading.Thread(target=stop_group, args=(process, self.grace), name=f"stop-{process.pid}")
+        thread.daemon = True
+        thread.start()
+        self.pending.append((process, thread))
+
+    def join(self, timeout: float | None = None) -> list[int]:
+        """Wait for every stop (at most `timeout` seconds in all; `grace` and a margin by default); the pids of
+        the leaders that had to be killed."""
+        deadline = time.monotonic() + (self.grace + 30 if timeout is None else timeout)
+        killed = []
+        for process, thread in self.pending:
+            thread.join(max(0.0, deadline - time.monotonic()))
+            if thread.is_alive() and process.returncode is None:  # unreaped: its pid is still its own
+                with suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                killed.append(process.pid)
+                thread.join(30)
+        self.pending.clear()
+        return killed
+
+
 @contextmanager
-def dagster_dev(workdir: Path, extra_env: dict | None = None, cwd: Path = REPO) -> Iterator[DevServer]:
+def dagster_dev(
+    workdir: Path,
+    extra_env: dict | None = None,
+    cwd: Path = REPO,
+    stop: Callable[[subprocess.Popen], None] = stop_group,
+) -> Iterator[DevServer]:
+    """`dagster dev` over `workdir`/home, up when this yields. On exit `stop(process)` ends it: by default
+    `stop_group`, which returns once the processes are gone; a `BackgroundStops` returns at once."""
     home = workdir / "home"
     env = {**os.environ, **FAST}
     env.pop("MLDS_CONFIG", None)  # the shipped config unless extra_env names one
@@ -134,9 +186,4 @@ def dagster_dev(workdir: Path, extra_env: dict | None = None, cwd: Path = REPO) 
         wait_for_http("dagster dev", process, f"{server.url}/server_info", 240, server.tail)
         yield server
     finally:
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=60)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=30)
+        stop(process)

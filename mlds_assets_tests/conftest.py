@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import warnings
 from contextlib import redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,13 +67,27 @@ def settle(request, instance):
     return lambda: server.wait_settled(instance)
 
 
+@pytest.fixture(scope="session")
+def dev_server_stops():
+    """Launched tests' `dagster dev`s stop in the background (SIGTERM to the group, then wait: seconds each)
+    while the next test runs; the session ends once all are gone (SIGKILL to a group still up after 90 s)."""
+    from mlds_assets.devserver import BackgroundStops
+
+    stops = BackgroundStops()
+    yield stops
+    killed = stops.join()
+    if killed:  # as the blocking stop does after its grace: no test depends on it, but say so
+        warnings.warn(f"dagster dev process groups SIGKILLed at the end of the session: {killed}", stacklevel=1)
+
+
 @pytest.fixture
-def dev_server(tmp_path: Path, config_dir: Path):
+def dev_server(tmp_path: Path, config_dir: Path, dev_server_stops):
     """`make dev` (webserver, daemon, code server) over this test's MLDS_HOME and config: what users run.
-    Runs go the UI's way: GraphQL, the run queue, the daemon's launcher, a run worker process of their own."""
+    Runs go the UI's way: GraphQL, the run queue, the daemon's launcher, a run worker process of their own.
+    Stopped in the background after the test (`dev_server_stops`)."""
     from mlds_assets.devserver import dagster_dev
 
-    with dagster_dev(tmp_path, {"MLDS_CONFIG": str(config_dir)}) as server:
+    with dagster_dev(tmp_path, {"MLDS_CONFIG": str(config_dir)}, stop=dev_server_stops) as server:
         yield server
 
 
