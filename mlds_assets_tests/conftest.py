@@ -31,14 +31,29 @@ def config_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def settings(request, tmp_path: Path, config_dir: Path) -> Settings:
-    """This test's MLDS_HOME over a copy of the shipped config. A test marked `launched` gets a `dagster dev`
-    of its own over them, and settings that send every `mlds` run to it (`runs.launch: webserver`)."""
+def settings_env(request, tmp_path: Path) -> dict:
+    """The environment `settings` are loaded with: this test's MLDS_HOME; for a test marked `launched`, also
+    its `dagster dev`, which every `mlds` run is sent to (`runs.launch: webserver`)."""
     env = {"MLDS_HOME": str(tmp_path / "home")}
     if request.node.get_closest_marker("launched"):
         server = request.getfixturevalue("dev_server")
         env |= {"MLDS__RUNS__LAUNCH": "webserver", "MLDS__RUNS__WEBSERVER_URL": server.url}
-    return load_settings(config_dir, env=env)
+    return env
+
+
+@pytest.fixture
+def settings(config_dir: Path, settings_env: dict) -> Settings:
+    """This test's MLDS_HOME over a copy of the shipped config. A test marked `launched` gets a `dagster dev`
+    of its own over them, and settings that send every `mlds` run to it (`runs.launch: webserver`)."""
+    return load_settings(config_dir, env=settings_env)
+
+
+@pytest.fixture
+def reload_settings(config_dir: Path, settings_env: dict):
+    """The test's settings loaded again, after it changed its config files. A change meant for the runs goes
+    into the files, not the environment: a launched run's worker loads the code location
+    afresh, reading the config directory `dagster dev` was started with."""
+    return lambda: load_settings(config_dir, env=settings_env)
 
 
 @pytest.fixture

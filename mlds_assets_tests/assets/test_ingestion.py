@@ -1,4 +1,5 @@
-"""Phase 1 through Dagster with a real instance: runs, checks, lake files, idempotency, automation."""
+"""Phase 1 through Dagster with a real instance: runs, checks, lake files, idempotency, automation. The tests
+of what an `mlds ingest` run does are `launched` (their own `dagster dev`; see conftest)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from mlds_assets.checks import (
 from mlds_assets.core.landing import land_file
 from mlds_assets.definitions import build_definitions
 from mlds_assets.service.ingest import ingest
+from mlds_assets.service.runs import run_job
 from mlds_assets.service.status import status
 
 HEADER = (
@@ -67,8 +69,10 @@ def test_fast_path_runs_every_asset_and_check(settings, instance, facebook_file)
     assert metrics.loc[metrics["metric"] == "posts", "value"].item() == 3
 
 
-def test_same_file_twice_or_renamed_makes_no_duplicates(settings, instance, facebook_file, tmp_path):
+@pytest.mark.launched
+def test_same_file_twice_or_renamed_makes_no_duplicates(settings, instance, facebook_file, tmp_path, settle):
     first = ingest(settings, facebook_file, "facebook", instance)
+    assert first["launched"] == "webserver"
     again = ingest(settings, facebook_file, "facebook", instance)
     renamed = tmp_path / "renamed copy.csv"
     renamed.write_bytes(facebook_file.read_bytes())
@@ -76,47 +80,53 @@ def test_same_file_twice_or_renamed_makes_no_duplicates(settings, instance, face
 
     assert again["status"] == third["status"] == "already ingested"
     assert again["batch"] == third["batch"] == first["batch"]
+    settle()
     report = status(settings, instance)["platforms"]["facebook"]
     assert report["batches"] == 1 and report["posts"] == 3 and report["quarantined"] == 3
 
 
-def test_overlapping_exports_count_each_post_once(settings, instance, facebook_file, tmp_path):
-    ingest(settings, facebook_file, "facebook", instance)
+@pytest.mark.launched
+def test_overlapping_exports_count_each_post_once(settings, instance, facebook_file, tmp_path, settle):
+    assert ingest(settings, facebook_file, "facebook", instance)["launched"] == "webserver"
     overlap = tmp_path / "next_week.csv"
     lines = FACEBOOK_CSV.splitlines()
     overlap.write_text("\n".join([lines[0], lines[1], lines[1].replace("1_1,", "1_9,")]) + "\n")
     ingest(settings, overlap, "facebook", instance)
+    settle()
 
     report = status(settings, instance)["platforms"]["facebook"]
     assert report["batches"] == 2
     assert report["posts"] == 4  # 1_1 arrived twice, counted once; 1_9 is new
 
 
+@pytest.mark.launched
 def test_rematerialising_a_partition_replaces_it(settings, instance, facebook_file):
-    """Idempotent stage: a re-run of the same partition overwrites, never appends."""
+    """Idempotent stage: a re-run of the same partition (launched as the UI does) overwrites, never appends."""
     batch = ingest(settings, facebook_file, "facebook", instance)["batch"]
-    job = build_definitions(settings).resolve_job_def("facebook_fast_path")
-    assert job.execute_in_process(partition_key=batch, instance=instance).success
+    again = run_job(settings, instance, "facebook_fast_path", batch)
+    assert again["status"] == "ok" and again["launched"] == "webserver", again
 
     assert len(lake_frame(settings, "raw_posts", batch)) == 3
     assert len(lake_frame(settings, "cleaned_posts", batch)) == 3
 
 
+@pytest.mark.launched
 def test_unreadable_file_fails_the_run_with_the_file_name(settings, instance, tmp_path):
     bad = tmp_path / "broken.csv"
     bad.write_text('status_id,status_message\n1,"never closed\n')
     outcome = ingest(settings, bad, "facebook", instance)
 
-    assert outcome["status"] == "failed"
+    assert outcome["status"] == "failed" and outcome["launched"] == "webserver"
     assert any("broken.csv" in message for message in outcome["errors"] if message)
 
 
+@pytest.mark.launched
 def test_missing_required_column_fails_naming_it(settings, instance, tmp_path):
     bad = tmp_path / "wrong_export.csv"
     bad.write_text("id,message\n1,hello\n")
     outcome = ingest(settings, bad, "facebook", instance)
 
-    assert outcome["status"] == "failed"
+    assert outcome["status"] == "failed" and outcome["launched"] == "webserver"
     assert any("status_id" in (message or "") for message in outcome["errors"])
 
 
@@ -156,7 +166,8 @@ def test_blocking_checks_catch_bad_frames(settings):
 
 
 def test_downstream_assets_are_eager_after_raw_posts(settings, instance, facebook_file):
-    """Materialise only raw_posts; declarative automation then asks for the rest of phase 1, that batch only."""
+    """Materialise only raw_posts; declarative automation then asks for the rest of phase 1, that batch only.
+    (Dagster's evaluator, in process: the daemon launching the same is test_daemon's UI-launch test.)"""
     defs = build_definitions(settings)
     landed, _ = land_file(facebook_file, settings.landing_dir, "facebook")
     instance.add_dynamic_partitions("facebook_batches", [landed.partition_key])
@@ -175,43 +186,41 @@ def test_downstream_assets_are_eager_after_raw_posts(settings, instance, faceboo
         assert after.get_requested_partitions(key) == {landed.partition_key}
 
 
-def _with_date_format(settings, config_dir, date_format: str):
-    from mlds_assets.settings import load_settings
-
-    path = config_dir / "platforms" / "facebook.yaml"
-    text = path.read_text().replace('format: "%Y-%m-%d %H:%M:%S"', f'format: "{date_format}"')
-    path.write_text(text)
-    return load_settings(config_dir, env={"MLDS_HOME": str(settings.home)})
-
-
+@pytest.mark.launched
 def test_an_ingest_that_quarantines_most_rows_fails_with_counts_and_reasons(
-    settings, config_dir, instance, facebook_file
+    settings, config_dir, reload_settings, instance, facebook_file, settle
 ):
     """Issue 19 item 8: a wrong created_at.format quarantines every row; the quarantine_rate check (ERROR)
     fails the run, and the outcome carries rows in / kept / quarantined and the top reasons."""
-    wrong = _with_date_format(settings, config_dir, "%d/%m/%Y")
+    path = config_dir / "platforms" / "facebook.yaml"
+    fixed_yaml = path.read_text()
+    path.write_text(fixed_yaml.replace('format: "%Y-%m-%d %H:%M:%S"', 'format: "%d/%m/%Y"'))
+    wrong = reload_settings()
     outcome = ingest(wrong, facebook_file, "facebook", instance)
-    assert outcome["status"] != "ok"
+    assert outcome["status"] != "ok" and outcome["launched"] == "webserver"
     assert "quarantine_rate_below_limit" in str(outcome.get("checks_failed", "")) + str(outcome.get("errors", ""))
     assert outcome["rows"] == {"in": 6, "kept": 0, "quarantined": 6}
     assert outcome["quarantine_share"] == 1.0
     top = outcome["top_quarantine_reasons"][0]
     assert top["rows"] >= 4 and top["reason"].startswith("created_at") and "%d/%m/%Y" in top["reason"]
+    settle()  # nor does the daemon's automation sensor take the batch past the failed gate
     assert instance.get_latest_materialization_event(AssetKey(["facebook", "post_collection"])) is None  # blocked
 
+    path.write_text(fixed_yaml)
     ok = ingest(settings, facebook_file, "facebook", instance)  # the fixed YAML: the same file runs again
     assert ok["status"] == "ok" and ok["rows"] == {"in": 6, "kept": 3, "quarantined": 3}
 
 
-def test_replay_maps_an_already_ingested_file_again(settings, config_dir, instance, facebook_file):
-    """Issue 19 item 9: after a fix to the platform YAML, `--replay` re-maps the landed file."""
-    from mlds_assets.settings import load_settings
-
+@pytest.mark.launched
+def test_replay_maps_an_already_ingested_file_again(settings, config_dir, reload_settings, instance, facebook_file):
+    """Issue 19 item 9: after a fix to the platform YAML, `--replay` re-maps the landed file (the launched run's
+    worker loads the code location afresh, so it reads the fixed YAML)."""
     first = ingest(settings, facebook_file, "facebook", instance)
+    assert first["launched"] == "webserver"
     assert first["status"] == "ok" and lake_frame(settings, "raw_posts", first["batch"])["author"].eq("Page").all()
     path = config_dir / "platforms" / "facebook.yaml"
     path.write_text(path.read_text().replace("author: page_name", "author: status_type"))
-    fixed = load_settings(config_dir, env={"MLDS_HOME": str(settings.home)})
+    fixed = reload_settings()
     assert ingest(fixed, facebook_file, "facebook", instance)["status"] == "already ingested"
     replayed = ingest(fixed, facebook_file, "facebook", instance, replay=True)
     assert replayed["status"] == "ok" and replayed["batch"] == first["batch"]
