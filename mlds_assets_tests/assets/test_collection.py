@@ -1,4 +1,6 @@
-"""post_collection through Dagster on a real instance and a real LanceDB store."""
+"""post_collection through Dagster on a real instance and a real LanceDB store. The runs of `mlds ingest` and
+of a re-run are `launched` (their own `dagster dev`); the failing store is a resource of this process, and
+the rebuild tests only need a store to rebuild, so those stay in process."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import pytest
 from mlds_assets.definitions import build_definitions
 from mlds_assets.resources import PostStoreResource
 from mlds_assets.service.ingest import ingest
+from mlds_assets.service.runs import run_job
 from mlds_assets.service.status import status, store_disagreements
 from mlds_assets.service.store import open_store
 from mlds_assets.store.lancedb_store import LanceDBPostStore
@@ -42,15 +45,18 @@ def test_same_file_twice_leaves_store_count_unchanged(settings, instance, export
     assert open_store(settings).count({"entity": "nike"}) == ROWS
 
 
-def test_resync_after_a_field_changes_updates_in_place(settings, instance, export, config_dir):
-    batch = ingest(settings, export, "facebook", instance)["batch"]
+@pytest.mark.launched
+def test_resync_after_a_field_changes_updates_in_place(settings, instance, export, config_dir, settle):
+    first = ingest(settings, export, "facebook", instance)
+    assert first["launched"] == "webserver"
+    settle()
     dictionary = config_dir / "entities.yaml"
     dictionary.write_text(
         dictionary.read_text() + "  - {id: running_shoes, name: Running shoes, aliases: [running shoes]}\n"
-    )
-    defs = build_definitions(settings)
-    job = defs.resolve_job_def("facebook_fast_path")
-    assert job.execute_in_process(partition_key=batch, instance=instance).success
+    )  # the re-run's worker loads the code location afresh: the new entity is in its dictionary
+    again = run_job(settings, instance, "facebook_fast_path", first["batch"])
+    assert again["status"] == "ok" and again["launched"] == "webserver", again
+    settle()
 
     store = open_store(settings)
     assert store.count() == ROWS
