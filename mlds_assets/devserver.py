@@ -88,6 +88,20 @@ class DevServer:
         assert "errors" not in body, body["errors"]
         return body["data"]
 
+    def reload_definitions(self) -> None:
+        """What the UI's "Reload definitions" does: every code location loaded again (after a config change),
+        for the webserver and the daemon alike."""
+        entries = self.graphql("{ workspaceOrError { ... on Workspace { locationEntries { name } } } }")
+        for entry in entries["workspaceOrError"]["locationEntries"]:
+            reloaded = self.graphql(
+                """mutation ($name: String!) { reloadRepositoryLocation(repositoryLocationName: $name) {
+                    __typename ... on WorkspaceLocationEntry { locationOrLoadError { __typename
+                    ... on PythonError { message } } } ... on PythonError { message } } }""",
+                {"name": entry["name"]},
+            )["reloadRepositoryLocation"]
+            loaded = reloaded.get("locationOrLoadError") or reloaded
+            assert loaded["__typename"] == "RepositoryLocation", f"{entry['name']} did not reload: {loaded}"
+
     def materialized(self, instance: DagsterInstance, platform: str, asset: str) -> set[str]:
         return set(instance.get_materialized_partitions(AssetKey([platform, asset])))
 

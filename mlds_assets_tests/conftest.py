@@ -51,7 +51,7 @@ def settings(config_dir: Path, settings_env: dict) -> Settings:
 @pytest.fixture
 def reload_settings(config_dir: Path, settings_env: dict):
     """The test's settings loaded again, after it changed its config files. A change meant for the runs goes
-    into the files, not the environment: a launched run's worker loads the code location
+    into the files (`set_config`), not the environment: a launched run's worker loads the code location
     afresh, reading the config directory `dagster dev` was started with."""
     return lambda: load_settings(config_dir, env=settings_env)
 
@@ -118,6 +118,20 @@ def shared_data() -> Path:
 
 def write_platform(config_dir: Path, name: str, body: str) -> None:
     (config_dir / "platforms" / f"{name}.yaml").write_text(body)
+
+
+def set_config(config_dir: Path, dotted: str, value, file: str = "global.yaml") -> None:
+    """Set one key (`sentiment.model_version`) in a config file of the test's copy."""
+    import yaml
+
+    path = config_dir / file
+    config = yaml.safe_load(path.read_text())
+    *parents, key = dotted.split(".")
+    node = config
+    for name in parents:
+        node = node.setdefault(name, {})
+    node[key] = value
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,6 @@
-"""sentiment_scores through Dagster: pending posts only, resumable after kill -9, versioned, scheduled."""
+"""sentiment_scores through Dagster: pending posts only, resumable after kill -9, versioned, scheduled. What
+`mlds ingest` / `mlds enrich` runs do is tested `launched` (their own `dagster dev`); a change of config for
+the runs goes into the config files, where the run workers read it."""
 
 from __future__ import annotations
 
@@ -10,15 +12,17 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from dagster import AssetKey, evaluate_automation_conditions
+from dagster import AssetKey, DagsterRunStatus, RunsFilter, evaluate_automation_conditions
 
 from mlds_assets.core.landing import land_file
 from mlds_assets.definitions import build_definitions
 from mlds_assets.service.enrich import enrich
 from mlds_assets.service.ingest import ingest
+from mlds_assets.service.runs import run_job
 from mlds_assets.service.status import status
 from mlds_assets.service.store import open_store
 from mlds_assets.settings import load_settings
+from mlds_assets_tests.conftest import set_config
 from mlds_assets_tests.lake_reading import lake, latest_metadata
 
 SENTIMENT = AssetKey(["facebook", "sentiment_scores"])
@@ -55,15 +59,22 @@ def test_enrich_scores_every_post_and_the_store_and_status_pick_it_up(settings, 
     assert report["pending_sentiment"] == 0 and report["sentiment_coverage"] == 1.0
 
 
-def test_changing_the_model_version_requeues_exactly_the_affected_posts(settings, config_dir, instance, export):
-    ingest(settings, export, "facebook", instance)
+@pytest.mark.launched
+def test_changing_the_model_version_requeues_exactly_the_affected_posts(
+    settings, config_dir, reload_settings, instance, export, dev_server
+):
+    assert ingest(settings, export, "facebook", instance)["launched"] == "webserver"
     enrich(settings, "sentiment", "facebook", instance)
     enrich(settings, "sentiment", "facebook", instance)
     assert latest_metadata(instance, SENTIMENT)["scored_this_run"] == 0  # nothing pending: nothing scored
 
-    bumped = load_settings(config_dir, env={"MLDS_HOME": str(settings.home), "MLDS__SENTIMENT__MODEL_VERSION": "2"})
+    set_config(config_dir, "sentiment.model_version", "2")
+    # the run's worker reads the file anyway; the webserver and the daemon see the new code version after a
+    # reload, as the UI's "Reload definitions" does it
+    dev_server.reload_definitions()
+    bumped = reload_settings()
     [outcome] = enrich(bumped, "sentiment", "facebook", instance)
-    assert outcome["status"] == "ok"
+    assert outcome["status"] == "ok" and outcome["launched"] == "webserver", outcome
     meta = latest_metadata(instance, SENTIMENT)
     assert meta["scored_this_run"] == 120 and meta["kept_from_last_run"] == 0
     assert meta["model_version"].endswith("#2")
@@ -118,6 +129,7 @@ def _evaluate(defs, instance, when: datetime, cursor=None):
 
 
 def test_fast_mode_scores_pending_batches_at_the_platform_schedule(settings, instance, export):
+    """Dagster's evaluator at set times (the daemon's own clock cannot be set): in process."""
     batch = ingest(settings, export, "facebook", instance)["batch"]
     defs = build_definitions(settings)  # facebook sentiment at "0 2 * * *" UTC
     before = _evaluate(defs, instance, datetime(2026, 11, 28, 1, 0, tzinfo=timezone.utc))
@@ -128,23 +140,39 @@ def test_fast_mode_scores_pending_batches_at_the_platform_schedule(settings, ins
     assert later.get_requested_partitions(SENTIMENT) == set()  # once per tick
 
 
-def test_full_mode_scores_right_after_phase_1(config_dir, tmp_path, instance, export):
-    settings = load_settings(
-        config_dir, env={"MLDS_HOME": str(tmp_path / "home"), "MLDS__PLATFORMS__FACEBOOK__PROCESSING_MODE": "full"}
-    )
-    defs = build_definitions(settings)
-    before = _evaluate(defs, instance, datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc))
+@pytest.fixture
+def facebook_full_mode(config_dir):
+    """facebook in `full` mode, in the config `dagster dev` starts with (request it before `settings`)."""
+    path = config_dir / "platforms" / "facebook.yaml"
+    path.write_text(path.read_text().replace("processing_mode: fast", "processing_mode: full"))
+
+
+@pytest.mark.launched
+def test_full_mode_scores_right_after_phase_1(facebook_full_mode, settings, instance, export, settle):
+    """Only phase 1 is launched (as the UI launches a job); the daemon's automation sensor scores the batch
+    right after it, and no other batch."""
     landed, _ = land_file(export, settings.landing_dir, "facebook")
     instance.add_dynamic_partitions(settings.platform("facebook").partitions_name, [landed.partition_key])
-    phase1 = defs.resolve_job_def("facebook_fast_path")
-    assert phase1.execute_in_process(partition_key=landed.partition_key, instance=instance).success
-    after = _evaluate(defs, instance, datetime(2026, 11, 28, 12, 1, tzinfo=timezone.utc), before.cursor)
-    assert after.get_requested_partitions(SENTIMENT) == {landed.partition_key}
+    phase1 = run_job(settings, instance, "facebook_fast_path", landed.partition_key)
+    assert phase1["status"] == "ok" and phase1["launched"] == "webserver", phase1
+    settle()
+    automated = [
+        run
+        for run in instance.get_runs(RunsFilter(tags={"dagster/from_automation_condition": "true"}))
+        if SENTIMENT in (run.asset_selection or ())
+    ]
+    assert {run.tags.get("dagster/partition") for run in automated} == {landed.partition_key}
+    assert all(run.status == DagsterRunStatus.SUCCESS for run in automated)
+    assert len(lake(settings, "sentiment_scores", landed.partition_key)) == 120
 
 
-def test_mlds_ingest_in_full_mode_runs_sentiment_and_embeddings_too(settings, instance, export):
+@pytest.mark.launched
+def test_mlds_ingest_in_full_mode_runs_sentiment_and_embeddings_too(settings, instance, export, settle):
     outcome = ingest(settings, export, "facebook", instance, mode="full")
+    assert outcome["launched"] == "webserver"
     assert outcome["phase2"]["status"] == "ok" and set(outcome["phase2"]["stages"]) == {"sentiment", "embeddings"}
+    assert {stage["launched"] for stage in outcome["phase2"]["stages"].values()} == {"webserver"}
+    settle()
     assert len(lake(settings, "sentiment_scores", outcome["batch"])) == 120
     assert len(lake(settings, "post_embeddings", outcome["batch"])) == 120
     store = open_store(settings)
@@ -173,12 +201,18 @@ def test_coverage_gate_fails_at_or_below_the_threshold():
     assert coverage_result(scores.iloc[:0], posts.iloc[:0], 0.95).passed  # an empty batch has nothing to miss
 
 
-def test_backlog_warns_without_failing_ingestion(config_dir, tmp_path, instance, export):
-    settings = load_settings(
-        config_dir, env={"MLDS_HOME": str(tmp_path / "home"), "MLDS__SENTIMENT__BACKLOG_WARN": "100"}
-    )
+@pytest.fixture
+def backlog_warn_100(config_dir):
+    """sentiment.backlog_warn 100 in the config `dagster dev` starts with (request it before `settings`)."""
+    set_config(config_dir, "sentiment.backlog_warn", 100)
+
+
+@pytest.mark.launched
+def test_backlog_warns_without_failing_ingestion(backlog_warn_100, settings, instance, export, settle):
     outcome = ingest(settings, export, "facebook", instance)
     assert outcome["status"] == "ok" and outcome["checks_warned"] == ["sentiment_backlog"]
+    assert outcome["launched"] == "webserver"
     [after] = enrich(settings, "sentiment", "facebook", instance)
     assert after["status"] == "ok" and after["checks_warned"] == []  # the store re-synced: no backlog left
+    settle()
     assert status(settings, instance)["platforms"]["facebook"]["pending_sentiment"] == 0
