@@ -1,4 +1,6 @@
-"""enhanced_entities through Dagster: every post recorded (with or without entities), pending posts only."""
+"""enhanced_entities through Dagster: every post recorded (with or without entities), pending posts only;
+resolution after it. Every test here runs `launched` (its own `dagster dev`): `mlds enrich` requests the
+stage, the daemon's automation sensor launches the resolution after it (`automation_runs`)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,10 @@ from mlds_assets.core.enhanced_entities import flatten
 from mlds_assets.demo.exports import generate_facebook_csv
 from mlds_assets.service.enrich import enrich
 from mlds_assets.service.ingest import ingest
-from mlds_assets_tests.lake_reading import lake, latest_metadata
+from mlds_assets_tests.conftest import set_config
+from mlds_assets_tests.lake_reading import automation_runs, lake, latest_metadata
+
+CANONICAL = AssetKey(["cross_platform", "resolved_entities"])
 
 
 @pytest.mark.launched
@@ -37,16 +42,21 @@ def test_enrich_entities_records_every_post_and_resumes_nothing_twice(settings, 
     assert latest_metadata(instance, key)["processed_this_run"] == 0  # nothing pending, nothing redone
 
 
+@pytest.mark.launched
 def test_resolution_across_platforms_and_a_decision_that_survives_rematerialisation(
-    settings, config_dir, instance, tmp_path, capsys, monkeypatch
+    settings, config_dir, instance, tmp_path, capsys, monkeypatch, settle
 ):
     from mlds_assets.cli import main
     from mlds_assets.core.resolution import load_decisions
     from mlds_assets.service.review import review_queue
 
-    ingest(settings, generate_facebook_csv(tmp_path / "fb.csv", 120, dirty=False).path, "facebook", instance)
-    outcomes = enrich(settings, "entities", "facebook", instance)
-    [resolution] = [o for o in outcomes if "resolved_entities" in o["stage"]]  # requested by its condition
+    export = generate_facebook_csv(tmp_path / "fb.csv", 120, dirty=False).path
+    assert ingest(settings, export, "facebook", instance)["launched"] == "webserver"
+    settle()
+    [entities] = enrich(settings, "entities", "facebook", instance)
+    assert entities["launched"] == "webserver", entities
+    settle()
+    [resolution] = automation_runs(instance, CANONICAL, entities["run_id"])  # requested by its condition
     assert resolution["status"] == "ok", resolution
 
     base = Path(settings.lake_base) / "cross_platform"
@@ -63,7 +73,8 @@ def test_resolution_across_platforms_and_a_decision_that_survives_rematerialisat
     assert main(["review", "decide", conflict["conflict_id"], "--merge-into", "nike"]) == 0
     assert load_decisions(settings.entity_decisions_path)[conflict["conflict_id"]].target == "nike"
 
-    outcomes = enrich(settings, "entities", "facebook", instance)  # re-materialise
+    enrich(settings, "entities", "facebook", instance)  # re-materialise
+    settle()
     assert conflict["conflict_id"] not in set(review_queue(settings)["conflict_id"])  # never returns
     mentions = pd.read_parquet(base / "entity_mentions.parquet")
     decided = mentions[mentions["conflict_id"] == conflict["conflict_id"]]
@@ -73,24 +84,36 @@ def test_resolution_across_platforms_and_a_decision_that_survives_rematerialisat
     assert after["mentions"] == canonical.loc["nike", "mentions"] + len(decided)
 
 
-def test_resolution_accuracy_check_runs_when_a_gold_mapping_is_configured(config_dir, tmp_path, instance):
-    from mlds_assets.settings import load_settings
-
+@pytest.fixture
+def gold_mapping(config_dir):
+    """A gold mapping in the config `dagster dev` starts with (request it before `settings`): the
+    resolution_accuracy check exists only where one is configured."""
     (config_dir / "entity_gold.csv").write_text("surface,canonical_id\nNike,nike\nApple,apple\nTesla,tesla\n")
-    settings = load_settings(
-        config_dir, env={"MLDS_HOME": str(tmp_path / "home"), "MLDS__ENTITIES__RESOLUTION__GOLD": "entity_gold.csv"}
-    )
-    ingest(settings, generate_facebook_csv(tmp_path / "fb.csv", 120, dirty=False).path, "facebook", instance)
-    resolution = enrich(settings, "entities", "facebook", instance)[-1]
+    set_config(config_dir, "entities.resolution.gold", "entity_gold.csv")
+
+
+@pytest.mark.launched
+def test_resolution_accuracy_check_runs_when_a_gold_mapping_is_configured(
+    gold_mapping, settings, config_dir, tmp_path, instance, settle
+):
+    export = generate_facebook_csv(tmp_path / "fb.csv", 120, dirty=False).path
+    assert ingest(settings, export, "facebook", instance)["launched"] == "webserver"
+    settle()
+    [entities] = enrich(settings, "entities", "facebook", instance)
+    settle()
+    resolution = automation_runs(instance, CANONICAL, entities["run_id"])[-1]
     assert resolution["status"] == "ok" and resolution["checks_failed"] == [], resolution
     assert resolution["checks_passed"] + len(resolution["checks_warned"]) == 2  # the queue size and the accuracy
 
     (config_dir / "entity_gold.csv").write_text("surface,canonical_id\nNike,adidas\nApple,tesla\n")  # all wrong
-    failed = enrich(settings, "entities", "facebook", instance)[-1]
+    [entities] = enrich(settings, "entities", "facebook", instance)
+    settle()
+    failed = automation_runs(instance, CANONICAL, entities["run_id"])[-1]
     assert failed["checks_failed"] == ["resolution_accuracy"]
 
 
-def test_store_and_metrics_pick_up_canonical_ids_that_only_resolution_found(settings, instance, tmp_path):
+@pytest.mark.launched
+def test_store_and_metrics_pick_up_canonical_ids_that_only_resolution_found(settings, instance, tmp_path, settle):
     from mlds_assets.service.store import open_store
 
     export = tmp_path / "lower_case.csv"
@@ -99,9 +122,13 @@ def test_store_and_metrics_pick_up_canonical_ids_that_only_resolution_found(sett
         "1_1,i love my apple watch,,2024-03-01 10:00:00,1,0,0\n"  # lower case: below the conservative threshold
         "1_2,Nike shoes again,,2024-03-01 11:00:00,1,0,0\n"
     )
-    batch = ingest(settings, export, "facebook", instance)["batch"]
+    first = ingest(settings, export, "facebook", instance)
+    assert first["launched"] == "webserver"
+    batch = first["batch"]
     assert "apple" not in set(lake(settings, "conservative_entities", batch)["entity_id"])
+    settle()
     enrich(settings, "entities", "facebook", instance)
+    settle()  # resolution, then the store re-sync: the daemon launches them
     store = open_store(settings)
     records = store.fetch({"platform": "facebook"}, limit=10).set_index("native_id")
     assert list(records.loc["1_1", "entities"]) == ["apple"]  # the entity ruler found it; resolution linked it
