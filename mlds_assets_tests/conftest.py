@@ -191,10 +191,10 @@ def export(tmp_path: Path) -> Path:
 # fixtures run once) and the files that read the shared demo are one (the demo runs once); the slowest units
 # go first, so that no worker is left running one long file at the end while the other idles.
 DEMO_FILES = ("assets/test_analytics.py", "test_api.py", "test_browser.py", "test_definitions.py", "test_cli.py")
-SLOWEST_FIRST = ("test_daemon.py", "test_shared_data.py", "demo", "test_automation.py",
-                 "assets/test_embeddings_topics.py", "test_faults.py", "test_concurrent_writers.py",
-                 "assets/test_enhanced_entities.py", "test_object_storage.py", "assets/test_sentiment.py",
-                 "test_bad_input_corpus.py", "test_imports.py")  # fmt: skip
+SLOWEST_FIRST = ("test_daemon.py", "test_shared_data.py", "demo", "assets/test_sentiment.py",
+                 "assets/test_enhanced_entities.py", "assets/test_ingestion.py", "assets/test_embeddings_topics.py",
+                 "assets/test_collection.py", "test_bad_input_corpus.py", "test_automation.py", "test_faults.py",
+                 "test_concurrent_writers.py", "test_object_storage.py", "test_imports.py")  # fmt: skip
 
 
 def work_unit(nodeid: str) -> str:
