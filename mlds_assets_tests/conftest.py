@@ -42,10 +42,10 @@ def settings_env(request, tmp_path: Path) -> dict:
 
 
 @pytest.fixture
-def settings(config_dir: Path, settings_env: dict) -> Settings:
+def settings(reload_settings) -> Settings:
     """This test's MLDS_HOME over a copy of the shipped config. A test marked `launched` gets a `dagster dev`
     of its own over them, and settings that send every `mlds` run to it (`runs.launch: webserver`)."""
-    return load_settings(config_dir, env=settings_env)
+    return reload_settings()
 
 
 @pytest.fixture
@@ -121,16 +121,15 @@ def write_platform(config_dir: Path, name: str, body: str) -> None:
 
 
 def set_config(config_dir: Path, dotted: str, value, file: str = "global.yaml") -> None:
-    """Set one key (`sentiment.model_version`) in a config file of the test's copy."""
+    """Set one key (`sentiment.model_version`) in a config file of the test's copy, as an `MLDS__` override
+    sets it (`settings._set_path`), but in the file: what a launched run's worker reads."""
     import yaml
 
+    from mlds_assets.settings import _read_yaml, _set_path
+
     path = config_dir / file
-    config = yaml.safe_load(path.read_text())
-    *parents, key = dotted.split(".")
-    node = config
-    for name in parents:
-        node = node.setdefault(name, {})
-    node[key] = value
+    config = _read_yaml(path)
+    _set_path(config, dotted.split("."), value)
     path.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
