@@ -25,11 +25,14 @@ def step_errors(instance: DagsterInstance, run_id: str) -> list[str]:
 
 
 def run_error(instance: DagsterInstance, run_id: str) -> str:
-    """The first line of a failed run's first step error, or the run's own failure message."""
+    """The first line of a failed run's first step error, or of the error that failed the run itself."""
     errors = step_errors(instance, run_id)
     if errors:
         return errors[0].splitlines()[0]
     for record in instance.all_logs(run_id, of_type=DagsterEventType.RUN_FAILURE):
+        error = record.dagster_event.job_failure_data.error if record.dagster_event else None
+        if error is not None:  # e.g. a resource that refused to start: ours, not Dagster's wrapper
+            return (error.cause or error).message.strip().splitlines()[0]
         return record.message or "run failed"
     return "run failed"
 

@@ -12,6 +12,7 @@ from upath import UPath
 
 from mlds_assets.core.lake_sql import LOCAL
 from mlds_assets.core.parquet_frames import arrow_to_frame, frame_to_arrow
+from mlds_assets.launch_settings import RUN_TAG, refuse_other_settings
 
 
 class ParquetIOManager(UPathIOManager):
@@ -51,4 +52,9 @@ class LakeIOManager(ConfigurableIOManagerFactory):
     base_path: str
 
     def create_io_manager(self, context) -> ParquetIOManager:
+        # every asset of a run writes through here before anything else: the place to refuse a run that
+        # `mlds` launched with other settings than this run worker's (mlds_assets.launch_settings)
+        tag = context.run.tags.get(RUN_TAG) if context.run is not None else None
+        if tag:
+            refuse_other_settings(tag)
         return ParquetIOManager(base_path=UPath(self.base_path))

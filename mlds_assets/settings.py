@@ -16,7 +16,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 from upath import UPath
 
 ENV_PREFIX = "MLDS__"
@@ -409,6 +409,11 @@ class Settings(_Strict):
     owners: tuple[str, ...] = ("team:mlds",)  # owners of every asset in the Dagster UI; a platform may name its own
     config_dir: Path = DEFAULT_CONFIG_DIR
     platforms: dict[str, PlatformConfig] = {}
+    _env_variables: tuple[str, ...] = PrivateAttr(default=())  # the MLDS__ variables `load_settings` applied
+
+    @property
+    def env_variables(self) -> tuple[str, ...]:
+        return self._env_variables
 
     @field_validator("owners")
     @classmethod
@@ -583,10 +588,12 @@ def load_settings(config_dir: str | Path | None = None, env: Mapping[str, str] |
         data["home"] = env["MLDS_HOME"]
     data["home"] = Path(data.get("home") or "./var").expanduser().resolve()
     try:
-        return Settings.model_validate(data)
+        settings = Settings.model_validate(data)
     except ValidationError as exc:
         # blame the variable only when the failing key is the one it set (or lies under it), else the file
         loc = tuple(str(p) for p in exc.errors()[0]["loc"]) if exc.errors() else ()
         var = next((v for path, v in reversed(overridden) if loc[: len(path)] == path or path[: len(loc)] == loc), None)
         source = f"environment {var}" if var else str(global_file)
         raise ConfigError(_describe(exc, source)) from None
+    settings._env_variables = tuple(var for _, _, var in _env_overrides(env))
+    return settings

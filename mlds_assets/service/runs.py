@@ -26,6 +26,8 @@ from dagster import (
 )
 
 from mlds_assets.batch_status import run_error, runs_on_batch, step_errors
+from mlds_assets.launch_settings import RUN_TAG as LAUNCH_TAG
+from mlds_assets.launch_settings import launch_tag
 from mlds_assets.run_reaper import run_tags
 from mlds_assets.service.errors import RunLaunchError
 from mlds_assets.settings import Settings
@@ -59,6 +61,7 @@ def run_job(
     tags = {**(tags or {}), **({PARTITION_TAG: partition} if partition else {})}
     path, why = ("in_process", "follow-up") if assets else launch_path(settings, instance)
     if path == "webserver":
+        tags[LAUNCH_TAG] = launch_tag(settings)  # the run worker refuses to run other settings than these
         run_id = _submit(settings.runs.webserver_url, job_name, run_config, tags)
         log(f"{job_name} {partition or ''}: run {run_id} queued at {settings.runs.webserver_url} ({why})")
         _wait(instance, run_id, settings.runs.wait_timeout_seconds, settings.runs.progress_seconds, log)

@@ -61,12 +61,24 @@ def test_enrich_scores_every_post_and_the_store_and_status_pick_it_up(settings, 
 
 @pytest.mark.launched
 def test_changing_the_model_version_requeues_exactly_the_affected_posts(
-    settings, config_dir, reload_settings, instance, export, dev_server
+    settings, settings_env, config_dir, reload_settings, instance, export, dev_server
 ):
     assert ingest(settings, export, "facebook", instance)["launched"] == "webserver"
     enrich(settings, "sentiment", "facebook", instance)
     enrich(settings, "sentiment", "facebook", instance)
     assert latest_metadata(instance, SENTIMENT)["scored_this_run"] == 0  # nothing pending: nothing scored
+    runs_before = len(instance.get_runs())
+
+    # `MLDS__SENTIMENT__MODEL_VERSION=2 mlds enrich`: the run worker has make dev's settings, not the shell's;
+    # it refuses to start rather than score nothing under version 1 and report success
+    shell_only = load_settings(config_dir, env={**settings_env, "MLDS__SENTIMENT__MODEL_VERSION": "2"})
+    [refused] = enrich(shell_only, "sentiment", "facebook", instance)
+    assert refused["status"] == "failed" and refused["launched"] == "webserver", refused
+    [error] = refused["errors"]
+    assert "other settings than this run worker in: sentiment." in error
+    assert "MLDS__SENTIMENT__MODEL_VERSION" in error and "MLDS__RUNS__LAUNCH=in_process" in error
+    assert len(instance.get_runs()) == runs_before + 1  # the refused run, failed, shown in the UI
+    assert latest_metadata(instance, SENTIMENT)["model_version"].endswith("#1")  # nothing written
 
     set_config(config_dir, "sentiment.model_version", "2")
     # the run's worker reads the file anyway; the webserver and the daemon see the new code version after a
