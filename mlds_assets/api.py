@@ -48,6 +48,10 @@ class SearchResources:
                 self.loaded["store"] = True
             return self._store
 
+    def opened(self):
+        """The store handle when it is open already (no lock: an event loop must not wait on one)."""
+        return self._store
+
     def load(self) -> list[str]:
         """Open the store, load the encoder and run one search of each mode (the first full-text and
         vector queries read their indexes); returns what could not be loaded."""
@@ -90,7 +94,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.search = resources
 
-    def require_key(given: str | None = Security(API_KEY_HEADER)) -> None:
+    async def require_key(given: str | None = Security(API_KEY_HEADER)) -> None:  # no I/O: on the event loop
         expected = os.environ.get(settings.api.api_key_env)
         if expected is not None and not expected.strip():  # set but empty: a mistake, never "no key"
             raise HTTPException(status_code=503, detail=f"{settings.api.api_key_env} is set but empty: no data served")
@@ -146,7 +150,7 @@ def create_app(settings: Settings) -> FastAPI:
         return {"entities": _records(table.iloc[offset : offset + limit]), "total": len(table)}
 
     @app.get("/posts/search", tags=["posts"], dependencies=data)
-    def search_posts(
+    async def search_posts(
         q: str = Query(..., min_length=1, description="the query"),
         mode: Literal["hybrid", "semantic", "keyword"] = "hybrid",
         platform: str | None = None,
@@ -156,11 +160,15 @@ def create_app(settings: Settings) -> FastAPI:
         limit: int = Query(10, ge=1, le=100),
     ) -> dict:
         """The post store's search with filters: hybrid (keyword + vector), semantic or keyword."""
-        from mlds_assets.service.store import search
+        from starlette.concurrency import run_in_threadpool
+
+        from mlds_assets.service.store import search_async
 
         if platform is not None:
             known(platform)
-        hits = search(settings, q, platform, entity, sentiment, limit, mode, topic, store=store())
+        # opened at start-up; where it could not be, opening it (which may wait on the store) is not done here
+        posts_store = resources.opened() or await run_in_threadpool(store)
+        hits = await search_async(settings, q, platform, entity, sentiment, limit, mode, topic, store=posts_store)
         columns = ["post_id", "platform", "created_at", "author", "text", "url", "entities", "sentiment_label",
                    "sentiment_score", "topic_id", "processing_status", "_score", "_distance"]  # fmt: skip
         return {"query": q, "mode": mode, "hits": _records(hits[[c for c in columns if c in hits.columns]])}

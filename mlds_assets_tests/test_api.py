@@ -82,6 +82,7 @@ def test_the_api_loads_the_encoder_and_opens_the_store_at_start_up(demo_settings
     with TestClient(app) as started:  # the context runs the start-up (lifespan)
         assert started.get("/health").json()["loaded"] == {"store": True, "encoder": True}
         handle, encoders_loaded = app.state.search.store(), query_encoder.cache_info().misses
+        assert handle.searchable  # the warm-up searched: requests search through LanceDB's async API
         for mode in ("semantic", "hybrid", "keyword"):
             hits = started.get("/posts/search", params={"q": "delayed flight", "mode": mode, "limit": 3}).json()
             assert len(hits["hits"]) == 3, hits

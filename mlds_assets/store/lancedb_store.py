@@ -99,6 +99,7 @@ class LanceDBPostStore:
         self.write_attempts, self._sleep = write_attempts, sleep
         self.write_batch_rows, self.vector_index_min_rows = write_batch_rows, vector_index_min_rows
         self._db = lancedb.connect(uri, read_consistency_interval=read_consistency_interval)
+        self._read_consistency, self._async_table = read_consistency_interval, None
         self._table = None
         self._fts_ready = False
         local = "://" not in uri or uri.startswith("file://")
@@ -320,6 +321,11 @@ class LanceDBPostStore:
             query = query.where(predicate)
         return query.offset(offset).limit(limit).to_pandas()
 
+    @property
+    def searchable(self) -> bool:
+        """A search of this handle found the indexes in place (the API's warm-up does one at start)."""
+        return self._fts_ready
+
     def _nothing_to_search(self) -> bool:
         """An empty table (no full-text index yet); counted only until this handle has seen its indexes, so a
         long-lived reader (the API) does not pay a count per search."""
@@ -368,6 +374,36 @@ class LanceDBPostStore:
         if predicate:
             search = search.where(predicate, prefilter=True)
         return _hits(search, limit)
+
+    async def search_async(
+        self, mode: str, query: str, vector: Sequence[float] | None, where: StoreFilter | None = None, limit: int = 10
+    ) -> pd.DataFrame:
+        """The three searches through LanceDB's async API, for a server's event loop: one await per search,
+        where the sync API makes four round trips through LanceDB's background loop thread (it fetches the
+        schema three times per query). Only once `searchable` (a sync search built the indexes): nothing
+        here blocks the loop."""
+        from lancedb.rerankers import RRFReranker
+
+        if not self.searchable:
+            raise RuntimeError("search_async before the first search built the indexes (see `searchable`)")
+        if vector is not None and len(vector) != self.vector_dim:
+            raise ValueError(f"vector has {len(vector)} dimensions; the store has {self.vector_dim}")
+        if self._async_table is None:
+            db = await lancedb.connect_async(self.uri, read_consistency_interval=self._read_consistency)
+            self._async_table = await db.open_table(self.table_name)
+        search = self._async_table.query()
+        if mode != "keyword":
+            search = search.nearest_to(list(vector)).column("vector")
+        if mode != "semantic":
+            search = search.nearest_to_text(query)
+        if mode == "hybrid":
+            search = search.rerank(RRFReranker())
+        predicate = filter_sql(where)
+        if predicate:
+            search = search.where(predicate)  # a prefilter, as in the sync searches
+        hits = await search.limit(limit).to_arrow()
+        hits = (hits.drop_columns(["vector"]) if "vector" in hits.column_names else hits).to_pandas()
+        return hits.rename(columns={"_relevance_score": "_score"})
 
 
 def _hits(search, limit: int) -> pd.DataFrame:

@@ -236,3 +236,46 @@ def test_lancedb_searches_of_every_mode_log_nothing_per_query(tmp_path, capfd):
         assert all(len(h) and "vector" not in h.columns for h in hits)
     captured = capfd.readouterr()
     assert "WARN" not in captured.err and "warning" not in captured.err.lower(), captured.err[-2000:]
+
+
+def test_lancedb_async_search_returns_what_the_sync_search_returns_and_sees_later_writes(tmp_path):
+    """The read API searches through LanceDB's async API on its event loop: the same hits, scores and
+    columns as the sync searches the CLI uses, in every mode and with filters; a write committed later by
+    another handle is found; before a sync search has checked the indexes it refuses (the API falls back)."""
+    import asyncio
+    from datetime import timedelta
+
+    uri = str(tmp_path / "store")
+    writer = LanceDBPostStore(uri, vector_dim=DIM)
+    frame = pd.concat([records(6), records(4, platform="tiktok")], ignore_index=True)
+    vectors = np.random.default_rng(5).normal(size=(10, DIM)).astype("float32")
+    frame["vector"] = [v.tolist() if i != 4 else None for i, v in enumerate(vectors)]
+    writer.upsert(frame)
+    reader = LanceDBPostStore(uri, vector_dim=DIM, read_consistency_interval=timedelta(0))
+    vector = vectors[3].tolist()
+
+    async def both_ways() -> None:
+        assert not reader.searchable
+        with pytest.raises(RuntimeError, match="before the first search"):
+            await reader.search_async("keyword", "shoes", None)
+        sync = {
+            "keyword": lambda where: reader.keyword_search("shoes", where, limit=10),
+            "semantic": lambda where: reader.vector_search(vector, where, limit=10),
+            "hybrid": lambda where: reader.hybrid_search("battery", vector, where, limit=10),
+        }
+        for mode, search in sync.items():
+            for where in (None, {"platform": "tiktok"}, {"entity": "nike"}):
+                expected = search(where)
+                query = "battery" if mode == "hybrid" else "shoes"
+                got = await reader.search_async(mode, query, None if mode == "keyword" else vector, where, 10)
+                assert len(expected) > 0, (mode, where)
+                assert got["post_id"].tolist() == expected["post_id"].tolist(), (mode, where)
+                assert list(got.columns) == list(expected.columns) and "vector" not in got.columns
+                score = "_distance" if mode == "semantic" else "_score"
+                assert np.allclose(got[score], expected[score]), (mode, where)
+
+        writer.upsert(records(4, start=10))  # four more posts, two about shoes
+        later = await reader.search_async("keyword", "shoes", None, None, 20)
+        assert len(later) == 7 and {"facebook-11", "facebook-13"} <= set(later["post_id"])
+
+    asyncio.run(both_ways())
