@@ -24,6 +24,14 @@ from mlds_assets.settings import Settings
 API_KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, description="needed when the server has a key")
 
 
+# What a search hit shows: the post, its analysis and the search's score (`_score`, or `_distance` for a
+# vector search)
+HIT_COLUMNS = [
+    "post_id", "platform", "created_at", "author", "text", "url", "entities", "sentiment_label",
+    "sentiment_score", "topic_id", "processing_status", "_score", "_distance",
+]  # fmt: skip
+
+
 def _records(frame: pd.DataFrame | None) -> list[dict]:
     if frame is None or not len(frame):
         return []
@@ -168,10 +176,10 @@ def create_app(settings: Settings) -> FastAPI:
             known(platform)
         # opened at start-up; where it could not be, opening it (which may wait on the store) is not done here
         posts_store = resources.opened() or await run_in_threadpool(store)
-        hits = await search_async(settings, q, platform, entity, sentiment, limit, mode, topic, store=posts_store)
-        columns = ["post_id", "platform", "created_at", "author", "text", "url", "entities", "sentiment_label",
-                   "sentiment_score", "topic_id", "processing_status", "_score", "_distance"]  # fmt: skip
-        return {"query": q, "mode": mode, "hits": _records(hits[[c for c in columns if c in hits.columns]])}
+        hits = await search_async(
+            settings, q, platform, entity, sentiment, limit, mode, topic, store=posts_store, columns=HIT_COLUMNS
+        )
+        return {"query": q, "mode": mode, "hits": _records(hits[[c for c in HIT_COLUMNS if c in hits.columns]])}
 
     @app.get("/backlog", tags=["platforms"], dependencies=data)
     def backlog() -> dict:

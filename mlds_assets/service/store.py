@@ -65,11 +65,13 @@ async def search_async(
     mode: str = "hybrid",
     topic: int | None = None,
     store=None,
+    columns: list[str] | None = None,
 ):
     """`search` for a server's event loop (the API's): the query is embedded in a worker thread, and the
     embedded LanceDB store is searched through its async API (under 20 clients on two cores it halved
     keyword search's median). Another backend, or a store whose indexes no search has checked yet (an
-    empty one at start-up), goes through `search` in a worker thread."""
+    empty one at start-up), goes through `search` in a worker thread. `columns`: the ones the caller
+    shows; the LanceDB store may read only those (the hits may hold more)."""
     from starlette.concurrency import run_in_threadpool
 
     from mlds_assets.store.lancedb_store import LanceDBPostStore
@@ -84,4 +86,4 @@ async def search_async(
         from mlds_assets.core.embeddings import embed_query
 
         vector = await run_in_threadpool(embed_query, settings.embeddings, query)
-    return await store.search_async(mode, query, vector, where or None, limit)
+    return await store.search_async(mode, query, vector, where or None, limit, columns)

@@ -376,12 +376,20 @@ class LanceDBPostStore:
         return _hits(search, limit)
 
     async def search_async(
-        self, mode: str, query: str, vector: Sequence[float] | None, where: StoreFilter | None = None, limit: int = 10
+        self,
+        mode: str,
+        query: str,
+        vector: Sequence[float] | None,
+        where: StoreFilter | None = None,
+        limit: int = 10,
+        columns: Sequence[str] | None = None,
     ) -> pd.DataFrame:
         """The three searches through LanceDB's async API, for a server's event loop: one await per search,
         where the sync API makes four round trips through LanceDB's background loop thread (it fetches the
         schema three times per query). Only once `searchable` (a sync search built the indexes): nothing
-        here blocks the loop."""
+        here blocks the loop. `columns`: read only these (with the score) for a keyword or semantic search,
+        not the 384-float vector and the rest, 28-34% of a search at demo size; a hybrid search reads all
+        (its two legs would each log a warning per query about the score columns a projection leaves out)."""
         from lancedb.rerankers import RRFReranker
 
         if not self.searchable:
@@ -391,6 +399,7 @@ class LanceDBPostStore:
         if self._async_table is None:
             db = await lancedb.connect_async(self.uri, read_consistency_interval=self._read_consistency)
             self._async_table = await db.open_table(self.table_name)
+            self._async_columns = set((await self._async_table.schema()).names)
         search = self._async_table.query()
         if mode != "keyword":
             search = search.nearest_to(list(vector)).column("vector")
@@ -398,6 +407,9 @@ class LanceDBPostStore:
             search = search.nearest_to_text(query)
         if mode == "hybrid":
             search = search.rerank(RRFReranker())
+        if columns is not None and mode != "hybrid":
+            score = "_score" if mode == "keyword" else "_distance"
+            search = search.select([c for c in columns if c in self._async_columns] + [score])
         predicate = filter_sql(where)
         if predicate:
             search = search.where(predicate)  # a prefilter, as in the sync searches

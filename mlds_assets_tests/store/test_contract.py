@@ -241,7 +241,8 @@ def test_lancedb_searches_of_every_mode_log_nothing_per_query(tmp_path, capfd):
 def test_lancedb_async_search_returns_what_the_sync_search_returns_and_sees_later_writes(tmp_path):
     """The read API searches through LanceDB's async API on its event loop: the same hits, scores and
     columns as the sync searches the CLI uses, in every mode and with filters; a write committed later by
-    another handle is found; before a sync search has checked the indexes it refuses (the API falls back)."""
+    another handle is found; before a sync search has checked the indexes it refuses (the API falls back).
+    Asked for some columns, a keyword or semantic search reads only those and its score."""
     import asyncio
     from datetime import timedelta
 
@@ -273,6 +274,14 @@ def test_lancedb_async_search_returns_what_the_sync_search_returns_and_sees_late
                 assert list(got.columns) == list(expected.columns) and "vector" not in got.columns
                 score = "_distance" if mode == "semantic" else "_score"
                 assert np.allclose(got[score], expected[score]), (mode, where)
+                shown = ["post_id", "text", "sentiment_label", "no_such_column", "_score", "_distance"]
+                narrow = await reader.search_async(mode, query, None if mode == "keyword" else vector, where, 10, shown)
+                assert narrow["post_id"].tolist() == expected["post_id"].tolist(), (mode, where)
+                assert np.allclose(narrow[score], expected[score]), (mode, where)
+                if mode == "hybrid":  # reads every column (a projection makes each leg warn per query)
+                    assert list(narrow.columns) == list(expected.columns)
+                else:  # what was asked for that the table has, and the search's score: not the vector
+                    assert list(narrow.columns) == ["post_id", "text", "sentiment_label", score], mode
 
         writer.upsert(records(4, start=10))  # four more posts, two about shoes
         later = await reader.search_async("keyword", "shoes", None, None, 20)
