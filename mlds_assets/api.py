@@ -170,15 +170,14 @@ def create_app(settings: Settings) -> FastAPI:
         """The post store's search with filters: hybrid (keyword + vector), semantic or keyword."""
         from starlette.concurrency import run_in_threadpool
 
-        from mlds_assets.service.store import search_async
+        from mlds_assets.service.store import SearchQuery, search_async
 
         if platform is not None:
             known(platform)
         # opened at start-up; where it could not be, opening it (which may wait on the store) is not done here
         posts_store = resources.opened() or await run_in_threadpool(store)
-        hits = await search_async(
-            settings, q, platform, entity, sentiment, limit, mode, topic, store=posts_store, columns=HIT_COLUMNS
-        )
+        query = SearchQuery(q, mode, platform, entity, sentiment, topic, limit)
+        hits = await search_async(settings, query, posts_store, HIT_COLUMNS)
         return {"query": q, "mode": mode, "hits": _records(hits[[c for c in HIT_COLUMNS if c in hits.columns]])}
 
     @app.get("/backlog", tags=["platforms"], dependencies=data)

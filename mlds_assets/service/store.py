@@ -3,6 +3,8 @@ the embedded LanceDB store, so a keyword search from the command line starts in 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from mlds_assets.settings import Settings
 
 SEARCH_MODES = ("hybrid", "semantic", "keyword")
@@ -27,6 +29,26 @@ def open_store(settings: Settings, long_lived: bool = False):
     return PostStoreResource.from_settings(settings).get_store()
 
 
+@dataclass(frozen=True)
+class SearchQuery:
+    """One search as a user asks it: the words, the mode and the filters."""
+
+    text: str
+    mode: str = "hybrid"
+    platform: str | None = None
+    entity: str | None = None
+    sentiment: str | None = None
+    topic: int | None = None
+    limit: int = 10
+
+    def where(self) -> dict | None:
+        where = {"platform": self.platform, "entity": self.entity, "sentiment_label": self.sentiment}
+        where = {k: v for k, v in where.items() if v}
+        if self.topic is not None:
+            where["topic_id"] = int(self.topic)
+        return where or None
+
+
 def search(
     settings: Settings,
     query: str,
@@ -41,49 +63,37 @@ def search(
     """The post store's search with filters, on `store` (the API's) or one opened now. `hybrid` (keyword +
     vector, fused by rank) and `semantic` (vector only) embed the query with the configured model; posts
     not embedded yet are still found by their words in hybrid mode."""
-    where = {k: v for k, v in {"platform": platform, "entity": entity, "sentiment_label": sentiment}.items() if v}
-    if topic is not None:
-        where["topic_id"] = int(topic)
+    return run_search(settings, SearchQuery(query, mode, platform, entity, sentiment, topic, limit), store)
+
+
+def run_search(settings: Settings, query: SearchQuery, store=None):
     store = store or open_store(settings)
-    if mode == "keyword":
-        return store.keyword_search(query, where=where or None, limit=limit)
+    where, limit = query.where(), query.limit
+    if query.mode == "keyword":
+        return store.keyword_search(query.text, where=where, limit=limit)
     from mlds_assets.core.embeddings import embed_query
 
-    vector = embed_query(settings.embeddings, query)  # numpy MiniLM: no torch import for one query
-    if mode == "semantic":
-        return store.vector_search(vector, where=where or None, limit=limit)
-    return store.hybrid_search(query, vector, where=where or None, limit=limit)
+    vector = embed_query(settings.embeddings, query.text)  # numpy MiniLM: no torch import for one query
+    if query.mode == "semantic":
+        return store.vector_search(vector, where=where, limit=limit)
+    return store.hybrid_search(query.text, vector, where=where, limit=limit)
 
 
-async def search_async(
-    settings: Settings,
-    query: str,
-    platform=None,
-    entity=None,
-    sentiment=None,
-    limit: int = 10,
-    mode: str = "hybrid",
-    topic: int | None = None,
-    store=None,
-    columns: list[str] | None = None,
-):
-    """`search` for a server's event loop (the API's): the query is embedded in a worker thread, and the
+async def search_async(settings: Settings, query: SearchQuery, store, columns: list[str] | None = None):
+    """`run_search` for a server's event loop (the API's): the query is embedded in a worker thread, and the
     embedded LanceDB store is searched through its async API (under 20 clients on two cores it halved
     keyword search's median). Another backend, or a store whose indexes no search has checked yet (an
-    empty one at start-up), goes through `search` in a worker thread. `columns`: the ones the caller
+    empty one at start-up), goes through `run_search` in a worker thread. `columns`: the ones the caller
     shows; the LanceDB store may read only those (the hits may hold more)."""
     from starlette.concurrency import run_in_threadpool
 
     from mlds_assets.store.lancedb_store import LanceDBPostStore
 
     if not (isinstance(store, LanceDBPostStore) and store.searchable):
-        return await run_in_threadpool(search, settings, query, platform, entity, sentiment, limit, mode, topic, store)
-    where = {k: v for k, v in {"platform": platform, "entity": entity, "sentiment_label": sentiment}.items() if v}
-    if topic is not None:
-        where["topic_id"] = int(topic)
+        return await run_in_threadpool(run_search, settings, query, store)
     vector = None
-    if mode != "keyword":
+    if query.mode != "keyword":
         from mlds_assets.core.embeddings import embed_query
 
-        vector = await run_in_threadpool(embed_query, settings.embeddings, query)
-    return await store.search_async(mode, query, vector, where or None, limit, columns)
+        vector = await run_in_threadpool(embed_query, settings.embeddings, query.text)
+    return await store.search_async(query.mode, query.text, vector, query.where(), query.limit, columns)

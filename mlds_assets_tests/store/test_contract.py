@@ -288,3 +288,24 @@ def test_lancedb_async_search_returns_what_the_sync_search_returns_and_sees_late
         assert len(later) == 7 and {"facebook-11", "facebook-13"} <= set(later["post_id"])
 
     asyncio.run(both_ways())
+
+
+def test_the_api_search_falls_back_to_the_sync_search_until_a_search_has_checked_the_indexes(tmp_path, settings):
+    """`service.store.search_async` (the API's): a handle no search has checked yet is searched the sync way
+    in a worker thread, and then the async way, with the same hits and filters either way."""
+    import asyncio
+
+    from mlds_assets.service.store import SearchQuery, search, search_async
+
+    uri = str(tmp_path / "store")
+    LanceDBPostStore(uri, vector_dim=DIM).upsert(pd.concat([records(6), records(4, platform="tiktok")]))
+    handle = LanceDBPostStore(uri, vector_dim=DIM)
+    query = SearchQuery("shoes", mode="keyword", platform="tiktok", entity="nike", limit=5)
+    assert not handle.searchable
+    first = asyncio.run(search_async(settings, query, handle, ["post_id", "platform"]))
+    assert handle.searchable  # the sync search built and checked the indexes
+    then = asyncio.run(search_async(settings, query, handle, ["post_id", "platform"]))
+    expected = search(settings, "shoes", platform="tiktok", entity="nike", limit=5, mode="keyword", store=handle)
+    assert first["post_id"].tolist() == then["post_id"].tolist() == expected["post_id"].tolist()
+    assert set(expected["post_id"]) == {"tiktok-1", "tiktok-3"}
+    assert "text" in first.columns and list(then.columns) == ["post_id", "platform", "_score"]
