@@ -79,11 +79,19 @@ def test_hybrid_search_finds_by_meaning_and_keyword_mode_by_words(settings, inst
     assert set(hybrid["platform"]) == {"facebook"}
 
 
-def test_topics_fit_once_assign_new_batches_and_refit_when_due_or_forced(
-    settings, config_dir, instance, export, tmp_path
-):
+FILES_DAY = datetime(2026, 11, 30, tzinfo=timezone.utc)
+LENIENT_COHERENCE = {"MLDS__TOPICS__COHERENCE_THRESHOLD": "0.1"}
+
+
+def test_topics_fit_once_assign_new_batches_and_refit_when_due_or_forced(settings, config_dir, instance, tmp_path):
     """In process: launched (eleven runs, each a run worker, and the daemon's store re-syncs) it took 232 s
-    against 51 s here; the launched path of embeddings and the store is the first test's."""
+    against 51 s here; the launched path of embeddings and the store is the first test's. What is tested is
+    when topics fit, assign and refit, not how good they are (test_shared_data checks topics on real posts):
+    the coherence check's threshold is lowered, since c_v over 4 topics of 120 generated posts sits near the
+    default 0.3 (0.28 with the libraries installed on 2026-12-01, above it the day before); the files are
+    dated from a fixed day, so they are the same on every day."""
+    settings = load_settings(config_dir, env={"MLDS_HOME": str(settings.home), **LENIENT_COHERENCE})
+    export = generate_facebook_csv(tmp_path / "first.csv", 120, dirty=False, now=FILES_DAY).path
     batch = ingest(settings, export, "facebook", instance)["batch"]
     enrich(settings, "embeddings", "facebook", instance)
 
@@ -110,7 +118,7 @@ def test_topics_fit_once_assign_new_batches_and_refit_when_due_or_forced(
     assert again["stage"] == "topics (no change)" and again["materialized"] == []
 
     # A second file of 60 posts (< min_new_records 1000): assigned to the current topics, no refit.
-    second = generate_facebook_csv(tmp_path / "second.csv", 60, seed=11, dirty=False).path
+    second = generate_facebook_csv(tmp_path / "second.csv", 60, seed=11, dirty=False, now=FILES_DAY).path
     new_batch = ingest(settings, second, "facebook", instance)["batch"]
     enrich(settings, "embeddings", "facebook", instance)
     enrich(settings, "topics", "facebook", instance)
@@ -132,9 +140,12 @@ def test_topics_fit_once_assign_new_batches_and_refit_when_due_or_forced(
     assert forced["action"] == "fit" and forced["reason"] == "forced" and forced["fit_id"] != fit["fit_id"]
 
     # Due: min_new_records lowered below what arrived since the last fit.
-    third = generate_facebook_csv(tmp_path / "third.csv", 40, seed=12, dirty=False).path
+    third = generate_facebook_csv(tmp_path / "third.csv", 40, seed=12, dirty=False, now=FILES_DAY).path
     ingest(settings, third, "facebook", instance)
-    lowered = load_settings(config_dir, env={"MLDS_HOME": str(settings.home), "MLDS__TOPICS__MIN_NEW_RECORDS": "10"})
+    lowered = load_settings(
+        config_dir,
+        env={"MLDS_HOME": str(settings.home), "MLDS__TOPICS__MIN_NEW_RECORDS": "10", **LENIENT_COHERENCE},
+    )
     enrich(lowered, "embeddings", "facebook", instance)
     enrich(lowered, "topics", "facebook", instance)
     due = latest_metadata(instance, TOPICS)
