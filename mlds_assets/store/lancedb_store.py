@@ -100,6 +100,7 @@ class LanceDBPostStore:
         self.write_batch_rows, self.vector_index_min_rows = write_batch_rows, vector_index_min_rows
         self._db = lancedb.connect(uri, read_consistency_interval=read_consistency_interval)
         self._read_consistency, self._async_table = read_consistency_interval, None
+        self._async_columns: set[str] = set()  # the table's columns, read when the async handle opens
         self._table = None
         self._fts_ready = False
         local = "://" not in uri or uri.startswith("file://")
@@ -413,8 +414,7 @@ class LanceDBPostStore:
         predicate = filter_sql(where)
         if predicate:
             search = search.where(predicate)  # a prefilter, as in the sync searches
-        hits = await search.limit(limit).to_arrow()
-        hits = (hits.drop_columns(["vector"]) if "vector" in hits.column_names else hits).to_pandas()
+        hits = _without_vector(await search.limit(limit).to_arrow())
         return hits.rename(columns={"_relevance_score": "_score"})
 
 
@@ -423,5 +423,9 @@ def _hits(search, limit: int) -> pd.DataFrame:
     API, the CLI). Dropped from the Arrow result, before pandas converts it: selecting columns in a Lance
     search logs a warning per query, and LanceDB's own `to_pandas` plans the query a second time for its
     output schema (together 1.3-1.9 ms of a 5-8 ms search at demo size)."""
-    hits = search.limit(limit).to_arrow()
+    return _without_vector(search.limit(limit).to_arrow())
+
+
+def _without_vector(hits) -> pd.DataFrame:
+    """Arrow hits as pandas, the vector column (if read) dropped first."""
     return (hits.drop_columns(["vector"]) if "vector" in hits.column_names else hits).to_pandas()
