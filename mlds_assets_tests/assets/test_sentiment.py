@@ -16,6 +16,7 @@ from dagster import AssetKey, evaluate_automation_conditions
 
 from mlds_assets.core.landing import land_file
 from mlds_assets.definitions import build_definitions
+from mlds_assets.launch_settings import RUN_TAG
 from mlds_assets.service.enrich import enrich
 from mlds_assets.service.ingest import ingest
 from mlds_assets.service.runs import run_job
@@ -67,7 +68,12 @@ def test_changing_the_model_version_requeues_exactly_the_affected_posts(
     enrich(settings, "sentiment", "facebook", instance)
     enrich(settings, "sentiment", "facebook", instance)
     assert latest_metadata(instance, SENTIMENT)["scored_this_run"] == 0  # nothing pending: nothing scored
-    runs_before = len(instance.get_runs())
+
+    # the runs `mlds` sent (tagged with its settings), not those the daemon's automation starts meanwhile
+    def sent_by_mlds() -> list[str]:
+        return [run.run_id for run in instance.get_runs() if RUN_TAG in run.tags]
+
+    runs_before = len(sent_by_mlds())
 
     # `MLDS__SENTIMENT__MODEL_VERSION=2 mlds enrich`: the run worker has make dev's settings, not the shell's;
     # it refuses to start rather than score nothing under version 1 and report success
@@ -77,7 +83,8 @@ def test_changing_the_model_version_requeues_exactly_the_affected_posts(
     [error] = refused["errors"]
     assert "other settings than this run worker in: sentiment." in error
     assert "MLDS__SENTIMENT__MODEL_VERSION" in error and "MLDS__RUNS__LAUNCH=in_process" in error
-    assert len(instance.get_runs()) == runs_before + 1  # the refused run, failed, shown in the UI
+    assert len(sent_by_mlds()) == runs_before + 1  # the refused run, failed, shown in the UI
+    assert refused["run_id"] in sent_by_mlds()
     assert latest_metadata(instance, SENTIMENT)["model_version"].endswith("#1")  # nothing written
 
     set_config(config_dir, "sentiment.model_version", "2")
