@@ -195,7 +195,7 @@ def test_topic_models_trained_models_and_reports_live_on_s3(s3_env, tmp_path, co
     assert current_fit(folder)["fit_id"] == "fit-2"
     upaths._DOWNLOADED.clear()  # as a fresh run process: nothing downloaded yet
     new = themed_posts(5, seed=99, prefix="new")
-    assigned = assign_topics(load_model(current_fit(folder)["path"]), new, vectors_for(new, encoder), "fit-2")
+    assigned = assign_topics(load_model(current_fit(folder)["path"]), new, vectors_for(new, encoder), "fit-2", 0.3)
     assert len(assigned) == len(new)
     assert prune_fits(folder, keep=1) == ["fit-1"]
     fs.invalidate_cache()

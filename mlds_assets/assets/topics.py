@@ -143,7 +143,9 @@ def build_topics(settings: Settings, scope: str, platforms: list[str], cron: str
                 context.log.info(f"removed old topic models {pruned}")
         else:
             model = load_model(fit["path"])
-            fresh = assign_topics(model, posts.loc[new].reset_index(drop=True), vectors[new], fit["fit_id"])
+            fresh = assign_topics(
+                model, posts.loc[new].reset_index(drop=True), vectors[new], fit["fit_id"], params.outlier_threshold
+            )
             assignments = pd.concat([previous, fresh], ignore_index=True)
             stored = read_lake_partition(settings.lake_base, [scope, "topics"], None)
             topics, fit_id = with_sizes(stored, assignments), fit["fit_id"]
