@@ -13,6 +13,7 @@ from mlds_assets.core.topics import (
     TopicModelError,
     TopicParams,
     assign_topics,
+    core_members,
     current_fit,
     fit_and_save,
     fit_topics,
@@ -209,6 +210,10 @@ def test_outliers_are_reassigned_and_the_topic_cap_coarsens_the_clusters(corpus)
     words = {row.topic_id: row.top_words for row in kept.topics.itertuples() if row.topic_id != OUTLIER}
     assert words == {row.topic_id: row.top_words for row in reassigned.topics.itertuples() if row.topic_id != OUTLIER}
     assert reassigned.coherence == kept.coherence  # the words describe the clusters found, not the posts moved in
+    core = core_members(kept.model, kept.assignments["topic_id"].to_numpy())
+    for topic_id, topic_words in words.items():  # and their core posts: every word is in one of them
+        core_text = " ".join(posts["text"][core == topic_id]).lower()
+        assert all(word in core_text for word in topic_words), (topic_id, topic_words)
     for fit in (merged, reassigned):
         assert fit.topics["size"].sum() == len(posts)
         assert set(fit.assignments["topic_id"]) == set(fit.topics.loc[fit.topics["size"] > 0, "topic_id"])
