@@ -1,8 +1,8 @@
 """Topic discovery: BERTopic over the posts' precomputed embeddings, coherence measured with gensim.
 
 A fit clusters (UMAP + HDBSCAN) and describes each cluster with c-TF-IDF words; the fitted model is saved
-as safetensors (no pickle), and between refits new posts are assigned to the nearest topic embedding,
-which is what BERTopic's `transform` does for a model loaded from safetensors. BERTopic is imported only
+as safetensors (no pickle), and between refits new posts are assigned to the nearest topic embedding
+(`assign_topics`). BERTopic is imported only
 inside these functions: importing it costs ~15 s (numba), which the fast path and most tests never pay.
 """
 
