@@ -43,6 +43,7 @@ from mlds_assets.io_manager import LakeIOManager
 from mlds_assets.landing_job import build_landing_job
 from mlds_assets.resources import PostStoreResource
 from mlds_assets.sensors import (
+    AUTOMATION_SENSOR,
     build_inbox_sensor,
     build_run_reaper,
     enrich_job_name,
@@ -166,7 +167,7 @@ def build_definitions(settings: Settings, post_store: PostStoreResource | None =
     if accuracy is not None:
         checks.append(accuracy)
     automation = AutomationConditionSensorDefinition(
-        "mlds_automation",
+        AUTOMATION_SENSOR,
         target=AssetSelection.all(),
         default_status=DefaultSensorStatus.RUNNING,
         minimum_interval_seconds=settings.concurrency.automation_interval_seconds,

@@ -18,9 +18,12 @@ from pathlib import Path
 
 import httpx
 from dagster import AssetKey, DagsterInstance, RunsFilter
+from dagster._core.scheduler.instigation import InstigatorType, TickStatus
 
 from mlds_assets.batch_status import IN_PROGRESS
+from mlds_assets.sensors import AUTOMATION_SENSOR
 
+FINISHED = [TickStatus.SUCCESS, TickStatus.SKIPPED, TickStatus.FAILURE]
 REPO = Path(__file__).resolve().parent.parent  # workspace.yaml; the code location is this package
 FAST = {  # the daemon's intervals shortened for tests; the settle rule itself is unchanged
     "MLDS__INGESTION__SENSOR_INTERVAL_SECONDS": "2",
@@ -108,19 +111,34 @@ class DevServer:
     def runs_in_progress(self, instance: DagsterInstance) -> int:
         return len(instance.get_run_records(RunsFilter(statuses=list(IN_PROGRESS))))
 
-    def wait_settled(self, instance: DagsterInstance, timeout: float = 600, polls: int = 6) -> int:
-        """Until the daemon has nothing running and launched nothing new for `polls` polls a second apart
-        (the automation sensor ticks every 2 s here): what the conditions requested after a run is done.
-        The number of runs on the instance then."""
-        seen: list[tuple[int, int]] = []
+    def wait_settled(self, instance: DagsterInstance, timeout: float = 600, ticks: int = 2) -> int:
+        """Until nothing runs and the automation sensor has finished `ticks` evaluations that began after the
+        last run ended, launching nothing: what the conditions requested after a run is then done. Counting
+        the sensor's ticks, not seconds of quiet, holds on a loaded machine, where one evaluation can take
+        longer than any fixed quiet spell. The number of runs on the instance then."""
+        runs = 0
 
         def quiet() -> bool:
-            seen.append((len(instance.get_run_records()), self.runs_in_progress(instance)))
-            last = seen[-polls:]
-            return len(last) == polls and len(set(last)) == 1 and last[0][1] == 0
+            nonlocal runs
+            records = instance.get_run_records()
+            runs = len(records)
+            if any(record.dagster_run.status in IN_PROGRESS for record in records):
+                return False
+            last_end = max((record.end_time or record.create_timestamp.timestamp() for record in records), default=0)
+            evaluated = self.automation_ticks(instance, after=last_end)
+            return evaluated >= ticks and len(instance.get_run_records()) == runs
 
         wait_until("the daemon to settle (nothing running, nothing new)", quiet, timeout, 1.0, self.tail)
-        return seen[-1][0]
+        return runs
+
+    def automation_ticks(self, instance: DagsterInstance, after: float) -> int:
+        """Finished ticks of the automation sensor (AUTOMATION_SENSOR) that began after `after`."""
+        states = instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)
+        return sum(
+            len(instance.get_ticks(state.instigator_origin_id, state.selector_id, after=after, statuses=FINISHED))
+            for state in states
+            if state.instigator_name == AUTOMATION_SENSOR
+        )
 
     def tail(self, chars: int = 4000) -> str:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""

@@ -22,6 +22,8 @@ from mlds_assets.landing_job import LANDING_JOB, VIA_INBOX
 from mlds_assets.run_reaper import fail_dead_runs
 from mlds_assets.settings import Settings
 
+AUTOMATION_SENSOR = "mlds_automation"  # the AutomationConditionSensorDefinition that definitions.py declares
+
 
 def build_run_reaper(settings: Settings) -> SensorDefinition:
     @sensor(

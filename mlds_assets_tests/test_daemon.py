@@ -102,7 +102,7 @@ def test_twenty_files_at_once_through_the_daemon(tmp_path):
             return stored and resynced is not None
 
         wait_until("every good batch in the store", done, 900, 1.0, server.tail)
-        server.wait_settled(instance, timeout=900, polls=8)  # and the daemon launched nothing more
+        server.wait_settled(instance, timeout=900, ticks=3)  # and the daemon launched nothing more
 
         runs = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED]))
         assert [r.tags.get("dagster/partition") for r in runs] == [bad]  # every other run succeeded
