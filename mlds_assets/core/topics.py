@@ -179,7 +179,7 @@ def fit_topics(posts: pd.DataFrame, vectors: np.ndarray, params: TopicParams, fi
     )
     topic_ids, probabilities = model.fit_transform(texts, vectors)
     _describe_by_core_members(model, texts, np.asarray(topic_ids), params)
-    topic_ids, probabilities = _reassign_outliers(model, texts, vectors, np.asarray(topic_ids), probabilities, params)
+    topic_ids, probabilities = _reassign_outliers(model, vectors, np.asarray(topic_ids), probabilities, params)
     assignments = _assignments(posts, np.asarray(topic_ids), np.asarray(probabilities, dtype=float), fit_id, "fit")
     per_topic = topic_coherence(model, texts, params)
     coherence = float(np.mean(list(per_topic.values()))) if per_topic else None
@@ -252,21 +252,38 @@ def _describe_by_core_members(model, texts: list[str], topic_ids: np.ndarray, pa
     )  # fmt: skip
 
 
-def _reassign_outliers(model, texts, vectors, topic_ids, probabilities, params: TopicParams):
-    """BERTopic's reduce_outliers ("embeddings" strategy): an outlier joins the most similar topic embedding
-    when similar enough; a post's probability is then its cosine similarity to its topic's embedding (as
-    `transform`). The topic words stay those of the clusters HDBSCAN found: recounting them over the
-    reassigned posts too (`update_topics`) blurred them, c_v 0.515 against 0.534 on the brand tweets and
-    0.529 against 0.541 on the page posts (2026-12-01). No topics are merged: the clusterer already stays
-    under the cap."""
-    n_topics = len(set(topic_ids.tolist()) - {OUTLIER})
-    if params.outlier_threshold is None or not (topic_ids == OUTLIER).any() or not n_topics:
+def _reassign_outliers(model, vectors, topic_ids, probabilities, params: TopicParams):
+    """HDBSCAN's outliers join their nearest topic when similar enough (`nearest_topic`, the "embeddings"
+    strategy of BERTopic's reduce_outliers); a post's probability is then its cosine similarity to its
+    topic's embedding (as `transform`). The topic words stay those of the clusters HDBSCAN found: recounting
+    them over the reassigned posts too (`update_topics`) blurred them, c_v 0.515 against 0.534 on the brand
+    tweets and 0.529 against 0.541 on the page posts (2026-12-01). No topics are merged: the clusterer
+    already stays under the cap."""
+    outliers = topic_ids == OUTLIER
+    if params.outlier_threshold is None or not outliers.any() or outliers.all():
         return topic_ids, probabilities
-    reassigned = model.reduce_outliers(
-        texts, topic_ids.tolist(), strategy="embeddings", embeddings=vectors, threshold=params.outlier_threshold
-    )
-    topic_ids = np.asarray(reassigned)
+    topic_ids = topic_ids.copy()
+    topic_ids[outliers] = nearest_topic(model, vectors[outliers], params.outlier_threshold)[0]
     return topic_ids, _similarity_to_topic(model, vectors, topic_ids)
+
+
+def nearest_topic(model, vectors: np.ndarray, outlier_threshold: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """Each vector's most similar real topic embedding and the cosine similarity to it; OUTLIER (similarity
+    0) below `outlier_threshold`, or when the model has no real topic. One rule for the fit's outliers and for
+    the posts that arrive between refits. The outliers' own mean embedding never counts: it sits near
+    everything."""
+    ids, embeddings = _topic_embeddings(model)
+    real = ids != OUTLIER
+    if not real.any():
+        return np.full(len(vectors), OUTLIER), np.zeros(len(vectors))
+    vectors = np.asarray(vectors, dtype=np.float32)
+    vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    similarity = vectors @ embeddings[real].T
+    best = similarity.argmax(axis=1)
+    topic_ids, score = ids[real][best], similarity[np.arange(len(vectors)), best].astype(float)
+    if outlier_threshold is not None:
+        topic_ids = np.where(score >= outlier_threshold, topic_ids, OUTLIER)
+    return topic_ids, np.where(topic_ids == OUTLIER, 0.0, np.clip(score, 0.0, 1.0))
 
 
 def _topic_embeddings(model) -> tuple[np.ndarray, np.ndarray]:
@@ -377,22 +394,13 @@ def topic_table(
 def assign_topics(
     model, posts: pd.DataFrame, vectors: np.ndarray, fit_id: str, outlier_threshold: float | None
 ) -> pd.DataFrame:
-    """Posts that arrived since the fit, each assigned to the nearest topic embedding (probability = cosine
-    similarity), or left an outlier below `outlier_threshold`: the rule the fit applies to HDBSCAN's
-    outliers. Not BERTopic's `transform` on a model loaded from safetensors, which also weighs the outliers'
-    own mean embedding: that mean sits near everything, and it took 5 of 15 new posts of a clear theme."""
+    """Posts that arrived since the fit, each assigned to the nearest topic (`nearest_topic`; probability =
+    cosine similarity), or left an outlier below `outlier_threshold`, as the fit treats HDBSCAN's outliers.
+    Not BERTopic's `transform` on a model loaded from safetensors, which also weighs the outliers' own mean
+    embedding: it took 5 of 15 new posts of a clear theme."""
     if len(posts) == 0:
         return pd.DataFrame(columns=ASSIGNMENT_COLUMNS)
-    ids, embeddings = _topic_embeddings(model)
-    real = ids != OUTLIER
-    if not real.any():
-        return _assignments(posts, np.full(len(posts), OUTLIER), np.zeros(len(posts)), fit_id, "transform")
-    similarity = np.asarray(vectors, dtype=np.float32) @ embeddings[real].T
-    best = similarity.argmax(axis=1)
-    topic_ids, score = ids[real][best], similarity[np.arange(len(posts)), best].astype(float)
-    if outlier_threshold is not None:
-        topic_ids = np.where(score >= outlier_threshold, topic_ids, OUTLIER)
-    score = np.where(topic_ids == OUTLIER, 0.0, np.clip(score, 0.0, 1.0))
+    topic_ids, score = nearest_topic(model, vectors, outlier_threshold)
     return _assignments(posts, topic_ids, score, fit_id, "transform")
 
 

@@ -185,9 +185,9 @@ def test_dictionary_words_and_handles_are_no_topic_words(encoder):
 
 
 def test_outliers_are_reassigned_and_the_topic_cap_coarsens_the_clusters(corpus):
-    """BERTopic's reduce_outliers (embeddings), and at most the cap of topics (never under 10): HDBSCAN's
-    minimum cluster grows until it finds no more, instead of merging small topics into unrelated ones; the
-    table still counts every post once."""
+    """HDBSCAN's outliers join their nearest topic (`nearest_topic`: reduce_outliers' embeddings strategy),
+    and at most the cap of topics (never under 10): HDBSCAN's minimum cluster grows until it finds no more,
+    instead of merging small topics into unrelated ones; the table still counts every post once."""
     from mlds_assets.core.topics import topic_cap
 
     posts, vectors = corpus
