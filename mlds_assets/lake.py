@@ -65,18 +65,19 @@ def resolved_links(base_path: str, post_ids: pd.Series) -> pd.DataFrame | None:
 
 
 def read_embedded_posts(base_path: str, platforms: list[str]) -> tuple[pd.DataFrame, np.ndarray, int]:
-    """(posts: post_id, platform, batch_id, text; their vectors; posts left out) for the platforms' posts
+    """(posts: post_id, platform, batch_id, text, parent_post_id; their vectors; posts left out) for the posts
     that have a vector: what a topic model is fitted on. Only vectors of the most common model version are
     used (mixing two models' spaces would be meaningless); posts embedded under another are left out and
     counted, until their batch is re-embedded."""
     posts, vectors = [], []
     for platform in platforms:
         embedded = read_lake_asset(base_path, [platform, "post_embeddings"], ["post_id", "vector", "model_version"])
-        cleaned = read_lake_asset(base_path, [platform, "cleaned_posts"], ["post_id", "clean_text"])
+        cleaned = read_lake_asset(base_path, [platform, "cleaned_posts"], ["post_id", "clean_text", "parent_post_id"])
         if embedded is None or cleaned is None:
             continue
         embedded = embedded.drop_duplicates("post_id", keep="last")
-        texts = cleaned.drop_duplicates("post_id", keep="last").set_index("post_id")["clean_text"]
+        cleaned = cleaned.drop_duplicates("post_id", keep="last").set_index("post_id")
+        texts = cleaned["clean_text"]
         embedded = embedded[embedded["post_id"].isin(texts.index)].reset_index(drop=True)
         posts.append(
             pd.DataFrame(
@@ -85,13 +86,15 @@ def read_embedded_posts(base_path: str, platforms: list[str]) -> tuple[pd.DataFr
                     "platform": platform,
                     "batch_id": embedded["batch_id"].to_numpy(),
                     "text": embedded["post_id"].map(texts).to_numpy(),
+                    "parent_post_id": embedded["post_id"].map(cleaned["parent_post_id"]).to_numpy(),
                     "model_version": embedded["model_version"].astype(str).to_numpy(),
                 }
             )
         )
         vectors.append(vector_matrix(embedded["vector"]))
     if not posts:
-        return pd.DataFrame(columns=["post_id", "platform", "batch_id", "text"]), np.zeros((0, 0), np.float32), 0
+        empty = pd.DataFrame(columns=["post_id", "platform", "batch_id", "text", "parent_post_id"])
+        return empty, np.zeros((0, 0), np.float32), 0
     frame = pd.concat(posts, ignore_index=True)
     matrix = np.concatenate([v for v in vectors if len(v)]) if any(len(v) for v in vectors) else np.zeros((0, 0))
     version = frame["model_version"].mode().iloc[0] if len(frame) else None

@@ -247,6 +247,7 @@ class TopicSettings(_Strict):
     max_topics_per_10k: int | None = Field(50, gt=0)  # HDBSCAN coarsens to at most this (min 10); null = off
     outlier_threshold: float | None = Field(0.3, ge=0, le=1)  # reassign an outlier this similar to a topic; null = off
     exclude_entity_words: bool = True  # the entity dictionary's names, aliases, handles, hashtags are no topic words
+    unit: Literal["conversation", "post"] = "conversation"  # a reply is fitted with the posts it answers
 
     _cron = field_validator("schedule")(lambda value: five_field_cron(value))
 

@@ -66,6 +66,7 @@ def topic_params(settings: Settings) -> TopicParams:
         max_topics_per_10k=t.max_topics_per_10k,
         min_topic_share=t.min_topic_share,
         outlier_threshold=t.outlier_threshold,
+        unit=t.unit,
     )
 
 

@@ -58,6 +58,7 @@ class TopicParams:
     outlier_threshold: float | None = None  # reassign outliers whose similarity to a topic is at least this
     reduce_frequent_words: bool = False  # c-TF-IDF damps words frequent in every topic ("said", "new")
     min_topic_share: float = 0.0  # HDBSCAN's minimum cluster is at least this share of the posts fitted on
+    unit: str = "post"  # "conversation": a reply is fitted together with the posts it answers (`conversations`)
 
 
 _HANDLE_OR_URL = re.compile(r"@\w+|https?://\S+|www\.\S+")
@@ -405,27 +406,76 @@ def assign_topics(
 
 
 def fit_and_save(posts: pd.DataFrame, vectors: np.ndarray, params: TopicParams, folder: Path, info: dict) -> TopicFit:
-    """Fit on every post, or on a seeded sample of `max_fit_posts` when there are more (UMAP and HDBSCAN
-    grow faster than linearly); save the model; assign the posts left out of the sample with the saved
-    model, as later batches will be. Topic sizes count every post."""
+    """Fit on every post (or conversation, `params.unit`), or on a seeded sample of `max_fit_posts` when there
+    are more (UMAP and HDBSCAN grow faster than linearly); save the model; assign those left out of the
+    sample with the saved model, as later batches will be. Every post then takes its conversation's topic;
+    topic sizes count posts."""
     fit_id = new_fit_id()
-    sample = np.arange(len(posts))
-    if len(posts) > params.max_fit_posts:
+    units, unit_vectors, unit_of_post = fit_units(posts, vectors, params)
+    sample = np.arange(len(units))
+    if len(units) > params.max_fit_posts:
         rng = np.random.default_rng(params.seed)
-        sample = np.sort(rng.choice(len(posts), params.max_fit_posts, replace=False))
-    fit = fit_topics(posts.iloc[sample].reset_index(drop=True), vectors[sample], params, fit_id)
+        sample = np.sort(rng.choice(len(units), params.max_fit_posts, replace=False))
+    fit = fit_topics(units.iloc[sample].reset_index(drop=True), unit_vectors[sample], params, fit_id)
+    unit = "conversation" if len(units) < len(posts) else "post"
     save_model(
-        fit.model, folder, fit_id, {**info, "posts": len(posts), "fitted_on": len(sample), "coherence": fit.coherence}
-    )
-    if len(sample) < len(posts):
-        rest = np.setdiff1d(np.arange(len(posts)), sample)
+        fit.model, folder, fit_id,
+        {**info, "posts": len(posts), "unit": unit, "units": len(units), "fitted_on": len(sample),
+         "coherence": fit.coherence},
+    )  # fmt: skip
+    if len(sample) < len(units):
+        rest = np.setdiff1d(np.arange(len(units)), sample)
         saved = load_model(folder / fit_id)
         extra = assign_topics(
-            saved, posts.iloc[rest].reset_index(drop=True), vectors[rest], fit_id, params.outlier_threshold
+            saved, units.iloc[rest].reset_index(drop=True), unit_vectors[rest], fit_id, params.outlier_threshold
         )
         fit.assignments = pd.concat([fit.assignments, extra], ignore_index=True)
-        fit.topics = with_sizes(fit.topics, fit.assignments)
+    by_unit = fit.assignments.set_index("post_id").loc[units["post_id"].to_numpy()]
+    fit.assignments = _assignments(
+        posts, by_unit["topic_id"].to_numpy()[unit_of_post], by_unit["probability"].to_numpy()[unit_of_post],
+        fit_id, "fit",
+    ).assign(method=by_unit["method"].to_numpy()[unit_of_post])  # fmt: skip
+    fit.topics = with_sizes(fit.topics, fit.assignments)
     return fit
+
+
+def fit_units(posts: pd.DataFrame, vectors: np.ndarray, params: TopicParams):
+    """What topics are fitted on, their vectors, and each post's unit (row index): the posts themselves, or
+    with `unit: conversation` each conversation as one document (`conversations`), when there are enough of
+    them to fit (`min_posts_to_fit`; else the posts)."""
+    identity = (posts, vectors, np.arange(len(posts)))
+    if params.unit != "conversation" or "parent_post_id" not in posts:
+        return identity
+    units, unit_vectors, unit_of_post = conversations(posts, vectors)
+    if len(units) == len(posts) or len(units) < min_posts_to_fit(params):  # no replies, or too few to fit
+        return identity
+    return units, unit_vectors, unit_of_post
+
+
+def conversations(posts: pd.DataFrame, vectors: np.ndarray) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Posts joined into conversations by their reply links (parent_post_id, followed to the first post
+    whose parent is not among them): one document per conversation, its texts in the posts' order, its
+    vector the normalised mean of its posts'. A customer's "my order never came" and the reply "sorry, DM us your order
+    number" are one issue; apart, the agents' stock replies form topics of their own (c_v 0.455 on the
+    customer-care tweets by post, 0.533 / 0.604 / 0.568 by conversation over three seeds, 2026-12-01). The
+    document takes the id of the conversation's first post, which the store has."""
+    post_ids = posts["post_id"].to_numpy()
+    row = {post_id: i for i, post_id in enumerate(post_ids)}
+    parents = posts["parent_post_id"].to_numpy()
+    parent_row = np.array([row.get(parent, -1) if isinstance(parent, str) else -1 for parent in parents])
+    root = np.where(parent_row >= 0, parent_row, np.arange(len(posts)))  # one reply up; a first post stays
+    for _ in range(64):  # pointer doubling: every post reaches its first post in log2(depth) steps
+        higher = root[root]
+        if (higher == root).all():
+            break  # (a reply cycle, which only a broken export has, never settles: 64 steps end it)
+        root = higher
+    roots, unit_of_post = np.unique(root, return_inverse=True)
+    joined = posts["text"].fillna("").astype(str).groupby(unit_of_post).agg(" ".join).to_numpy()
+    sums = np.zeros((len(roots), vectors.shape[1]), dtype=np.float64)
+    np.add.at(sums, unit_of_post, vectors)
+    unit_vectors = (sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+    units = pd.DataFrame({"post_id": post_ids[roots], "platform": posts["platform"].to_numpy()[roots], "text": joined})
+    return units, unit_vectors, unit_of_post
 
 
 def with_sizes(topics: pd.DataFrame, assignments: pd.DataFrame) -> pd.DataFrame:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -225,3 +226,41 @@ def test_the_minimum_topic_size_grows_with_the_posts():
 
     params = TopicParams(min_topic_size=10, min_topic_share=0.003)
     assert [min_cluster_size(n, params) for n in (100, 3000, 8800, 100_000)] == [10, 10, 26, 300]
+
+
+def test_conversations_join_each_reply_to_the_post_it_answers():
+    from mlds_assets.core.topics import conversations
+
+    posts = pd.DataFrame(
+        {
+            "post_id": ["a", "b", "c", "d", "e", "x", "y"],
+            "platform": "customer_care",
+            "text": ["my order never came", "sorry, DM us", "sent it", "hello", "re: a lost post", "x", "y"],
+            "parent_post_id": [None, "a", "b", None, "not-here", "y", "x"],  # x and y: a broken export's loop
+        }
+    )
+    vectors = np.random.default_rng(0).normal(size=(7, 8)).astype(np.float32)
+    units, unit_vectors, unit_of_post = conversations(posts, vectors)
+    thread = units.set_index("post_id").loc["a"]
+    assert thread["text"] == "my order never came sorry, DM us sent it"  # a reply of a reply joins the first post
+    assert {"d", "e"} <= set(units["post_id"])  # no parent, or a parent not among the posts: its own
+    assert len(unit_of_post) == len(posts) and len(units) == 5  # every post in exactly one conversation
+    assert unit_of_post[0] == unit_of_post[1] == unit_of_post[2]  # (the loop ends; x and y stay apart)
+    mean = vectors[:3].mean(axis=0)
+    assert np.allclose(unit_vectors[unit_of_post[0]], mean / np.linalg.norm(mean), atol=1e-6)
+
+
+def test_fitting_on_conversations_gives_every_post_its_conversations_topic(corpus, tmp_path):
+    posts, vectors = corpus
+    threaded = posts.assign(parent_post_id=[None if i % 2 == 0 else posts["post_id"][i - 1] for i in range(len(posts))])
+    params = TopicParams(**{**PARAMS.__dict__, "unit": "conversation"})
+    fit = fit_and_save(threaded, vectors, params, tmp_path, {"scope": "t"})
+    info = json.loads((tmp_path / fit.fit_id / "fit.json").read_text())
+    assert (info["unit"], info["units"], info["posts"]) == ("conversation", 60, 120)
+    assert sorted(fit.assignments["post_id"]) == sorted(posts["post_id"])
+    topic = fit.assignments.set_index("post_id")["topic_id"]
+    assert (topic[posts["post_id"][1::2]].to_numpy() == topic[posts["post_id"][::2]].to_numpy()).all()
+    assert fit.topics["size"].sum() == len(posts)  # sizes count posts, not conversations
+    assert set(theme_of_topic(fit, posts).values()) == set(THEMES)
+    by_post = fit_and_save(threaded, vectors, TopicParams(**{**params.__dict__, "unit": "post"}), tmp_path, {})
+    assert json.loads((tmp_path / by_post.fit_id / "fit.json").read_text())["units"] == 120
