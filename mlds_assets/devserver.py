@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from dagster import AssetKey, DagsterInstance, RunsFilter
+from dagster import AssetKey, DagsterInstance
 from dagster._core.scheduler.instigation import InstigatorType, TickStatus
 
 from mlds_assets.batch_status import IN_PROGRESS
@@ -107,9 +107,6 @@ class DevServer:
 
     def materialized(self, instance: DagsterInstance, platform: str, asset: str) -> set[str]:
         return set(instance.get_materialized_partitions(AssetKey([platform, asset])))
-
-    def runs_in_progress(self, instance: DagsterInstance) -> int:
-        return len(instance.get_run_records(RunsFilter(statuses=list(IN_PROGRESS))))
 
     def wait_settled(self, instance: DagsterInstance, timeout: float = 600, ticks: int = 2) -> int:
         """Until nothing runs and the automation sensor has finished `ticks` evaluations that began after the
