@@ -306,7 +306,7 @@ def _similarity_to_topic(model, vectors: np.ndarray, topic_ids: np.ndarray) -> n
 
 
 def _assignments(
-    posts: pd.DataFrame, topic_ids: np.ndarray, probability: np.ndarray, fit_id: str, method: str
+    posts: pd.DataFrame, topic_ids: np.ndarray, probability: np.ndarray, fit_id: str, method: str | np.ndarray
 ) -> pd.DataFrame:
     return pd.DataFrame(
         {
@@ -431,10 +431,9 @@ def fit_and_save(posts: pd.DataFrame, vectors: np.ndarray, params: TopicParams, 
         )
         fit.assignments = pd.concat([fit.assignments, extra], ignore_index=True)
     by_unit = fit.assignments.set_index("post_id").loc[units["post_id"].to_numpy()]
-    fit.assignments = _assignments(
-        posts, by_unit["topic_id"].to_numpy()[unit_of_post], by_unit["probability"].to_numpy()[unit_of_post],
-        fit_id, "fit",
-    ).assign(method=by_unit["method"].to_numpy()[unit_of_post])  # fmt: skip
+    per_post = by_unit.iloc[unit_of_post]  # every post takes its unit's topic
+    topic_ids, probability, method = (per_post[c].to_numpy() for c in ("topic_id", "probability", "method"))
+    fit.assignments = _assignments(posts, topic_ids, probability, fit_id, method)
     fit.topics = with_sizes(fit.topics, fit.assignments)
     return fit
 
