@@ -11,11 +11,13 @@ import pytest
 from mlds_assets.core.embeddings import load_sentence_encoder
 from mlds_assets.core.topics import (
     OUTLIER,
+    SMALL_DATA,
     TopicModelError,
     TopicParams,
     assign_topics,
     core_members,
     current_fit,
+    exact_neighbours,
     fit_and_save,
     fit_topics,
     load_model,
@@ -204,9 +206,8 @@ def test_outliers_are_reassigned_and_the_topic_cap_coarsens_the_clusters(corpus)
     in_topics = joined[joined["topic_id"] != OUTLIER]
     pure = in_topics.groupby("topic_id")["theme"].agg(lambda t: t.value_counts(normalize=True).iloc[0])
     assert pure.min() > 0.8  # each capped topic is (nearly) one theme
-    reassigned = fit_topics(posts, vectors, TopicParams(**{**PARAMS.__dict__, "outlier_threshold": 0.0}), "r")
-    kept = fit_topics(posts, vectors, PARAMS, "b")
-    assert (kept.assignments["topic_id"] == OUTLIER).sum() > 0  # HDBSCAN left some posts out
+    params, kept = _a_fit_with_outliers(posts, vectors)
+    reassigned = fit_topics(posts, vectors, TopicParams(**{**params.__dict__, "outlier_threshold": 0.0}), "r")
     assert (reassigned.assignments["topic_id"] == OUTLIER).sum() == 0  # threshold 0: every outlier gets a topic
     words = {row.topic_id: row.top_words for row in kept.topics.itertuples() if row.topic_id != OUTLIER}
     assert words == {row.topic_id: row.top_words for row in reassigned.topics.itertuples() if row.topic_id != OUTLIER}
@@ -219,6 +220,17 @@ def test_outliers_are_reassigned_and_the_topic_cap_coarsens_the_clusters(corpus)
         assert fit.topics["size"].sum() == len(posts)
         assert set(fit.assignments["topic_id"]) == set(fit.topics.loc[fit.topics["size"] > 0, "topic_id"])
         assert fit.assignments["probability"].between(0, 1).all()
+
+
+def _a_fit_with_outliers(posts: pd.DataFrame, vectors: np.ndarray):
+    """Whether HDBSCAN leaves any of three clean themes out is a matter of UMAP's random draw: the first
+    seed whose fit has outliers, so that reassigning them is tested whatever the libraries draw."""
+    for seed in range(PARAMS.seed, PARAMS.seed + 10):
+        params = TopicParams(**{**PARAMS.__dict__, "seed": seed})
+        fit = fit_topics(posts, vectors, params, f"seed-{seed}")
+        if (fit.assignments["topic_id"] == OUTLIER).any():
+            return params, fit
+    raise AssertionError("no seed of ten left a post out: the outlier rule is untested")
 
 
 def test_the_minimum_topic_size_grows_with_the_posts():
@@ -264,3 +276,21 @@ def test_fitting_on_conversations_gives_every_post_its_conversations_topic(corpu
     assert set(theme_of_topic(fit, posts).values()) == set(THEMES)
     by_post = fit_and_save(threaded, vectors, TopicParams(**{**params.__dict__, "unit": "post"}), tmp_path, {})
     assert json.loads((tmp_path / by_post.fit_id / "fit.json").read_text())["units"] == 120
+
+
+def test_exact_neighbours_are_the_nearest_rows_by_cosine_itself_first():
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(300, 16)).astype(np.float32) * rng.uniform(0.5, 3, size=(300, 1))
+    indices, distances, index = exact_neighbours(vectors, 10)
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    brute = 1 - unit @ unit.T
+    assert index is None and indices.shape == distances.shape == (300, 10)
+    assert (indices[:, 0] == np.arange(300)).all() and np.allclose(distances[:, 0], 0, atol=1e-6)
+    assert (np.diff(distances, axis=1) >= 0).all()
+    for row in range(300):
+        assert set(indices[row]) == set(np.argsort(brute[row], kind="stable")[:10])
+        assert np.allclose(distances[row], brute[row, indices[row]], atol=1e-5)
+
+
+def test_exact_neighbours_leave_large_sets_to_umaps_own_search():
+    assert exact_neighbours(np.ones((SMALL_DATA, 2), dtype=np.float32), 15) == (None, None, None)
