@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 
-import duckdb
 import emoji
 import numpy as np
 import pandas as pd
@@ -167,6 +166,8 @@ def clean_posts(posts: pd.DataFrame, near_duplicate_min_chars: int = 20) -> pd.D
     )
     params = {"url": URL, "mention": MENTION, "hashtag": HASHTAG, "emoji": EMOJI,
               "punctuation_or_space": PUNCTUATION_OR_SPACE, "min_chars": near_duplicate_min_chars}  # fmt: skip
+    import duckdb  # here, not at the top: every CLI command imports this module (0.1 s)
+
     with duckdb.connect() as con:
         con.register("posts", table)
         features = con.sql(_FEATURES_SQL, params=params).to_arrow_table()
