@@ -3,14 +3,59 @@ store says of it."""
 
 from __future__ import annotations
 
-from mlds_assets.core.lake_sql import lake_connection, parquet_files
+import os
+import threading
+
+from upath import UPath
+
+from mlds_assets.core.lake_sql import LOCAL, lake_connection, parquet_files
+
+STATUS_ASSETS = ("cleaned_posts", "quarantine", "conservative_entities")
+# (lake, platform) -> (the files' fingerprint, their status): the read API's /platforms, polled by
+# dashboards, answers from it until a file changes (four platforms' 12 DuckDB scans: 160 ms alone, over 2 s
+# at p50 under 20 clients on two cores, 2026-12-01)
+_remembered: dict[tuple[str, str], tuple[tuple, dict]] = {}
+_remembered_lock = threading.Lock()
 
 
 def _files(lake: str, platform: str, asset: str) -> list[str] | None:
     return parquet_files(lake, platform, asset) or None
 
 
+def lake_fingerprint(lake: str, platform: str) -> tuple | None:
+    """Every status file's path, inode, size and modification time: the lake's writers replace a file by
+    renaming a new one over it, so any write changes this. None for an object store (not remembered)."""
+    if UPath(lake).protocol not in LOCAL:
+        return None
+    files = [path for asset in STATUS_ASSETS for path in parquet_files(lake, platform, asset)]
+    stats = []
+    for path in files:
+        try:
+            stat = os.stat(path)
+        except FileNotFoundError:  # replaced between the listing and here: do not remember this state
+            return None
+        stats.append((path, stat.st_ino, stat.st_size, stat.st_mtime_ns))
+    return tuple(stats)
+
+
 def platform_status(lake: str, platform: str) -> dict:
+    """The lake's status of a platform (`lake_status`), read again only when one of its files changed."""
+    fingerprint = lake_fingerprint(lake, platform)
+    if fingerprint is None:
+        return lake_status(lake, platform)
+    key = (lake, platform)
+    with _remembered_lock:
+        remembered = _remembered.get(key)
+    if remembered is not None and remembered[0] == fingerprint:
+        return dict(remembered[1])
+    status = lake_status(lake, platform)
+    if lake_fingerprint(lake, platform) == fingerprint:  # nothing was written while it was read
+        with _remembered_lock:
+            _remembered[key] = (fingerprint, status)
+    return dict(status)
+
+
+def lake_status(lake: str, platform: str) -> dict:
     """posts are distinct post_ids across batches: the same post in two exports counts once."""
     status = {
         "posts": 0, "quarantined": 0, "entities": 0, "pending_sentiment": 0,
