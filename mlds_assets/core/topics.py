@@ -28,8 +28,8 @@ TOKEN_PATTERN = r"(?u)\b[^\W\d_][^\W\d_]+\b"
 OUTLIER = -1
 # HDBSCAN's membership strength (0-1) from which a post describes its topic: see _describe_by_core_members
 CORE_MEMBERSHIP = 0.9
-# UMAP computes every pairwise distance below this many rows and runs NNDescent from it (umap-learn 0.5)
-SMALL_DATA = 4096
+# Up to this many posts (or conversations) a fit finds their exact nearest neighbours (`exact_neighbours`)
+EXACT_NEIGHBOURS_MAX = 50_000
 # BERTopic's `language` only picks a default embedding model (the vectors are given here) and, when it is
 # "english", strips every character but ASCII letters, digits and spaces before counting topic words:
 # "Obama's" becomes "obamas", "U.S." "us", "café" "caf", words the coherence tokenizer never sees in the
@@ -203,21 +203,30 @@ def unit_rows(matrix: np.ndarray) -> np.ndarray:
     return (matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 
 
-def exact_neighbours(vectors: np.ndarray, k: int) -> tuple[np.ndarray | None, np.ndarray | None, None]:
-    """UMAP's `precomputed_knn` below its own small-data cut (4,096 rows): each row's k nearest rows by
-    cosine distance, itself first, from one matrix product. These are the neighbours UMAP finds there
-    itself, but it computes the distance matrix by calling a numba cosine from Python once per pair of rows
-    (50 of 56 s of a fit on 3,000 posts, 2026-12-01). At and above the cut UMAP's own NNDescent runs:
-    (None, None, None)."""
-    if len(vectors) >= SMALL_DATA or k < 1:
+def exact_neighbours(
+    vectors: np.ndarray, k: int, block: int = 2048
+) -> tuple[np.ndarray | None, np.ndarray | None, None]:
+    """UMAP's `precomputed_knn`: each row's k nearest rows by cosine distance (itself among them, at 0),
+    from matrix products `block` rows at a time. UMAP's own search is slower both sides of its small-data
+    cut (4,096 rows): below it, it calls a numba cosine from Python once per pair of rows (50 of 56 s of a
+    fit on 3,000 posts); above it, NNDescent is compiled by numba afresh in every process (1-3 min on two
+    cores, and each topics run is a new process) and finds approximate neighbours. Above
+    `EXACT_NEIGHBOURS_MAX` rows (n^2 products) it is left to NNDescent again: (None, None, None)."""
+    if len(vectors) > EXACT_NEIGHBOURS_MAX or k < 1:
         return None, None, None
     unit = unit_rows(vectors)
-    distance = np.clip(1.0 - unit @ unit.T, 0.0, 2.0)
-    np.fill_diagonal(distance, 0.0)
-    nearest = np.argpartition(distance, k - 1, axis=1)[:, :k]
-    order = np.argsort(np.take_along_axis(distance, nearest, axis=1), axis=1, kind="stable")
-    indices = np.take_along_axis(nearest, order, axis=1)
-    return indices, np.take_along_axis(distance, indices, axis=1).astype(np.float32), None
+    indices = np.empty((len(unit), k), dtype=np.int64)
+    distances = np.empty((len(unit), k), dtype=np.float32)
+    for start in range(0, len(unit), block):
+        rows = np.arange(start, min(start + block, len(unit)))
+        distance = np.clip(1.0 - unit[rows] @ unit.T, 0.0, 2.0)
+        distance[rows - start, rows] = 0.0
+        nearest = np.argpartition(distance, k - 1, axis=1)[:, :k]
+        near = np.take_along_axis(distance, nearest, axis=1)
+        order = np.argsort(near, axis=1, kind="stable")
+        indices[rows] = np.take_along_axis(nearest, order, axis=1)
+        distances[rows] = np.take_along_axis(near, order, axis=1)
+    return indices, distances, None
 
 
 def min_cluster_size(posts: int, params: TopicParams) -> int:

@@ -10,8 +10,8 @@ import pytest
 
 from mlds_assets.core.embeddings import load_sentence_encoder
 from mlds_assets.core.topics import (
+    EXACT_NEIGHBOURS_MAX,
     OUTLIER,
-    SMALL_DATA,
     TopicModelError,
     TopicParams,
     assign_topics,
@@ -281,7 +281,7 @@ def test_fitting_on_conversations_gives_every_post_its_conversations_topic(corpu
 def test_exact_neighbours_are_the_nearest_rows_by_cosine_itself_first():
     rng = np.random.default_rng(7)
     vectors = rng.normal(size=(300, 16)).astype(np.float32) * rng.uniform(0.5, 3, size=(300, 1))
-    indices, distances, index = exact_neighbours(vectors, 10)
+    indices, distances, index = exact_neighbours(vectors, 10, block=64)  # blocks of rows: 64, ..., 44
     unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
     brute = 1 - unit @ unit.T
     assert index is None and indices.shape == distances.shape == (300, 10)
@@ -293,4 +293,4 @@ def test_exact_neighbours_are_the_nearest_rows_by_cosine_itself_first():
 
 
 def test_exact_neighbours_leave_large_sets_to_umaps_own_search():
-    assert exact_neighbours(np.ones((SMALL_DATA, 2), dtype=np.float32), 15) == (None, None, None)
+    assert exact_neighbours(np.ones((EXACT_NEIGHBOURS_MAX + 1, 2), dtype=np.float32), 15) == (None, None, None)
