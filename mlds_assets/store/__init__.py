@@ -5,8 +5,5 @@ Parquet assets, so a backend may be dropped and refilled at any time.
 """
 
 from mlds_assets.store.base import STORE_SCHEMA_FIELDS, PostStore, StoreFilter, StoreWriteError, store_schema
-from mlds_assets.store.deferred_imports import REST_CLIENT, defer_package_init
-
-defer_package_init(REST_CLIENT)  # before any backend imports lancedb: see deferred_imports
 
 __all__ = ["STORE_SCHEMA_FIELDS", "PostStore", "StoreFilter", "StoreWriteError", "store_schema"]

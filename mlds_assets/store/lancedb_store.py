@@ -12,10 +12,8 @@ from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
-import lancedb
 import pandas as pd
 import pyarrow as pa
-from lancedb.index import FTS, BTree, IvfFlat
 
 from mlds_assets.store.base import (
     STORE_SCHEMA_FIELDS,
@@ -25,6 +23,9 @@ from mlds_assets.store.base import (
     retrying,
     store_schema,
 )
+from mlds_assets.store.deferred_imports import import_lancedb
+
+lancedb = import_lancedb()  # without 1.4 s of import a local store never uses: see deferred_imports
 
 _FIELDS = {name for name, _ in STORE_SCHEMA_FIELDS}
 # What Lance writes under a temporary name and renames once complete (data/.tmpAbC123 for a data file,
@@ -181,14 +182,14 @@ class LanceDBPostStore:
         if self.table.count_rows() == 0:
             return []
         indexed = {tuple(index.columns) for index in self.table.list_indices()}
-        wanted = (("post_id", BTree()), ("text", FTS()))
+        wanted = (("post_id", lancedb.index.BTree()), ("text", lancedb.index.FTS()))
         missing = [(column, config) for column, config in wanted if (column,) not in indexed]
         if ("vector",) not in indexed:
             # An ANN index only pays once there are enough vectors to train it; below that, exact search.
             vectors = self.table.count_rows("vector IS NOT NULL")
             if vectors >= self.vector_index_min_rows:
                 partitions = max(1, min(256, vectors // 4096))
-                missing.append(("vector", IvfFlat(distance_type="cosine", num_partitions=partitions)))
+                missing.append(("vector", lancedb.index.IvfFlat(distance_type="cosine", num_partitions=partitions)))
         return missing
 
     def _ensure_indexes(self) -> None:

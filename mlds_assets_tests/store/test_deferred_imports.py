@@ -24,7 +24,7 @@ def test_importing_the_store_and_lancedb_loads_no_rest_api_module():
 
 def test_the_rest_client_package_is_whole_on_first_use():
     out = _run(
-        "import mlds_assets.store, lancedb\n"
+        "import mlds_assets.store.lancedb_store, lancedb\n"
         f"from {REST_CLIENT} import ApiClient, TableApi\n"
         f"import {REST_CLIENT} as client\n"
         "print(ApiClient.__name__, TableApi.__name__, client.__version__, hasattr(client, 'CreateTableRequest'))"
@@ -37,3 +37,16 @@ def test_a_package_imported_already_or_absent_is_left_alone():
 
     assert defer_package_init("json") is False  # imported already (and not a package)
     assert defer_package_init("no_such_package_mlds") is False
+
+
+def test_lancedb_takes_the_python_312_override_markers_and_everyone_else_the_real_ones():
+    out = _run(
+        "import sys, overrides\n"
+        "real = overrides.override, overrides.EnforceOverrides\n"
+        "import mlds_assets.store.lancedb_store, lancedb.db\n"
+        "print((overrides.override, overrides.EnforceOverrides) == real,"
+        " type(lancedb.db.DBConnection).__name__, sys.version_info >= (3, 12))"
+    )
+    restored, metaclass, python_312 = out.split()
+    assert restored == "True"
+    assert metaclass != "EnforceOverridesMeta" or python_312 == "True"  # no bytecode checks at import
