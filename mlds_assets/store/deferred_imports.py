@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import threading
 from contextlib import contextmanager
 
 REST_CLIENT = "lance_namespace_urllib3_client"
@@ -37,12 +38,15 @@ def defer_package_init(name: str) -> bool:
     if spec is None or spec.loader is None or spec.submodule_search_locations is None:
         return False
     package = importlib.util.module_from_spec(spec)
+    first_use = threading.Lock()
 
     def __getattr__(attribute: str):
         if attribute.startswith("__"):  # the import system probing (__path__ and __spec__ are set)
             raise AttributeError(attribute)
-        del package.__getattr__
-        spec.loader.exec_module(package)
+        with first_use:  # one thread runs the __init__; another arriving meanwhile waits for it
+            if "__getattr__" in package.__dict__:
+                del package.__getattr__
+                spec.loader.exec_module(package)
         return getattr(package, attribute)
 
     package.__getattr__ = __getattr__
