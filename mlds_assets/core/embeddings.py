@@ -165,8 +165,13 @@ class BertMeanEncoder:
             inner = _gelu(self._dense(x, f"{name}.intermediate.dense"))
             x = self._layer_norm(self._dense(inner, f"{name}.output.dense") + x, f"{name}.output.LayerNorm")
         pooled = (x * mask[..., None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1e-9)
-        pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
-        return pooled.astype(np.float32)
+        return unit_rows(pooled)
+
+
+def unit_rows(matrix: np.ndarray) -> np.ndarray:
+    """Rows scaled to length 1 (a zero row stays zero), so that a dot product is a cosine similarity."""
+    matrix = np.asarray(matrix)
+    return (matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 
 
 def _max_seq_length(folder: Path, config: dict) -> int:

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from upath import UPath
 
+from mlds_assets.core.embeddings import unit_rows
 from mlds_assets.core.upaths import is_local, local_folder, publish_folder, scratch_folder, write_bytes_atomically
 
 # Words of two or more letters: digits, "_" and emoji-only tokens say nothing about a topic.
@@ -195,12 +196,6 @@ def fit_topics(posts: pd.DataFrame, vectors: np.ndarray, params: TopicParams, fi
     coherence = float(np.mean(list(per_topic.values()))) if per_topic else None
     table = topic_table(model, posts, vectors, assignments, per_topic, params, fit_id)
     return TopicFit(model, table, assignments, coherence, fit_id)
-
-
-def unit_rows(matrix: np.ndarray) -> np.ndarray:
-    """Rows scaled to length 1 (a zero row stays zero), so that a dot product is a cosine similarity."""
-    matrix = np.asarray(matrix)
-    return (matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 
 
 def exact_neighbours(
