@@ -21,9 +21,9 @@ from dagster import (
     asset_check,
 )
 
+from mlds_assets.assets.automation import cron_freshness
 from mlds_assets.core.analytics import CROSS_PLATFORM, LakeFiles, connect, scope_metrics, value
 from mlds_assets.core.report import write_report
-from mlds_assets.core.schedules import schedule_period
 from mlds_assets.core.upaths import is_local
 from mlds_assets.lake import read_lake_partition
 from mlds_assets.settings import Settings
@@ -43,8 +43,7 @@ def daily_condition(settings: Settings) -> AutomationCondition:
 
 
 def daily_freshness(settings: Settings) -> FreshnessPolicy:
-    cron = settings.analytics.schedule
-    return FreshnessPolicy.cron(deadline_cron=cron, lower_bound_delta=schedule_period(cron))
+    return cron_freshness(settings.analytics.schedule)
 
 
 def _metadata(metrics: pd.DataFrame) -> dict:

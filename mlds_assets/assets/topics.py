@@ -88,7 +88,6 @@ def build_topics(settings: Settings, scope: str, platforms: list[str], cron: str
     """The topics multi-asset for one scope: a platform, or cross_platform over `platforms`."""
     group = scope
     folder = settings.models_dir / "topics" / scope
-    params = topic_params(settings)
     condition = topics_condition(cron, full_mode)
     what = f"{scope} posts" if scope != CROSS_PLATFORM else "every platform's posts together"
 
@@ -118,6 +117,7 @@ def build_topics(settings: Settings, scope: str, platforms: list[str], cron: str
         pool=POOL_MODELS,
     )
     def topics_asset(context: AssetExecutionContext, config: TopicRunConfig):
+        params = topic_params(settings)  # here, not at load: it imports sklearn, and every run loads the code
         posts, vectors, left_out = read_embedded_posts(settings.lake_base, platforms)
         if left_out:
             context.log.warning(f"{left_out} posts embedded under another model version wait for re-embedding")
