@@ -231,8 +231,10 @@ def test_runs_the_daemon_launches_are_limited_to_one_per_batch(tmp_path):
     from mlds_assets.service.instance import DAGSTER_YAML
 
     (tmp_path / "dagster.yaml").write_text(DAGSTER_YAML)
-    limits = DagsterInstance.from_config(str(tmp_path)).get_concurrency_config().run_queue_config.tag_concurrency_limits
+    instance = DagsterInstance.from_config(str(tmp_path))
+    limits = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
     assert {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in limits
+    assert instance.run_coordinator.dequeue_interval_seconds == 1  # queued runs start within a second, not five
 
 
 def test_daily_report_killed_while_writing_is_written_whole_by_the_next_run(env, config_dir, export):
