@@ -22,6 +22,8 @@ from dagster._core.scheduler.instigation import InstigatorType, TickStatus
 
 from mlds_assets.batch_status import IN_PROGRESS
 from mlds_assets.sensors import AUTOMATION_SENSOR
+from mlds_assets.service.instance import dagster_instance
+from mlds_assets.settings import load_settings
 
 FINISHED = [TickStatus.SUCCESS, TickStatus.SKIPPED, TickStatus.FAILURE]
 REPO = Path(__file__).resolve().parent.parent  # workspace.yaml; the code location is this package
@@ -201,7 +203,7 @@ def dagster_dev(
         **(extra_env or {}),
         "MLDS_HOME": str(home), "DAGSTER_HOME": str(home / "dagster_home"), "PYTHONUNBUFFERED": "1",
     })  # fmt: skip
-    subprocess.run([sys.executable, "-m", "mlds_assets.cli", "instance"], env=env, cwd=REPO, check=True)
+    dagster_instance(load_settings(env=env)).dispose()  # what `mlds instance` does first in `make dev`
     server = DevServer(home, free_port(), env, workdir / "dagster_dev.log")
     command = [
         sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(server.port),
