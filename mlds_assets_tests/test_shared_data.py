@@ -162,7 +162,7 @@ def test_topics_and_semantic_search_on_facebook_page_posts_and_customer_care(
         outliers = topics.loc[topics["topic_id"] < 0, "size"].sum() / posts
         coherence = real["coherence"].mean()
         print(f"{platform}: {len(real)} topics in {posts} posts, {outliers:.1%} outliers, c_v {coherence:.3f}")
-        if platform == "twcs":  # the whole set: the targets (0.2% outliers, c_v 0.62 when measured)
+        if platform == "twcs":  # the whole set: the targets (0.9% outliers, c_v 0.533 on 2026-12-02)
             assert outliers <= 0.15
             assert coherence >= 0.5
         brands = {"comcastcares", "applesupport", "amazonhelp", "delta", "uber", "spotify", "chipotle", "nytimes"}
