@@ -5,8 +5,6 @@ Every condition here carries `all_deps_blocking_checks_passed`: Dagster's eager 
 blocking checks, so without it the automation sensor would re-request, in a run of its own, the very
 downstream steps a failed gate had just stopped."""
 
-from functools import cache
-
 from dagster import AssetKey, AssetSelection, AutomationCondition, FreshnessPolicy
 
 from mlds_assets.core.schedules import schedule_period
@@ -79,9 +77,7 @@ def phase2_freshness(platform: PlatformConfig, stage: str) -> FreshnessPolicy | 
     return None if cron is None else cron_freshness(cron)
 
 
-@cache
 def cron_freshness(cron: str) -> FreshnessPolicy:
     """Fresh when the last materialisation lies within one period before each tick: yesterday's 02:00 run
-    satisfies today's 02:00 deadline, and a day without a run shows as stale at the next tick. One policy per
-    cron string: Dagster walks a thousand ticks to validate each, and every run worker builds them again."""
+    satisfies today's 02:00 deadline, and a day without a run shows as stale at the next tick."""
     return FreshnessPolicy.cron(deadline_cron=cron, lower_bound_delta=schedule_period(cron))
