@@ -86,9 +86,53 @@ def test_the_api_loads_the_encoder_and_opens_the_store_at_start_up(demo_settings
         for mode in ("semantic", "hybrid", "keyword"):
             hits = started.get("/posts/search", params={"q": "delayed flight", "mode": mode, "limit": 3}).json()
             assert len(hits["hits"]) == 3, hits
+            _assert_same_hits(hits["hits"], _sync_hits(demo_settings, "delayed flight", mode, 3), mode)
         assert started.get("/platforms").status_code == 200
         assert query_encoder.cache_info().misses == encoders_loaded  # no encoder was loaded by a request
         assert app.state.search.store() is handle
+
+
+def _sync_hits(settings, query: str, mode: str, limit: int) -> list[dict]:
+    """What the CLI's search finds, as the API's fallback path (pandas) writes it."""
+    from mlds_assets.api import HIT_COLUMNS, _records
+    from mlds_assets.service.store import search
+
+    hits = search(settings, query, mode=mode, limit=limit)
+    return _records(hits[[c for c in HIT_COLUMNS if c in hits.columns]])
+
+
+def _assert_same_hits(served: list[dict], expected: list[dict], mode: str) -> None:
+    """The same posts in the same order with the same values (times, lists, nulls); numbers to rounding
+    (pandas writes 10 significant digits, the Arrow path all of a float's)."""
+    assert [h["post_id"] for h in served] == [h["post_id"] for h in expected], mode
+    for got, want in zip(served, expected, strict=True):
+        assert set(got) == set(want), mode
+        for key, wanted in want.items():
+            if isinstance(wanted, float):
+                assert got[key] == pytest.approx(wanted, rel=1e-4, abs=1e-6), (mode, key)
+            else:
+                assert got[key] == wanted, (mode, key)
+
+
+def test_served_hits_are_written_as_the_cli_search_finds_them_in_every_mode(demo_settings):
+    """The async path writes JSON from Arrow, the fallback from pandas: the same records either way, for
+    queries of every mode arriving at once (their vectors are embedded as one batch)."""
+    app = create_app(demo_settings)
+    queries = [("refund for my order", "hybrid"), ("delayed flight", "semantic"), ("order", "keyword"),
+               ("battery died", "semantic"), ("thanks", "hybrid")]  # fmt: skip
+    with TestClient(app) as started:
+        from concurrent.futures import ThreadPoolExecutor
+
+        def served(query: tuple[str, str]) -> list[dict]:
+            response = started.get("/posts/search", params={"q": query[0], "mode": query[1], "limit": 8})
+            return response.raise_for_status().json()["hits"]
+
+        with ThreadPoolExecutor(max_workers=len(queries)) as pool:
+            answers = list(pool.map(served, queries))
+    for (query, mode), hits in zip(queries, answers, strict=True):
+        assert hits, (query, mode)
+        _assert_same_hits(hits, _sync_hits(demo_settings, query, mode, 8), mode)
+    assert any(h["created_at"].endswith("Z") for h in answers[0])
 
 
 def test_a_real_server_answers_twenty_concurrent_clients_without_errors(demo_settings):

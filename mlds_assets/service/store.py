@@ -79,12 +79,16 @@ def run_search(settings: Settings, query: SearchQuery, store=None):
     return store.hybrid_search(query.text, vector, where=where, limit=limit)
 
 
-async def search_async(settings: Settings, query: SearchQuery, store, columns: list[str] | None = None):
-    """`run_search` for a server's event loop (the API's): the query is embedded in a worker thread, and the
+async def search_async(
+    settings: Settings, query: SearchQuery, store, columns: list[str] | None = None, arrow: bool = False
+):
+    """`run_search` for a server's event loop (the API's): the query is embedded by the batcher's thread, and the
     embedded LanceDB store is searched through its async API (under 20 clients on two cores it halved
     keyword search's median). Another backend, or a store whose indexes no search has checked yet (an
     empty one at start-up), goes through `run_search` in a worker thread. `columns`: the ones the caller
-    shows; the LanceDB store may read only those (the hits may hold more)."""
+    shows; the LanceDB store may read only those (the hits may hold more). `arrow`: the LanceDB store's
+    async hits as an Arrow table, not pandas (a server that writes JSON from them skips pandas' 2 ms a
+    request); the fallback's hits are always pandas."""
     from starlette.concurrency import run_in_threadpool
 
     from mlds_assets.store.lancedb_store import LanceDBPostStore
@@ -92,8 +96,10 @@ async def search_async(settings: Settings, query: SearchQuery, store, columns: l
     if not (isinstance(store, LanceDBPostStore) and store.searchable):
         return await run_in_threadpool(run_search, settings, query, store)
     vector = None
-    if query.mode != "keyword":
-        from mlds_assets.core.embeddings import embed_query
+    if query.mode != "keyword":  # embedded together with the queries of concurrent requests
+        from mlds_assets.service.query_batching import query_batcher
 
-        vector = await run_in_threadpool(embed_query, settings.embeddings, query.text)
-    return await store.search_async(query.mode, query.text, vector, query.where(), query.limit, columns)
+        config = settings.embeddings
+        vector = await query_batcher(config.model, config.device, config.bf16_on_cpu).embed(query.text)
+    searched = store.search_async_arrow if arrow else store.search_async
+    return await searched(query.mode, query.text, vector, query.where(), query.limit, columns)

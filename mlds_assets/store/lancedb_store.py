@@ -386,6 +386,18 @@ class LanceDBPostStore:
         limit: int = 10,
         columns: Sequence[str] | None = None,
     ) -> pd.DataFrame:
+        """`search_async_arrow`'s hits as pandas."""
+        return (await self.search_async_arrow(mode, query, vector, where, limit, columns)).to_pandas()
+
+    async def search_async_arrow(
+        self,
+        mode: str,
+        query: str,
+        vector: Sequence[float] | None,
+        where: StoreFilter | None = None,
+        limit: int = 10,
+        columns: Sequence[str] | None = None,
+    ) -> pa.Table:
         """The three searches through LanceDB's async API, for a server's event loop: one await per search,
         where the sync API makes four round trips through LanceDB's background loop thread (it fetches the
         schema three times per query). Only once `searchable` (a sync search built the indexes): nothing
@@ -415,8 +427,8 @@ class LanceDBPostStore:
         predicate = filter_sql(where)
         if predicate:
             search = search.where(predicate)  # a prefilter, as in the sync searches
-        hits = _without_vector(await search.limit(limit).to_arrow())
-        return hits.rename(columns={"_relevance_score": "_score"})
+        hits = _drop_vector(await search.limit(limit).to_arrow())
+        return hits.rename_columns(["_score" if c == "_relevance_score" else c for c in hits.column_names])
 
 
 def _hits(search, limit: int) -> pd.DataFrame:
@@ -427,6 +439,10 @@ def _hits(search, limit: int) -> pd.DataFrame:
     return _without_vector(search.limit(limit).to_arrow())
 
 
-def _without_vector(hits) -> pd.DataFrame:
+def _without_vector(hits: pa.Table) -> pd.DataFrame:
     """Arrow hits as pandas, the vector column (if read) dropped first."""
-    return (hits.drop_columns(["vector"]) if "vector" in hits.column_names else hits).to_pandas()
+    return _drop_vector(hits).to_pandas()
+
+
+def _drop_vector(hits: pa.Table) -> pa.Table:
+    return hits.drop_columns(["vector"]) if "vector" in hits.column_names else hits
