@@ -235,6 +235,10 @@ def search_markdown(search: dict) -> str:
             )
             + (f" {two[mode]['p50_s'] * 1000:.0f} / {two[mode]['p95_s'] * 1000:.0f} |" if mode in two else " - |")
         )
+    client_cpu = {mode: api["load"][mode].get("client_cpu_ms_per_request") for mode in SEARCHES}
+    if all(ms is not None for ms in client_cpu.values()):
+        lines += ["", "The clients' own CPU per request (on the server's cores): "
+                  + ", ".join(f"{mode} {ms:.1f} ms" for mode, ms in client_cpu.items()) + "."]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 

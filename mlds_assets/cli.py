@@ -13,34 +13,9 @@ import json
 import sys
 from pathlib import Path
 
-from mlds_assets.core.enhanced_entities import EntityModelError
-from mlds_assets.core.landing import LandingError
-from mlds_assets.core.readers import ExportReadError
-from mlds_assets.core.sentiment import SentimentModelError
-from mlds_assets.core.sentiment_training import GoldSetError
-from mlds_assets.service.errors import BatchError, RunLaunchError
-from mlds_assets.service.models import (
-    combine_gold,
-    eval_entities,
-    eval_heldout,
-    eval_sentiment,
-    finetune_sentiment,
-    format_eval,
-    read_gold,
-    train_sentiment,
-)
-from mlds_assets.service.review import (
-    ReviewError,
-    apply_decisions_file,
-    decide,
-    export_queue,
-    learned_aliases,
-    review_queue,
-)
 from mlds_assets.service.store import SEARCH_MODES, open_store, search
 from mlds_assets.settings import PHASE2_STAGES, ConfigError, Settings, load_settings
 from mlds_assets.store.base import StoreUnavailableError
-from mlds_assets.store.rebuild import RebuildError
 
 MAX_SEARCH_LIMIT = 10_000
 MAX_INT64 = 2**63 - 1
@@ -91,6 +66,7 @@ def _print_status(report: dict) -> None:
 
 def _review(settings: Settings, args) -> int:
     from mlds_assets.core.resolution import candidate_text
+    from mlds_assets.service.review import apply_decisions_file, decide, export_queue, learned_aliases, review_queue
 
     later = "applied at the next resolution: `mlds enrich --only entities`, or materialise resolved_entities"
     if args.what == "list":
@@ -329,6 +305,17 @@ def main(argv: list[str] | None = None) -> int:
             if not outcomes:
                 print("no batches ingested yet")
             return 0 if all(r["status"] == "ok" for r in outcomes) else 1
+        if args.command in ("train", "eval"):
+            from mlds_assets.service.models import (
+                combine_gold,
+                eval_entities,
+                eval_heldout,
+                eval_sentiment,
+                finetune_sentiment,
+                format_eval,
+                read_gold,
+                train_sentiment,
+            )
         if args.command == "eval" and args.what == "entities":
             report = eval_entities(
                 settings, args.gold, args.text_col, args.target_col, args.target_map, args.no_header, args.dictionary
@@ -388,18 +375,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"mlds: configuration error:\n{exc}", file=sys.stderr)
         return 2
-    except (
-        SentimentModelError,
-        GoldSetError,
-        ExportReadError,
-        ReviewError,
-        EntityModelError,
-        RebuildError,
-        BatchError,
-        RunLaunchError,
-        LandingError,
-        StoreUnavailableError,
-    ) as exc:
+    except _user_errors() as exc:
         print(f"mlds: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # unreadable file, a full disk, ...: what and where, not a traceback
@@ -407,6 +383,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mlds: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
     return 1
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    """What a user can mend (a bad file, a missing model, a store that is down): one line, not a traceback.
+    Evaluated only when an exception reaches `main`'s handler, so a command does not import every module
+    that defines one (`mlds search` starts without the training, review, landing and rebuild code)."""
+    from mlds_assets.core.enhanced_entities import EntityModelError
+    from mlds_assets.core.landing import LandingError
+    from mlds_assets.core.readers import ExportReadError
+    from mlds_assets.core.sentiment import SentimentModelError
+    from mlds_assets.core.sentiment_training import GoldSetError
+    from mlds_assets.service.errors import BatchError, RunLaunchError
+    from mlds_assets.service.review import ReviewError
+    from mlds_assets.store.rebuild import RebuildError
+
+    return (SentimentModelError, GoldSetError, ExportReadError, ReviewError, EntityModelError, RebuildError,
+            BatchError, RunLaunchError, LandingError, StoreUnavailableError)  # fmt: skip
 
 
 if __name__ == "__main__":
