@@ -101,5 +101,4 @@ async def search_async(
 
         config = settings.embeddings
         vector = await query_batcher(config.model, config.device, config.bf16_on_cpu).embed(query.text)
-    searched = store.search_async_arrow if arrow else store.search_async
-    return await searched(query.mode, query.text, vector, query.where(), query.limit, columns)
+    return await store.search_async(query.mode, query.text, vector, query.where(), query.limit, columns, arrow)

@@ -385,25 +385,15 @@ class LanceDBPostStore:
         where: StoreFilter | None = None,
         limit: int = 10,
         columns: Sequence[str] | None = None,
-    ) -> pd.DataFrame:
-        """`search_async_arrow`'s hits as pandas."""
-        return (await self.search_async_arrow(mode, query, vector, where, limit, columns)).to_pandas()
-
-    async def search_async_arrow(
-        self,
-        mode: str,
-        query: str,
-        vector: Sequence[float] | None,
-        where: StoreFilter | None = None,
-        limit: int = 10,
-        columns: Sequence[str] | None = None,
-    ) -> pa.Table:
+        arrow: bool = False,
+    ) -> pd.DataFrame | pa.Table:
         """The three searches through LanceDB's async API, for a server's event loop: one await per search,
         where the sync API makes four round trips through LanceDB's background loop thread (it fetches the
         schema three times per query). Only once `searchable` (a sync search built the indexes): nothing
         here blocks the loop. `columns`: read only these (with the score) for a keyword or semantic search,
         not the 384-float vector and the rest, 28-34% of a search at demo size; a hybrid search reads all
-        (its two legs would each log a warning per query about the score columns a projection leaves out)."""
+        (its two legs would each log a warning per query about the score columns a projection leaves out).
+        `arrow`: the hits as an Arrow table, for a caller that writes JSON from them without pandas."""
         from lancedb.rerankers import RRFReranker
 
         if not self.searchable:
@@ -428,7 +418,8 @@ class LanceDBPostStore:
         if predicate:
             search = search.where(predicate)  # a prefilter, as in the sync searches
         hits = _drop_vector(await search.limit(limit).to_arrow())
-        return hits.rename_columns(["_score" if c == "_relevance_score" else c for c in hits.column_names])
+        hits = hits.rename_columns(["_score" if c == "_relevance_score" else c for c in hits.column_names])
+        return hits if arrow else hits.to_pandas()
 
 
 def _hits(search, limit: int) -> pd.DataFrame:
