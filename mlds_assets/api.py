@@ -204,15 +204,10 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/backlog", tags=["platforms"], dependencies=data)
     def backlog() -> dict:
         """Posts still waiting per platform: for sentiment, for a vector, and complete."""
+        from mlds_assets.core.status import store_backlog
+
         posts_store = store()
-        out = {}
-        for name in sorted(settings.platforms):
-            counts = {
-                status: posts_store.count({"platform": name, "processing_status": status})
-                for status in ("pending_sentiment", "pending_semantic", "complete")
-            }
-            out[name] = {**counts, "posts": posts_store.count({"platform": name})}
-        return {"backlog": out}
+        return {"backlog": {name: store_backlog(posts_store, name) for name in sorted(settings.platforms)}}
 
     return app
 

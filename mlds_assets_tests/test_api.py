@@ -135,6 +135,27 @@ def test_served_hits_are_written_as_the_cli_search_finds_them_in_every_mode(demo
     assert any(h["created_at"].endswith("Z") for h in answers[0])
 
 
+def test_platforms_and_backlog_show_a_write_made_after_they_were_last_asked(demo_home_copy):
+    """/platforms and /backlog keep what the store said until the store takes a commit: posts a run writes
+    while the API is up are counted at the next request, not at its restart."""
+    from mlds_assets.service.store import open_store
+    from mlds_assets_tests.store.test_contract import records
+
+    settings = load_settings(env={"MLDS_HOME": str(demo_home_copy)})
+    with TestClient(create_app(settings)) as started:
+        before = started.get("/platforms").json()["platforms"]["facebook"]
+        backlog = started.get("/backlog").json()["backlog"]["facebook"]
+        assert started.get("/platforms").json()["platforms"]["facebook"] == before
+        new = records(3, start=900_000)
+        assert open_store(settings).upsert(new) == 3  # another handle, as a run's
+        after = started.get("/platforms").json()["platforms"]["facebook"]
+        assert after["posts"] == before["posts"] + 3
+        assert after["pending_sentiment"] == before["pending_sentiment"] + 3
+        later = started.get("/backlog").json()["backlog"]["facebook"]
+        assert later["posts"] == backlog["posts"] + 3
+        assert later["pending_sentiment"] == backlog["pending_sentiment"] + 3
+
+
 def test_a_real_server_answers_twenty_concurrent_clients_without_errors(demo_settings):
     """Correctness under concurrency; the p95 itself is measured in `make bench` (benchmarks/api.py)."""
     with running_api(demo_settings) as url:

@@ -126,3 +126,8 @@ class PostStore(Protocol):
         """Housekeeping after writes: fold new rows into indexes, prune old versions (a no-op where the
         backend does this itself)."""
         ...
+
+    def read_version(self) -> tuple[str, int] | None:
+        """(where the store is, its version as a read sees it now): the version changes with every commit,
+        so a reader may keep what it computed until it does. None where the backend has no such number."""
+        ...

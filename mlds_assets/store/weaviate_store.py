@@ -313,6 +313,10 @@ class WeaviatePostStore:
     def optimize(self) -> None:
         """Weaviate maintains its indexes as objects arrive: nothing to do."""
 
+    def read_version(self) -> None:
+        """Weaviate has no commit number: readers compute again every time."""
+        return None
+
     def delete(self, post_ids: Sequence[str]) -> int:
         from weaviate.classes.query import Filter
 

@@ -47,3 +47,61 @@ def test_a_caller_changing_the_answer_does_not_change_the_remembered_one(tmp_pat
     _write(tmp_path, "cleaned_posts", "b1", _posts(["a"]))
     status.platform_status(str(tmp_path), "facebook")["posts"] = 99
     assert status.platform_status(str(tmp_path), "facebook")["posts"] == 1
+
+
+def test_the_store_status_is_read_again_exactly_when_the_store_takes_a_commit(tmp_path, monkeypatch):
+    """What /platforms asks of the post store: from memory while the table's version stands; a commit by
+    another handle (a run writing batches) is seen at the next request."""
+    from datetime import timedelta
+
+    from mlds_assets.store.lancedb_store import LanceDBPostStore
+    from mlds_assets_tests.store.test_contract import DIM, records
+
+    reads = []
+    real = status.read_store_status
+    monkeypatch.setattr(status, "read_store_status", lambda store, p: reads.append(p) or real(store, p))
+    writer = LanceDBPostStore(str(tmp_path / "store"), vector_dim=DIM)
+    writer.upsert(records(4))
+    api_handle = LanceDBPostStore(str(tmp_path / "store"), vector_dim=DIM, read_consistency_interval=timedelta(0))
+
+    first = status.store_status(api_handle, "facebook")
+    assert first["posts"] == 4 and first["pending_sentiment"] == 4
+    assert status.store_status(api_handle, "facebook") == first and len(reads) == 1  # from memory
+    status.store_status(api_handle, "facebook")["posts"] = 99  # a caller's change is its own
+    assert status.store_status(api_handle, "facebook")["posts"] == 4 and len(reads) == 1
+
+    writer.upsert(records(3, start=10))  # another handle commits
+    assert status.store_status(api_handle, "facebook")["posts"] == 7 and len(reads) == 2
+    assert status.store_status(api_handle, "tiktok")["posts"] == 0 and reads == ["facebook", "facebook", "tiktok"]
+    assert status.store_status(api_handle, "facebook")["posts"] == 7 and len(reads) == 3
+
+    import shutil
+
+    remembered_version = api_handle.read_version()[1]
+    shutil.rmtree(tmp_path / "store")  # deleted and rebuilt to the same version number, with other posts
+    rebuilt = LanceDBPostStore(str(tmp_path / "store"), vector_dim=DIM)
+    rebuilt.upsert(records(2))
+    while rebuilt.read_version()[1] < remembered_version:
+        rebuilt.upsert(records(2))  # the same two posts again: a commit, no new post
+    assert rebuilt.read_version()[1] == remembered_version
+    assert status.store_status(rebuilt, "facebook")["posts"] == 2 and len(reads) == 4
+
+
+def test_the_backlog_is_counted_again_exactly_when_the_store_takes_a_commit(tmp_path, monkeypatch):
+    from datetime import timedelta
+
+    from mlds_assets.store.lancedb_store import LanceDBPostStore
+    from mlds_assets_tests.store.test_contract import DIM, records
+
+    counted = []
+    real = status.read_store_backlog
+    monkeypatch.setattr(status, "read_store_backlog", lambda store, p: counted.append(p) or real(store, p))
+    writer = LanceDBPostStore(str(tmp_path / "store"), vector_dim=DIM)
+    writer.upsert(records(4))
+    api_handle = LanceDBPostStore(str(tmp_path / "store"), vector_dim=DIM, read_consistency_interval=timedelta(0))
+    first = status.store_backlog(api_handle, "facebook")
+    assert first == {"pending_sentiment": 4, "pending_semantic": 0, "complete": 0, "posts": 4}
+    assert status.store_backlog(api_handle, "facebook") == first and len(counted) == 1
+    done = records(4).assign(processing_status="complete")[["post_id", "processing_status"]]
+    writer.update_fields(done)
+    assert status.store_backlog(api_handle, "facebook")["complete"] == 4 and len(counted) == 2
