@@ -190,6 +190,7 @@ def create_app(settings: Settings) -> FastAPI:
         """The post store's search with filters: hybrid (keyword + vector), semantic or keyword."""
         from starlette.concurrency import run_in_threadpool
 
+        from mlds_assets.core.embeddings import ModelUnavailableError
         from mlds_assets.service.store import SearchQuery, search_async
 
         if platform is not None:
@@ -197,7 +198,10 @@ def create_app(settings: Settings) -> FastAPI:
         # opened at start-up; where it could not be, opening it (which may wait on the store) is not done here
         posts_store = resources.opened() or await run_in_threadpool(store)
         query = SearchQuery(q, mode, platform, entity, sentiment, topic, limit)
-        hits = await search_async(settings, query, posts_store, HIT_COLUMNS, arrow=True)
+        try:
+            hits = await search_async(settings, query, posts_store, HIT_COLUMNS, arrow=True)
+        except ModelUnavailableError as error:  # keyword search still answers
+            raise HTTPException(status_code=503, detail=f"{mode} search unavailable: {error}") from None
         # plain JSON values already: rendered as they are, not walked again by FastAPI's encoder
         return JSONResponse({"query": q, "mode": mode, "hits": _hit_records(hits, HIT_COLUMNS)})
 

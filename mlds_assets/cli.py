@@ -389,6 +389,7 @@ def _user_errors() -> tuple[type[Exception], ...]:
     """What a user can mend (a bad file, a missing model, a store that is down): one line, not a traceback.
     Evaluated only when an exception reaches `main`'s handler, so a command does not import every module
     that defines one (`mlds search` starts without the training, review, landing and rebuild code)."""
+    from mlds_assets.core.embeddings import ModelUnavailableError
     from mlds_assets.core.enhanced_entities import EntityModelError
     from mlds_assets.core.landing import LandingError
     from mlds_assets.core.readers import ExportReadError
@@ -399,7 +400,7 @@ def _user_errors() -> tuple[type[Exception], ...]:
     from mlds_assets.store.rebuild import RebuildError
 
     return (SentimentModelError, GoldSetError, ExportReadError, ReviewError, EntityModelError, RebuildError,
-            BatchError, RunLaunchError, LandingError, StoreUnavailableError)  # fmt: skip
+            BatchError, RunLaunchError, LandingError, StoreUnavailableError, ModelUnavailableError)  # fmt: skip
 
 
 if __name__ == "__main__":

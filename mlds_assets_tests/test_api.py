@@ -156,6 +156,31 @@ def test_platforms_and_backlog_show_a_write_made_after_they_were_last_asked(demo
         assert later["pending_sentiment"] == backlog["pending_sentiment"] + 3
 
 
+def test_a_broken_encoder_makes_semantic_search_a_clear_503_and_keyword_search_still_answers(tmp_path):
+    """A model folder whose weights are corrupt (a truncated copy, say): start-up warns, /health says the
+    encoder is not loaded, a semantic or hybrid search answers 503 naming the folder, keyword search works."""
+    import shutil
+
+    from mlds_assets.core.embeddings import default_embedding_model
+    from mlds_assets.service.store import open_store
+    from mlds_assets_tests.store.test_contract import records
+
+    broken = tmp_path / "broken_minilm"
+    shutil.copytree(default_embedding_model(), broken, ignore=shutil.ignore_patterns("model.safetensors"))
+    (broken / "model.safetensors").write_bytes(b"not a model")
+    settings = load_settings(env={"MLDS_HOME": str(tmp_path / "home"), "MLDS__EMBEDDINGS__MODEL": str(broken)})
+    open_store(settings).upsert(records(4))
+    with TestClient(create_app(settings)) as started:
+        assert started.get("/health").json()["loaded"] == {"store": True, "encoder": False}
+        for mode in ("semantic", "hybrid"):
+            refused = started.get("/posts/search", params={"q": "shoes", "mode": mode})
+            assert refused.status_code == 503, refused.text
+            detail = refused.json()["detail"]
+            assert detail.startswith(f"{mode} search unavailable") and str(broken) in detail
+        keyword = started.get("/posts/search", params={"q": "shoes", "mode": "keyword"})
+        assert keyword.status_code == 200 and len(keyword.json()["hits"]) == 2
+
+
 def test_a_real_server_answers_twenty_concurrent_clients_without_errors(demo_settings):
     """Correctness under concurrency; the p95 itself is measured in `make bench` (benchmarks/api.py)."""
     with running_api(demo_settings) as url:

@@ -85,6 +85,20 @@ def test_search_limits_out_of_range(home, limit, capsys):
     assert "--limit" in capsys.readouterr().err
 
 
+def test_a_corrupt_encoder_for_a_semantic_search(home, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    from mlds_assets.core.embeddings import default_embedding_model
+
+    broken = tmp_path / "broken_minilm"
+    shutil.copytree(default_embedding_model(), broken, ignore=shutil.ignore_patterns("model.safetensors"))
+    (broken / "model.safetensors").write_bytes(b"not a model")
+    monkeypatch.setenv("MLDS__EMBEDDINGS__MODEL", str(broken))
+    assert main(["search", "shoes", "--mode", "semantic"]) == 2
+    line = one_line_error(capsys)
+    assert "could not be loaded" in line and str(broken) in line
+
+
 def test_an_unreachable_weaviate(home, monkeypatch, capsys):
     monkeypatch.setenv("MLDS__STORE__BACKEND", "weaviate")
     monkeypatch.setenv("MLDS__STORE__WEAVIATE__HOST", "127.0.0.1")

@@ -212,9 +212,11 @@ def query_encoder(model: str | None, device: str = "cpu", bf16_on_cpu: bool = Fa
     is), else the SentenceTransformer. One per process, loaded on first use; the API loads it at start."""
     path = model or default_embedding_model()
     if BertMeanEncoder.supports(path):
+        from safetensors import SafetensorError
+
         try:
             return BertMeanEncoder(path)
-        except (OSError, ValueError, KeyError) as error:
+        except (OSError, ValueError, KeyError, SafetensorError) as error:  # missing, unreadable or corrupt
             raise ModelUnavailableError(f"sentence-embedding model {path!r} could not be loaded: {error}") from None
     return _SentenceTransformerQueries(model, device, bf16_on_cpu)
 
