@@ -49,20 +49,33 @@ def test_a_caller_changing_the_answer_does_not_change_the_remembered_one(tmp_pat
     assert status.platform_status(str(tmp_path), "facebook")["posts"] == 1
 
 
-def test_the_store_status_is_read_again_exactly_when_the_store_takes_a_commit(tmp_path, monkeypatch):
-    """What /platforms asks of the post store: from memory while the table's version stands; a commit by
-    another handle (a run writing batches) is seen at the next request."""
+def _counted(monkeypatch, reader: str) -> list[str]:
+    """The platforms `status.<reader>` is called for, in order (it still reads)."""
+    calls, real = [], getattr(status, reader)
+    monkeypatch.setattr(status, reader, lambda store, platform: calls.append(platform) or real(store, platform))
+    return calls
+
+
+def _writer_and_api_handle(tmp_path):
+    """A store with four facebook posts; a writing handle (a run's) and one reading every commit (the API's)."""
     from datetime import timedelta
 
     from mlds_assets.store.lancedb_store import LanceDBPostStore
     from mlds_assets_tests.store.test_contract import DIM, records
 
-    reads = []
-    real = status.read_store_status
-    monkeypatch.setattr(status, "read_store_status", lambda store, p: reads.append(p) or real(store, p))
     writer = LanceDBPostStore(str(tmp_path / "store"), vector_dim=DIM)
     writer.upsert(records(4))
-    api_handle = LanceDBPostStore(str(tmp_path / "store"), vector_dim=DIM, read_consistency_interval=timedelta(0))
+    return writer, LanceDBPostStore(str(tmp_path / "store"), vector_dim=DIM, read_consistency_interval=timedelta(0))
+
+
+def test_the_store_status_is_read_again_exactly_when_the_store_takes_a_commit(tmp_path, monkeypatch):
+    """What /platforms asks of the post store: from memory while the table's version stands; a commit by
+    another handle (a run writing batches) is seen at the next request."""
+    from mlds_assets.store.lancedb_store import LanceDBPostStore
+    from mlds_assets_tests.store.test_contract import DIM, records
+
+    reads = _counted(monkeypatch, "read_store_status")
+    writer, api_handle = _writer_and_api_handle(tmp_path)
 
     first = status.store_status(api_handle, "facebook")
     assert first["posts"] == 4 and first["pending_sentiment"] == 4
@@ -88,17 +101,10 @@ def test_the_store_status_is_read_again_exactly_when_the_store_takes_a_commit(tm
 
 
 def test_the_backlog_is_counted_again_exactly_when_the_store_takes_a_commit(tmp_path, monkeypatch):
-    from datetime import timedelta
+    from mlds_assets_tests.store.test_contract import records
 
-    from mlds_assets.store.lancedb_store import LanceDBPostStore
-    from mlds_assets_tests.store.test_contract import DIM, records
-
-    counted = []
-    real = status.read_store_backlog
-    monkeypatch.setattr(status, "read_store_backlog", lambda store, p: counted.append(p) or real(store, p))
-    writer = LanceDBPostStore(str(tmp_path / "store"), vector_dim=DIM)
-    writer.upsert(records(4))
-    api_handle = LanceDBPostStore(str(tmp_path / "store"), vector_dim=DIM, read_consistency_interval=timedelta(0))
+    counted = _counted(monkeypatch, "read_store_backlog")
+    writer, api_handle = _writer_and_api_handle(tmp_path)
     first = status.store_backlog(api_handle, "facebook")
     assert first == {"pending_sentiment": 4, "pending_semantic": 0, "complete": 0, "posts": 4}
     assert status.store_backlog(api_handle, "facebook") == first and len(counted) == 1
