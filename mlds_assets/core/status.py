@@ -12,13 +12,12 @@ from upath import UPath
 from mlds_assets.core.lake_sql import LOCAL, lake_connection, parquet_files
 
 STATUS_ASSETS = ("cleaned_posts", "quarantine", "conservative_entities")
-# (lake, platform) -> (the files' fingerprint, their status): the read API's /platforms, polled by
-# dashboards, answers from it until a file changes (four platforms' 12 DuckDB scans: 160 ms alone, over 2 s
-# at p50 under 20 clients on two cores, 2026-12-01)
-_remembered: dict[tuple[str, str], tuple[tuple, dict]] = {}
+# key -> (a token of what was read, the answer): the read API's /platforms and /backlog, polled by
+# dashboards, answer from it until a lake file changes (four platforms' 12 DuckDB scans: 160 ms alone, over
+# 2 s at p50 under 20 clients on two cores, 2026-12-01) or the post store takes a commit (five queries per
+# platform: over 1 s at p50, 2026-12-02)
+_remembered: dict[tuple, tuple[object, dict]] = {}
 _remembered_lock = threading.Lock()
-# (store, what, platform) -> (the store's version, what it says of the platform), for the same reason
-_store_remembered: dict[tuple[str, str, str], tuple[int, dict]] = {}
 
 
 def _files(lake: str, platform: str, asset: str) -> list[str] | None:
@@ -43,19 +42,26 @@ def lake_fingerprint(lake: str, platform: str) -> tuple | None:
 
 def platform_status(lake: str, platform: str) -> dict:
     """The lake's status of a platform (`lake_status`), read again only when one of its files changed."""
-    fingerprint = lake_fingerprint(lake, platform)
-    if fingerprint is None:
-        return lake_status(lake, platform)
-    key = (lake, platform)
+    return _remembered_until_changed(
+        ("lake", lake, platform), lambda: lake_fingerprint(lake, platform), lambda: lake_status(lake, platform)
+    )
+
+
+def _remembered_until_changed(key: tuple, state: Callable[[], object], read: Callable[[], dict]) -> dict:
+    """`read()`, kept under `key` while `state()` (a token of what it reads) stays the same; read every time
+    where the state is None. Kept only when the state did not change while it was read."""
+    before = state()
+    if before is None:
+        return read()
     with _remembered_lock:
         remembered = _remembered.get(key)
-    if remembered is not None and remembered[0] == fingerprint:
+    if remembered is not None and remembered[0] == before:
         return dict(remembered[1])
-    status = lake_status(lake, platform)
-    if lake_fingerprint(lake, platform) == fingerprint:  # nothing was written while it was read
+    answer = read()
+    if state() == before:  # nothing was written while it was read
         with _remembered_lock:
-            _remembered[key] = (fingerprint, status)
-    return dict(status)
+            _remembered[key] = (before, answer)
+    return dict(answer)
 
 
 def lake_status(lake: str, platform: str) -> dict:
@@ -103,21 +109,9 @@ def read_store_backlog(store, platform: str) -> dict:
 
 
 def _per_store_version(store, kind: str, platform: str, read: Callable[[object, str], dict]) -> dict:
-    """`read(store, platform)`, kept until the store's version changes (every time where it has none)."""
-    version = store.read_version()
-    if version is None:
-        return read(store, platform)
-    where, number = version
-    key = (where, kind, platform)
-    with _remembered_lock:
-        remembered = _store_remembered.get(key)
-    if remembered is not None and remembered[0] == number:
-        return dict(remembered[1])
-    answer = read(store, platform)
-    if store.read_version() == version:  # no commit while it was read
-        with _remembered_lock:
-            _store_remembered[key] = (number, answer)
-    return dict(answer)
+    """`read(store, platform)`, kept until the store's version changes (every time where it has none). The
+    version names the store, so another store's answer is never taken for this one's."""
+    return _remembered_until_changed(("store", kind, platform), store.read_version, lambda: read(store, platform))
 
 
 def read_store_status(store, platform: str) -> dict:
