@@ -92,12 +92,12 @@ def test_the_api_loads_the_encoder_and_opens_the_store_at_start_up(demo_settings
         assert app.state.search.store() is handle
 
 
-def _sync_hits(settings, query: str, mode: str, limit: int) -> list[dict]:
+def _sync_hits(settings, query: str, mode: str, limit: int, platform: str | None = None) -> list[dict]:
     """What the CLI's search finds, as the API's fallback path (pandas) writes it."""
     from mlds_assets.api import HIT_COLUMNS, _records
     from mlds_assets.service.store import search
 
-    hits = search(settings, query, mode=mode, limit=limit)
+    hits = search(settings, query, mode=mode, limit=limit, platform=platform)
     return _records(hits[[c for c in HIT_COLUMNS if c in hits.columns]])
 
 
@@ -191,13 +191,30 @@ def test_a_real_server_answers_twenty_concurrent_clients_without_errors(demo_set
 
 def test_mlds_api_with_two_worker_processes_serves_searches(demo_home_copy):
     """`api.workers: 2`: `mlds api` as users start it, uvicorn's workers each building the app from the same
-    environment; searches of every mode and the data routes answer from both."""
+    environment; searches of every mode and the data routes answer from both. Semantic searches arriving
+    together (each worker embeds them and searches the store several to a query) each get the hits the
+    CLI's search finds for them alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from benchmarks.api_load import served_api
 
     env = {"MLDS_HOME": str(demo_home_copy), "MLDS__API__WORKERS": "2"}
+    settings = load_settings(env=env)
+    asked = [(query, platform) for query in ("delayed flight", "battery died", "love it")
+             for platform in (None, *sorted(settings.platforms))]  # fmt: skip
     with served_api(env) as url:
-        result = load(url, demo_paths(load_settings(env=env)), clients=4, per_client=4)
+        result = load(url, demo_paths(settings), clients=4, per_client=4)
         query = {"q": "refund for my order", "mode": "hybrid"}
         hits = httpx.get(f"{url}/posts/search", params=query, timeout=60).json()
+
+        def semantic(asking: tuple[str, str | None]) -> list[dict]:
+            params = {"q": asking[0], "mode": "semantic", "limit": 5, **({"platform": asking[1]} if asking[1] else {})}
+            return httpx.get(f"{url}/posts/search", params=params, timeout=60).raise_for_status().json()["hits"]
+
+        with ThreadPoolExecutor(max_workers=len(asked)) as pool:
+            answers = list(pool.map(semantic, asked))
     assert result["requests"] == 16 and result["errors"] == 0
     assert hits["hits"] and all("vector" not in hit for hit in hits["hits"])
+    for (text, platform), served in zip(asked, answers, strict=True):
+        assert len(served) == 5 and all(hit["platform"] == (platform or hit["platform"]) for hit in served)
+        _assert_same_hits(served, _sync_hits(settings, text, "semantic", 5, platform), f"semantic {platform}")

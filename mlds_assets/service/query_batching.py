@@ -1,91 +1,151 @@
-"""Query vectors for a server under concurrent searches: the queries waiting at one moment are embedded as
-one batch. A query's encoding reads every weight of the model (about 42 MB for MiniLM) for a handful of
-tokens, so it is bound by memory, not arithmetic, and the encoder serves one caller at a time: twenty
-clients searching at once queued twenty weight reads behind each other. One batch reads the weights once
-for all of them. The vectors are the ones a lone query gets (padding is masked), to float32 rounding."""
+"""A server's queries under concurrent requests: the ones waiting at one moment go as one batch. Two uses:
+
+- Query vectors. A query's encoding reads every weight of the model (about 42 MB for MiniLM) for a handful of
+  tokens, so it is bound by memory, not arithmetic, and the encoder serves one caller at a time: twenty
+  clients searching at once queued twenty weight reads behind each other. One batch reads the weights once
+  for all of them. The vectors are the ones a lone query gets (padding is masked), to float32 rounding.
+- Semantic searches on the embedded LanceDB store. A LanceDB query costs ~3 ms of CPU before it reads a row;
+  the vectors waiting together with the same filter and limit are one multi-vector query, whose hits for
+  each vector are the ones a search of it alone finds."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Sequence
+import weakref
+from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass
 from functools import cache
+from typing import Generic, TypeVar
 
 import numpy as np
 
-MAX_BATCH = 32  # queries per encoding; more wait for the next one (a long batch delays its first query)
+Item, Result = TypeVar("Item"), TypeVar("Result")
+
+MAX_BATCH = 32  # items per batch; more wait for the next one (a long batch delays its first caller)
 # Queries are padded to the longest of their encoding, and every padded token costs as much as a real one:
 # one encoding takes queries whose lengths (in characters, at least SHORT) are within a factor of SPREAD.
 SHORT, SPREAD = 32, 2.0
 
 
-class QueryBatcher:
-    """One thread embeds what callers submit, taking everything waiting (up to `max_batch`) per encoding.
-    Nothing waits for a batch to fill: a query alone is encoded at once, as before."""
+class QueryBatcher(Generic[Item, Result]):
+    """One thread runs what callers submit, taking everything waiting (up to `max_batch`) at a time, split by
+    `group` (lists of positions in the batch) into calls of `run`, which returns one result per item.
+    Nothing waits for a batch to fill: an item alone runs at once. The thread ends when nothing waits."""
 
-    def __init__(self, encode: Callable[[list[str]], np.ndarray], max_batch: int = MAX_BATCH):
-        self._encode, self._max_batch = encode, max_batch
-        self._waiting: list[tuple[str, Future]] = []
-        self._ready = threading.Condition()
-        self._thread: threading.Thread | None = None
-        self.batch_sizes: list[int] = []  # per encoding, for tests and diagnostics (bounded below)
+    def __init__(
+        self,
+        run: Callable[[list[Item]], Sequence[Result]],
+        group: Callable[[Sequence[Item]], list[list[int]]] | None = None,
+        max_batch: int = MAX_BATCH,
+    ):
+        self._run, self._group, self._max_batch = run, group or (lambda items: [list(range(len(items)))]), max_batch
+        self._waiting: list[tuple[Item, Future]] = []
+        self._lock = threading.Lock()
+        self._serving = False
+        self.batch_sizes: list[int] = []  # per call of `run`, for tests and diagnostics (bounded below)
 
-    def submit(self, text: str) -> Future:
-        """A future of the query's unit vector (a list of floats), or of the encoder's error."""
+    def submit(self, item: Item) -> Future:
+        """A future of the item's result, or of `run`'s error."""
         future: Future = Future()
-        with self._ready:
-            self._waiting.append((text, future))
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._serve, name="mlds-query-batcher", daemon=True)
-                self._thread.start()
-            self._ready.notify()
+        with self._lock:
+            self._waiting.append((item, future))
+            start, self._serving = not self._serving, True
+        if start:
+            threading.Thread(target=self._serve, name="mlds-query-batcher", daemon=True).start()
         return future
 
-    async def embed(self, text: str) -> list[float]:
+    async def ask(self, item: Item) -> Result:
         """For an event loop: waits without holding it."""
-        return await asyncio.wrap_future(self.submit(text))
+        return await asyncio.wrap_future(self.submit(item))
 
     def _serve(self) -> None:
         while True:
-            with self._ready:
-                while not self._waiting:
-                    self._ready.wait()
+            with self._lock:
                 batch, self._waiting = self._waiting[: self._max_batch], self._waiting[self._max_batch :]
-            self._run(batch)
+                if not batch:
+                    self._serving = False
+                    return
+            for positions in self._group([item for item, _ in batch]):
+                self._run_group([batch[k] for k in positions])
 
-    def _run(self, batch: Sequence[tuple[str, Future]]) -> None:
-        for group in similar_lengths(batch):
-            self._encode_group(group)
-
-    def _encode_group(self, batch: Sequence[tuple[str, Future]]) -> None:
+    def _run_group(self, batch: Sequence[tuple[Item, Future]]) -> None:
         self.batch_sizes = [*self.batch_sizes[-999:], len(batch)]
         try:
-            vectors = self._encode([text for text, _ in batch])
-        except BaseException as error:  # every caller of the batch gets the encoder's error
+            results = self._run([item for item, _ in batch])
+        except BaseException as error:  # every caller of the batch gets the error
             for _, future in batch:
                 future.set_exception(error)
             return
-        for (_, future), vector in zip(batch, vectors, strict=True):
-            future.set_result(np.asarray(vector, dtype=np.float32).tolist())
+        for (_, future), result in zip(batch, results, strict=True):
+            future.set_result(result)
 
 
-def similar_lengths(batch: Sequence[tuple[str, Future]]) -> list[list[tuple[str, Future]]]:
-    """The batch in groups of similar length, shortest first: one 250-token query among 31 short ones
-    would otherwise pad all 32 to 250 tokens (ten times the work of encoding them one by one)."""
-    groups: list[list[tuple[str, Future]]] = []
-    for item in sorted(batch, key=lambda item: len(item[0])):
-        size = max(len(item[0]), SHORT)
-        if groups and size <= SPREAD * max(len(groups[-1][0][0]), SHORT):
-            groups[-1].append(item)
+def similar_lengths(texts: Sequence[str]) -> list[list[int]]:
+    """The texts' positions in groups of similar length, shortest first: one 250-token query among 31 short
+    ones would otherwise pad all 32 to 250 tokens (ten times the work of encoding them one by one)."""
+    groups: list[list[int]] = []
+    for position in sorted(range(len(texts)), key=lambda k: len(texts[k])):
+        size = max(len(texts[position]), SHORT)
+        if groups and size <= SPREAD * max(len(texts[groups[-1][0]]), SHORT):
+            groups[-1].append(position)
         else:
-            groups.append([item])
+            groups.append([position])
     return groups
+
+
+def embedding_batcher(encode: Callable[[list[str]], np.ndarray]) -> QueryBatcher[str, list[float]]:
+    """Query texts to unit vectors (lists of floats), encoded in groups of similar length."""
+    return QueryBatcher(lambda texts: np.asarray(encode(texts), dtype=np.float32).tolist(), similar_lengths)
 
 
 @cache
 def query_batcher(model: str | None, device: str = "cpu", bf16_on_cpu: bool = False) -> QueryBatcher:
-    """The process's batcher for one encoder configuration (the API has one)."""
+    """The process's embedding batcher for one encoder configuration (the API has one)."""
     from mlds_assets.core.embeddings import query_encoder
 
-    return QueryBatcher(query_encoder(model, device, bf16_on_cpu).encode)
+    return embedding_batcher(query_encoder(model, device, bf16_on_cpu).encode)
+
+
+@dataclass(frozen=True)
+class NearestQuery:
+    """One semantic search: its vector, and what must be equal for searches to share a LanceDB query."""
+
+    vector: list[float]
+    where: dict | None
+    limit: int
+    columns: tuple[str, ...] | None
+
+    def same_search(self) -> Hashable:
+        return repr(sorted((self.where or {}).items())), self.limit, self.columns
+
+
+def same_searches(queries: Sequence[NearestQuery]) -> list[list[int]]:
+    """Positions of the queries that can share one multi-vector query, in order of arrival."""
+    groups: dict[Hashable, list[int]] = {}
+    for position, query in enumerate(queries):
+        groups.setdefault(query.same_search(), []).append(position)
+    return list(groups.values())
+
+
+_nearest: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_nearest_lock = threading.Lock()
+
+
+def nearest_batcher(store) -> QueryBatcher[NearestQuery, object]:
+    """The semantic-search batcher of one LanceDB store handle (the API has one); it holds the store weakly,
+    so a handle dropped is not kept open by its batcher."""
+    with _nearest_lock:
+        if store not in _nearest:
+            handle = weakref.ref(store)
+
+            def search(queries: list[NearestQuery]) -> list:
+                first, opened = queries[0], handle()
+                if opened is None:
+                    raise RuntimeError("the post store handle was closed while searches were waiting")
+                vectors = [query.vector for query in queries]
+                return opened.vector_search_many(vectors, first.where, first.limit, first.columns)
+
+            _nearest[store] = QueryBatcher(search, same_searches)
+        return _nearest[store]

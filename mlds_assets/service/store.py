@@ -82,23 +82,29 @@ def run_search(settings: Settings, query: SearchQuery, store=None):
 async def search_async(
     settings: Settings, query: SearchQuery, store, columns: list[str] | None = None, arrow: bool = False
 ):
-    """`run_search` for a server's event loop (the API's): the query is embedded by the batcher's thread, and the
+    """`run_search` for a server's event loop (the API's): the query is embedded by the batcher's thread; the
     embedded LanceDB store is searched through its async API (under 20 clients on two cores it halved
-    keyword search's median). Another backend, or a store whose indexes no search has checked yet (an
-    empty one at start-up), goes through `run_search` in a worker thread. `columns`: the ones the caller
-    shows; the LanceDB store may read only those (the hits may hold more). `arrow`: the LanceDB store's
-    async hits as an Arrow table, not pandas (a server that writes JSON from them skips pandas' 2 ms a
-    request); the fallback's hits are always pandas."""
+    keyword search's median), and semantic searches by their own batcher, several in one LanceDB query.
+    Another backend, or a store whose indexes no search has checked yet (an empty one at start-up), goes
+    through `run_search` in a worker thread. `columns`: the ones the caller shows; the LanceDB store may
+    read only those (the hits may hold more). `arrow`: the LanceDB store's hits as an Arrow table, not
+    pandas (a server that writes JSON from them skips pandas' 2 ms a request); the fallback's hits are
+    always pandas."""
     from starlette.concurrency import run_in_threadpool
 
     from mlds_assets.store.lancedb_store import LanceDBPostStore
 
     if not (isinstance(store, LanceDBPostStore) and store.searchable):
         return await run_in_threadpool(run_search, settings, query, store)
-    vector = None
-    if query.mode != "keyword":  # embedded together with the queries of concurrent requests
-        from mlds_assets.service.query_batching import query_batcher
+    if query.mode == "keyword":
+        return await store.search_async(query.mode, query.text, None, query.where(), query.limit, columns, arrow)
+    from mlds_assets.service.query_batching import NearestQuery, nearest_batcher, query_batcher
 
-        config = settings.embeddings
-        vector = await query_batcher(config.model, config.device, config.bf16_on_cpu).embed(query.text)
-    return await store.search_async(query.mode, query.text, vector, query.where(), query.limit, columns, arrow)
+    config = settings.embeddings  # embedded together with the queries of concurrent requests
+    vector = await query_batcher(config.model, config.device, config.bf16_on_cpu).ask(query.text)
+    if query.mode == "hybrid":
+        return await store.search_async(query.mode, query.text, vector, query.where(), query.limit, columns, arrow)
+    # searched together with the semantic searches of concurrent requests: one LanceDB query for all
+    nearest = NearestQuery(vector, query.where(), query.limit, tuple(columns) if columns is not None else None)
+    hits = await nearest_batcher(store).ask(nearest)
+    return hits if arrow else hits.to_pandas()

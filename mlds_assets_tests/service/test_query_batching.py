@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from mlds_assets.core.embeddings import query_encoder
-from mlds_assets.service.query_batching import QueryBatcher
+from mlds_assets.service.query_batching import QueryBatcher, embedding_batcher
 
 QUERIES = ["delayed flight", "refund for my order please", "battery", "🔋 dies fast!!"]  # within 2x of 32 chars
 
@@ -33,7 +33,7 @@ class HeldEncoder:
 
 def test_queries_that_wait_together_are_encoded_as_one_batch_each_getting_its_own_vector():
     held = HeldEncoder()
-    batcher = QueryBatcher(held)
+    batcher = embedding_batcher(held)
     first = batcher.submit(QUERIES[0])
     assert held.first_call.wait(timeout=60)  # the batcher is encoding the first query alone
     later = [batcher.submit(text) for text in QUERIES[1:]]
@@ -48,7 +48,7 @@ def test_queries_that_wait_together_are_encoded_as_one_batch_each_getting_its_ow
 
 def test_a_batch_holds_at_most_max_batch_queries():
     held = HeldEncoder()
-    batcher = QueryBatcher(held, max_batch=2)
+    batcher = QueryBatcher(lambda texts: held(texts).tolist(), max_batch=2)
     first = batcher.submit("first")
     assert held.first_call.wait(timeout=60)
     rest = [batcher.submit(text) for text in QUERIES]
@@ -65,7 +65,7 @@ def test_an_encoder_error_reaches_every_caller_of_its_batch_and_the_next_batch_i
             raise ValueError(f"cannot encode {len(texts)} queries")
         return np.ones((len(texts), 3), dtype=np.float32)
 
-    batcher = QueryBatcher(encode)
+    batcher = embedding_batcher(encode)
     with pytest.raises(ValueError, match="cannot encode 1 queries"):
         batcher.submit("x").result(timeout=60)
     fails["yes"] = False
@@ -74,10 +74,10 @@ def test_an_encoder_error_reaches_every_caller_of_its_batch_and_the_next_batch_i
 
 def test_concurrent_requests_on_an_event_loop_get_their_own_vectors():
     encoder = query_encoder(None)
-    batcher = QueryBatcher(encoder.encode)
+    batcher = embedding_batcher(encoder.encode)
 
     async def many() -> list[list[float]]:
-        return await asyncio.gather(*(batcher.embed(text) for text in QUERIES * 5))
+        return await asyncio.gather(*(batcher.ask(text) for text in QUERIES * 5))
 
     vectors = asyncio.run(many())
     assert sum(batcher.batch_sizes) == len(QUERIES) * 5
@@ -89,7 +89,7 @@ def test_queries_of_very_different_lengths_are_encoded_apart_and_answered_in_ord
     """A long query is not padded onto short ones (each padded token costs a real one's work): one
     encoding per group of similar length, every caller still gets its own query's vector."""
     held = HeldEncoder()
-    batcher = QueryBatcher(held)
+    batcher = embedding_batcher(held)
     first = batcher.submit("first")
     assert held.first_call.wait(timeout=60)
     long = "my order never arrived and nobody answers the phone, " * 4  # 212 characters
@@ -101,3 +101,56 @@ def test_queries_of_very_different_lengths_are_encoded_apart_and_answered_in_ord
                                                            [long[:100]], [long]]  # fmt: skip
     for text, vector in zip(texts, vectors, strict=True):
         assert np.allclose(vector, held.encoder.encode([text])[0], atol=1e-5), text
+
+
+def test_semantic_searches_waiting_together_with_the_same_filter_are_one_store_query(tmp_path):
+    """The API's semantic searches on the LanceDB store: those waiting together with the same filter, limit
+    and columns go as one multi-vector query, the others apart; each caller gets the hits its vector gets
+    alone. A store handle dropped is not kept alive by its batcher."""
+    import gc
+    import weakref
+
+    import pandas as pd
+
+    from mlds_assets.service.query_batching import NearestQuery, nearest_batcher
+    from mlds_assets.store.lancedb_store import LanceDBPostStore
+    from mlds_assets_tests.store.test_contract import DIM, records
+
+    store = LanceDBPostStore(str(tmp_path / "store"), vector_dim=DIM)
+    frame = pd.concat([records(12), records(12, platform="tiktok")], ignore_index=True)
+    vectors = np.random.default_rng(3).normal(size=(len(frame), DIM)).astype("float32").tolist()
+    store.upsert(frame.assign(vector=vectors))
+    searched, first_call, release = [], threading.Event(), threading.Event()
+    search_many = store.vector_search_many
+
+    def held(many, where, limit, columns):
+        searched.append((len(many), where, limit))
+        if len(searched) == 1:
+            first_call.set()
+            assert release.wait(timeout=60)
+        return search_many(many, where, limit, columns)
+
+    store.vector_search_many = held
+    batcher = nearest_batcher(store)
+    tiktok = {"platform": "tiktok"}
+    asked = [NearestQuery(vectors[0], None, 3, None)]
+    first = batcher.submit(asked[0])
+    assert first_call.wait(timeout=60)  # the batcher is searching the first alone
+    asked += [NearestQuery(vectors[1], tiktok, 3, None), NearestQuery(vectors[2], None, 3, None),
+              NearestQuery(vectors[13], tiktok, 3, None), NearestQuery(vectors[4], None, 5, ("post_id",))]  # fmt: skip
+    later = [batcher.submit(query) for query in asked[1:]]
+    release.set()
+    answers = [future.result(timeout=60) for future in [first, *later]]
+    assert searched == [(1, None, 3), (2, tiktok, 3), (1, None, 3), (1, None, 5)]
+    assert batcher.batch_sizes == [1, 2, 1, 1]
+    for query, hits in zip(asked, answers, strict=True):
+        alone = store.vector_search(query.vector, query.where, query.limit)
+        assert hits.column("post_id").to_pylist() == alone["post_id"].tolist(), query.where
+        assert np.allclose(hits.column("_distance").to_numpy(), alone["_distance"])
+    assert answers[3].column("post_id").to_pylist()[0] == "tiktok-1"  # its own post first, not a neighbour's
+    assert answers[4].column_names == ["post_id", "_distance"]
+
+    dropped = weakref.ref(store)
+    del store, held, search_many
+    gc.collect()
+    assert dropped() is None

@@ -239,10 +239,11 @@ def test_lancedb_searches_of_every_mode_log_nothing_per_query(tmp_path, capfd):
 
 
 def test_lancedb_async_search_returns_what_the_sync_search_returns_and_sees_later_writes(tmp_path):
-    """The read API searches through LanceDB's async API on its event loop: the same hits, scores and
-    columns as the sync searches the CLI uses, in every mode and with filters; a write committed later by
-    another handle is found; before a sync search has checked the indexes it refuses (the API falls back).
-    Asked for some columns, a keyword or semantic search reads only those and its score."""
+    """The read API searches by keyword and hybrid through LanceDB's async API on its event loop, and
+    semantically several vectors to a query (`vector_search_many`): the same hits, scores and columns as
+    the sync searches the CLI uses, in every mode and with filters; a write committed later by another
+    handle is found; before a sync search has checked the indexes the async search refuses (the API falls
+    back). Asked for some columns, a keyword or semantic search reads only those and its score."""
     import asyncio
     from datetime import timedelta
 
@@ -255,10 +256,17 @@ def test_lancedb_async_search_returns_what_the_sync_search_returns_and_sees_late
     reader = LanceDBPostStore(uri, vector_dim=DIM, read_consistency_interval=timedelta(0))
     vector = vectors[3].tolist()
 
+    async def server_search(mode: str, query: str, where, columns=None) -> pd.DataFrame:
+        if mode == "semantic":
+            return reader.vector_search_many([vector], where, 10, columns)[0].to_pandas()
+        return await reader.search_async(mode, query, None if mode == "keyword" else vector, where, 10, columns)
+
     async def both_ways() -> None:
         assert not reader.searchable
         with pytest.raises(RuntimeError, match="before the first search"):
             await reader.search_async("keyword", "shoes", None)
+        with pytest.raises(ValueError, match="vector_search_many"):
+            await reader.search_async("semantic", "shoes", vector)
         sync = {
             "keyword": lambda where: reader.keyword_search("shoes", where, limit=10),
             "semantic": lambda where: reader.vector_search(vector, where, limit=10),
@@ -268,14 +276,14 @@ def test_lancedb_async_search_returns_what_the_sync_search_returns_and_sees_late
             for where in (None, {"platform": "tiktok"}, {"entity": "nike"}):
                 expected = search(where)
                 query = "battery" if mode == "hybrid" else "shoes"
-                got = await reader.search_async(mode, query, None if mode == "keyword" else vector, where, 10)
+                got = await server_search(mode, query, where)
                 assert len(expected) > 0, (mode, where)
                 assert got["post_id"].tolist() == expected["post_id"].tolist(), (mode, where)
                 assert list(got.columns) == list(expected.columns) and "vector" not in got.columns
                 score = "_distance" if mode == "semantic" else "_score"
                 assert np.allclose(got[score], expected[score]), (mode, where)
                 shown = ["post_id", "text", "sentiment_label", "no_such_column", "_score", "_distance"]
-                narrow = await reader.search_async(mode, query, None if mode == "keyword" else vector, where, 10, shown)
+                narrow = await server_search(mode, query, where, shown)
                 assert narrow["post_id"].tolist() == expected["post_id"].tolist(), (mode, where)
                 assert np.allclose(narrow[score], expected[score]), (mode, where)
                 if mode == "hybrid":  # reads every column (a projection makes each leg warn per query)
@@ -288,6 +296,35 @@ def test_lancedb_async_search_returns_what_the_sync_search_returns_and_sees_late
         assert len(later) == 7 and {"facebook-11", "facebook-13"} <= set(later["post_id"])
 
     asyncio.run(both_ways())
+
+
+def test_lancedb_vector_search_many_gives_each_vector_the_hits_it_gets_alone(tmp_path, capfd):
+    """Several vectors in one LanceDB query (the API's concurrent semantic searches): each vector's hits in
+    order with their distances, as a search of it alone finds them, with and without a filter; a vector
+    with no hit under the filter gets an empty table, not a neighbour's hits; nothing logged per query."""
+    store = LanceDBPostStore(str(tmp_path / "store"), vector_dim=DIM)
+    frame = pd.concat([records(30), records(10, platform="tiktok")], ignore_index=True)
+    vectors = np.random.default_rng(11).normal(size=(40, DIM)).astype("float32")
+    frame["vector"] = [v.tolist() if i % 7 else None for i, v in enumerate(vectors)]
+    store.upsert(frame)
+    asked = [vectors[k].tolist() for k in (1, 8, 15, 33)] + [np.ones(DIM, dtype="float32").tolist()]
+    capfd.readouterr()
+    for where in (None, {"platform": "tiktok"}, {"platform": "tiktok", "entity": "nike"}, {"platform": "x"}):
+        together = store.vector_search_many(asked, where, limit=4, columns=["post_id", "platform"])
+        assert len(together) == len(asked)
+        for vector, hits in zip(asked, together, strict=True):
+            alone = store.vector_search(vector, where, limit=4)
+            assert hits.column_names == ["post_id", "platform", "_distance"]
+            assert hits.column("post_id").to_pylist() == alone["post_id"].tolist(), where
+            assert np.allclose(hits.column("_distance").to_numpy(), alone["_distance"]), where
+            assert len(hits) == (0 if where == {"platform": "x"} else 4), where
+    nearest = store.vector_search_many(asked[:3], None, 1)  # each of these posts is its own nearest
+    assert [hits.column("post_id").to_pylist() for hits in nearest] == [["facebook-1"], ["facebook-8"], ["facebook-15"]]
+    assert store.vector_search_many(asked[:1], None, 3)[0].num_rows == 3 and store.vector_search_many([], None, 3) == []
+    with pytest.raises(ValueError, match=f"{DIM} dimensions"):
+        store.vector_search_many([asked[0], [1.0, 2.0]], None, 3)
+    captured = capfd.readouterr()
+    assert "WARN" not in captured.err and "warning" not in captured.err.lower(), captured.err[-2000:]
 
 
 def test_the_api_search_falls_back_to_the_sync_search_until_a_search_has_checked_the_indexes(tmp_path, settings):
