@@ -257,8 +257,8 @@ def test_finetune_continues_from_the_shipped_model_on_a_teams_labels(home, tmp_p
 
 def test_keyword_search_from_the_command_line_loads_neither_dagster_nor_an_encoder(home, tmp_path):
     """Issue 19 item 7: a keyword search opens the store and answers; the asset graph (Dagster), the
-    sentence encoder and the other commands' code (training, review, landing, the lake's DuckDB) are never
-    imported for it."""
+    sentence encoder and the other commands' code (training, review, landing, the lake's DuckDB, the
+    object-storage paths' fsspec) are never imported for it."""
     from mlds_assets.service.store import open_store
     from mlds_assets.settings import load_settings
     from mlds_assets_tests.store.test_contract import records
@@ -270,7 +270,7 @@ def test_keyword_search_from_the_command_line_loads_neither_dagster_nor_an_encod
         "code = main(['search', 'post', '--mode', 'keyword', '--json'])\n"
         "print(json.dumps({'code': code, 'dagster': 'dagster' in sys.modules,"
         " 'encoder': 'sentence_transformers' in sys.modules,"
-        " 'others': sorted(m for m in sys.modules if m.startswith(('mlds_assets.core', 'duckdb')))}))\n"
+        " 'others': sorted(m for m in sys.modules if m.startswith(('mlds_assets.core', 'duckdb', 'upath', 'fsspec')))}))\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, check=True)
     hits, outcome = done.stdout.strip().splitlines()
