@@ -30,14 +30,30 @@ SENTIMENT = AssetKey(["facebook", "sentiment_scores"])
 
 
 @pytest.mark.launched
-def test_enrich_scores_every_post_and_the_store_and_status_pick_it_up(settings, instance, export, settle):
-    batch = ingest(settings, export, "facebook", instance)["batch"]
-    settle()
-    assert status(settings, instance)["platforms"]["facebook"]["pending_sentiment"] == 120
+def test_enrich_scores_every_post_and_the_store_and_status_pick_it_up(
+    settings, settings_env, config_dir, instance, export, settle
+):
+    """Also `mlds api`, up the whole time as a dashboard polling it would be: its /platforms (counts it keeps
+    until the store takes a commit) shows what each launched run wrote at the next request, no restart."""
+    import httpx
 
-    [outcome, *_] = enrich(settings, "sentiment", "facebook", instance)
-    assert outcome["status"] == "ok" and outcome["launched"] == "webserver", outcome
-    settle()  # the metrics and the store after the scores: the daemon's automation sensor launches them
+    from benchmarks.api_load import served_api
+
+    with served_api({**settings_env, "MLDS_CONFIG": str(config_dir)}) as url:
+
+        def served() -> dict:
+            return httpx.get(f"{url}/platforms", timeout=60).raise_for_status().json()["platforms"]["facebook"]
+
+        assert served()["posts"] == 0
+        batch = ingest(settings, export, "facebook", instance)["batch"]
+        settle()
+        assert status(settings, instance)["platforms"]["facebook"]["pending_sentiment"] == 120
+        assert (served()["posts"], served()["pending_sentiment"]) == (120, 120)
+
+        [outcome, *_] = enrich(settings, "sentiment", "facebook", instance)
+        assert outcome["status"] == "ok" and outcome["launched"] == "webserver", outcome
+        settle()  # the metrics and the store after the scores: the daemon's automation sensor launches them
+        after = served()
     assert "sentiment_coverage" not in outcome["checks_failed"]
 
     scores = lake(settings, "sentiment_scores", batch)
@@ -58,6 +74,9 @@ def test_enrich_scores_every_post_and_the_store_and_status_pick_it_up(settings, 
     assert negative == int((scores["sentiment_label"] == "negative").sum())
     report = status(settings, instance)["platforms"]["facebook"]
     assert report["pending_sentiment"] == 0 and report["sentiment_coverage"] == 1.0
+    shared = after.keys() & report.keys()  # the API's /platforms has no batch counts (the instance's)
+    assert {"posts", "pending_sentiment", "sentiment_coverage"} <= shared
+    assert {key: after[key] for key in shared} == {key: report[key] for key in shared}
 
 
 @pytest.mark.launched
