@@ -270,7 +270,8 @@ def test_keyword_search_from_the_command_line_loads_neither_dagster_nor_an_encod
         "code = main(['search', 'post', '--mode', 'keyword', '--json'])\n"
         "print(json.dumps({'code': code, 'dagster': 'dagster' in sys.modules,"
         " 'encoder': 'sentence_transformers' in sys.modules,"
-        " 'others': sorted(m for m in sys.modules if m.startswith(('mlds_assets.core', 'duckdb', 'upath', 'fsspec')))}))\n"
+        " 'others': sorted(m for m in sys.modules"
+        " if m.startswith(('mlds_assets.core', 'duckdb', 'upath', 'fsspec')))}))\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, check=True)
     hits, outcome = done.stdout.strip().splitlines()

@@ -67,19 +67,30 @@ class QueryBatcher(Generic[Item, Result]):
                 if not batch:
                     self._serving = False
                     return
-            for positions in self._group([item for item, _ in batch]):
+            # a caller that gave up (its request cancelled) is left out; the others can no longer cancel
+            batch = [(item, future) for item, future in batch if future.set_running_or_notify_cancel()]
+            try:
+                groups = self._group([item for item, _ in batch])
+            except BaseException as error:  # the callers fail, not the thread every later caller waits on
+                _fail(batch, error)
+                continue
+            for positions in groups:
                 self._run_group([batch[k] for k in positions])
 
     def _run_group(self, batch: Sequence[tuple[Item, Future]]) -> None:
         self.batch_sizes = [*self.batch_sizes[-999:], len(batch)]
         try:
             results = self._run([item for item, _ in batch])
-        except BaseException as error:  # every caller of the batch gets the error
-            for _, future in batch:
-                future.set_exception(error)
-            return
-        for (_, future), result in zip(batch, results, strict=True):
-            future.set_result(result)
+            for (_, future), result in zip(batch, results, strict=True):
+                future.set_result(result)
+        except BaseException as error:  # every caller of the batch still waiting gets the error
+            _fail(batch, error)
+
+
+def _fail(batch: Sequence[tuple[object, Future]], error: BaseException) -> None:
+    for _, future in batch:
+        if not future.done():
+            future.set_exception(error)
 
 
 def similar_lengths(texts: Sequence[str]) -> list[list[int]]:

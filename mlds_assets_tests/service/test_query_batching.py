@@ -106,10 +106,7 @@ def test_queries_of_very_different_lengths_are_encoded_apart_and_answered_in_ord
 def test_semantic_searches_waiting_together_with_the_same_filter_are_one_store_query(tmp_path):
     """The API's semantic searches on the LanceDB store: those waiting together with the same filter, limit
     and columns go as one multi-vector query, the others apart; each caller gets the hits its vector gets
-    alone. A store handle dropped is not kept alive by its batcher."""
-    import gc
-    import weakref
-
+    alone."""
     import pandas as pd
 
     from mlds_assets.service.query_batching import NearestQuery, nearest_batcher
@@ -150,7 +147,42 @@ def test_semantic_searches_waiting_together_with_the_same_filter_are_one_store_q
     assert answers[3].column("post_id").to_pylist()[0] == "tiktok-1"  # its own post first, not a neighbour's
     assert answers[4].column_names == ["post_id", "_distance"]
 
+
+def test_a_store_handle_dropped_is_not_kept_open_by_its_semantic_search_batcher(tmp_path):
+    import gc
+    import weakref
+
+    from mlds_assets.service.query_batching import NearestQuery, nearest_batcher
+    from mlds_assets.store.lancedb_store import LanceDBPostStore
+    from mlds_assets_tests.store.test_contract import DIM, records
+
+    store = LanceDBPostStore(str(tmp_path / "store"), vector_dim=DIM)
+    store.upsert(records(3).assign(vector=[[float(k)] * DIM for k in range(1, 4)]))
+    batcher = nearest_batcher(store)
+    assert nearest_batcher(store) is batcher
+    assert len(batcher.submit(NearestQuery([1.0] * DIM, None, 2, None)).result(timeout=60)) == 2
     dropped = weakref.ref(store)
-    del store, held, search_many
+    del store
     gc.collect()
     assert dropped() is None
+
+
+def test_a_caller_that_gave_up_is_left_out_and_a_batch_that_cannot_be_grouped_fails_only_its_callers():
+    """A request cancelled while its query waited (a client gone) is not run; a batch whose grouping raises
+    fails its own callers and the next batch is served (a dead thread would leave every later caller
+    waiting)."""
+    held = HeldEncoder()
+    batcher = embedding_batcher(held)
+    first = batcher.submit("first")
+    assert held.first_call.wait(timeout=60)
+    gone, kept = batcher.submit("gone"), batcher.submit("kept")
+    assert gone.cancel()
+    held.release.set()
+    assert len(first.result(timeout=60)) == len(kept.result(timeout=60)) == 384
+    assert held.calls[1:] == [["kept"]]
+
+    unsplittable = QueryBatcher(lambda items: [item * 2 for item in items], group=lambda items: [[len(items[0])]])
+    with pytest.raises(TypeError):  # len() of an int
+        unsplittable.submit(3).result(timeout=60)
+    with pytest.raises(TypeError):  # the next caller is answered too (a hung thread would time out)
+        unsplittable.submit(4).result(timeout=60)
