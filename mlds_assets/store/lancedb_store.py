@@ -379,15 +379,7 @@ class LanceDBPostStore:
         return hits.rename(columns={"_relevance_score": "_score"})
 
     def vector_search(self, vector: Sequence[float], where: StoreFilter | None = None, limit: int = 10) -> pd.DataFrame:
-        if len(vector) != self.vector_dim:
-            raise ValueError(f"vector has {len(vector)} dimensions; the store has {self.vector_dim}")
-        # Lance leaves posts without a vector out of a vector search by itself; a `vector IS NOT NULL`
-        # prefilter read the whole vector column per query (144 against 40 ms CPU on 23k posts)
-        search = self.table.search(list(vector), vector_column_name="vector")
-        predicate = filter_sql(where)
-        if predicate:
-            search = search.where(predicate, prefilter=True)
-        return _hits(search, limit)
+        return self.vector_search_many([vector], where, limit)[0].to_pandas()
 
     def vector_search_many(
         self,
@@ -402,10 +394,13 @@ class LanceDBPostStore:
         where twenty queries cost 140 (1,580 posts, 2 cores). `columns`: read only these and `_distance`."""
         import pyarrow.compute as pc
 
-        if any(len(vector) != self.vector_dim for vector in vectors):
-            raise ValueError(f"every vector must have {self.vector_dim} dimensions (the store's)")
+        for vector in vectors:
+            if len(vector) != self.vector_dim:
+                raise ValueError(f"vector has {len(vector)} dimensions; the store has {self.vector_dim}")
         if not vectors:
             return []
+        # Lance leaves posts without a vector out of a vector search by itself; a `vector IS NOT NULL`
+        # prefilter read the whole vector column per query (144 against 40 ms CPU on 23k posts)
         search = self.table.search([list(vector) for vector in vectors], vector_column_name="vector")
         if columns is not None:  # `_distance` named: a projection without it logs a warning per query
             names = set(self.table.schema.names)

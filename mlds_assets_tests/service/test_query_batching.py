@@ -111,7 +111,7 @@ def test_semantic_searches_waiting_together_with_the_same_filter_are_one_store_q
 
     from mlds_assets.service.query_batching import NearestQuery, nearest_batcher
     from mlds_assets.store.lancedb_store import LanceDBPostStore
-    from mlds_assets_tests.store.test_contract import DIM, records
+    from mlds_assets_tests.store.test_contract import DIM, lancedb_alone, records
 
     store = LanceDBPostStore(str(tmp_path / "store"), vector_dim=DIM)
     frame = pd.concat([records(12), records(12, platform="tiktok")], ignore_index=True)
@@ -141,7 +141,7 @@ def test_semantic_searches_waiting_together_with_the_same_filter_are_one_store_q
     assert searched == [(1, None, 3), (2, tiktok, 3), (1, None, 3), (1, None, 5)]
     assert batcher.batch_sizes == [1, 2, 1, 1]
     for query, hits in zip(asked, answers, strict=True):
-        alone = store.vector_search(query.vector, query.where, query.limit)
+        alone = lancedb_alone(store, query.vector, query.where, query.limit)
         assert hits.column("post_id").to_pylist() == alone["post_id"].tolist(), query.where
         assert np.allclose(hits.column("_distance").to_numpy(), alone["_distance"])
     assert answers[3].column("post_id").to_pylist()[0] == "tiktok-1"  # its own post first, not a neighbour's

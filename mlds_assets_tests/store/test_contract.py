@@ -298,6 +298,12 @@ def test_lancedb_async_search_returns_what_the_sync_search_returns_and_sees_late
     asyncio.run(both_ways())
 
 
+def lancedb_alone(store: LanceDBPostStore, vector, where, limit: int) -> pd.DataFrame:
+    """A vector's hits from LanceDB's own search of it alone, not through the store's code."""
+    search = store.table.search(list(vector), vector_column_name="vector").limit(limit)
+    return (search.where(filter_sql(where), prefilter=True) if where else search).to_pandas()
+
+
 def test_lancedb_vector_search_many_gives_each_vector_the_hits_it_gets_alone(tmp_path, capfd):
     """Several vectors in one LanceDB query (the API's concurrent semantic searches): each vector's hits in
     order with their distances, as a search of it alone finds them, with and without a filter; a vector
@@ -313,7 +319,8 @@ def test_lancedb_vector_search_many_gives_each_vector_the_hits_it_gets_alone(tmp
         together = store.vector_search_many(asked, where, limit=4, columns=["post_id", "platform"])
         assert len(together) == len(asked)
         for vector, hits in zip(asked, together, strict=True):
-            alone = store.vector_search(vector, where, limit=4)
+            alone = lancedb_alone(store, vector, where, limit=4)
+            assert store.vector_search(vector, where, 4)["post_id"].tolist() == alone["post_id"].tolist()
             assert hits.column_names == ["post_id", "platform", "_distance"]
             assert hits.column("post_id").to_pylist() == alone["post_id"].tolist(), where
             assert np.allclose(hits.column("_distance").to_numpy(), alone["_distance"]), where
@@ -321,7 +328,7 @@ def test_lancedb_vector_search_many_gives_each_vector_the_hits_it_gets_alone(tmp
     nearest = store.vector_search_many(asked[:3], None, 1)  # each of these posts is its own nearest
     assert [hits.column("post_id").to_pylist() for hits in nearest] == [["facebook-1"], ["facebook-8"], ["facebook-15"]]
     assert store.vector_search_many(asked[:1], None, 3)[0].num_rows == 3 and store.vector_search_many([], None, 3) == []
-    with pytest.raises(ValueError, match=f"{DIM} dimensions"):
+    with pytest.raises(ValueError, match=f"vector has 2 dimensions; the store has {DIM}"):
         store.vector_search_many([asked[0], [1.0, 2.0]], None, 3)
     captured = capfd.readouterr()
     assert "WARN" not in captured.err and "warning" not in captured.err.lower(), captured.err[-2000:]
