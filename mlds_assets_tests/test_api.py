@@ -191,30 +191,29 @@ def test_a_real_server_answers_twenty_concurrent_clients_without_errors(demo_set
 
 def test_mlds_api_with_two_worker_processes_serves_searches(demo_home_copy):
     """`api.workers: 2`: `mlds api` as users start it, uvicorn's workers each building the app from the same
-    environment; searches of every mode and the data routes answer from both. Semantic searches arriving
-    together (each worker embeds them and searches the store several to a query) each get the hits the
-    CLI's search finds for them alone."""
+    environment; searches of every mode and the data routes answer from both. Semantic and hybrid searches
+    arriving together (each worker embeds them and searches the store several vectors to a query, a hybrid
+    search's keyword leg meanwhile) each get the hits the CLI's search finds for them alone."""
     from concurrent.futures import ThreadPoolExecutor
 
     from benchmarks.api_load import served_api
 
     env = {"MLDS_HOME": str(demo_home_copy), "MLDS__API__WORKERS": "2"}
     settings = load_settings(env=env)
-    asked = [(query, platform) for query in ("delayed flight", "battery died", "love it")
-             for platform in (None, *sorted(settings.platforms))]  # fmt: skip
+    asked = [(query, platform, mode) for query in ("delayed flight", "battery died", "love it")
+             for platform in (None, *sorted(settings.platforms)) for mode in ("semantic", "hybrid")]  # fmt: skip
     with served_api(env) as url:
         result = load(url, demo_paths(settings), clients=4, per_client=4)
-        query = {"q": "refund for my order", "mode": "hybrid"}
-        hits = httpx.get(f"{url}/posts/search", params=query, timeout=60).json()
 
-        def semantic(asking: tuple[str, str | None]) -> list[dict]:
-            params = {"q": asking[0], "mode": "semantic", "limit": 5, **({"platform": asking[1]} if asking[1] else {})}
+        def search(asking: tuple[str, str | None, str]) -> list[dict]:
+            text, platform, mode = asking
+            params = {"q": text, "mode": mode, "limit": 5, **({"platform": platform} if platform else {})}
             return httpx.get(f"{url}/posts/search", params=params, timeout=60).raise_for_status().json()["hits"]
 
         with ThreadPoolExecutor(max_workers=len(asked)) as pool:
-            answers = list(pool.map(semantic, asked))
+            answers = list(pool.map(search, asked))
     assert result["requests"] == 16 and result["errors"] == 0
-    assert hits["hits"] and all("vector" not in hit for hit in hits["hits"])
-    for (text, platform), served in zip(asked, answers, strict=True):
+    for (text, platform, mode), served in zip(asked, answers, strict=True):
         assert len(served) == 5 and all(hit["platform"] == (platform or hit["platform"]) for hit in served)
-        _assert_same_hits(served, _sync_hits(settings, text, "semantic", 5, platform), f"semantic {platform}")
+        assert all("vector" not in hit and "_rowid" not in hit for hit in served)
+        _assert_same_hits(served, _sync_hits(settings, text, mode, 5, platform), f"{mode} {platform}")

@@ -145,8 +145,9 @@ _nearest_lock = threading.Lock()
 
 
 def nearest_batcher(store) -> QueryBatcher[NearestQuery, object]:
-    """The semantic-search batcher of one LanceDB store handle (the API has one); it holds the store weakly,
-    so a handle dropped is not kept open by its batcher."""
+    """The vector-search batcher of one LanceDB store handle (the API has one): semantic searches and hybrid
+    searches' vector legs, their hits with `_rowid` (what the hybrid fusion joins on). It holds the store
+    weakly, so a handle dropped is not kept open by its batcher."""
     with _nearest_lock:
         if store not in _nearest:
             handle = weakref.ref(store)
@@ -156,7 +157,7 @@ def nearest_batcher(store) -> QueryBatcher[NearestQuery, object]:
                 if opened is None:
                     raise RuntimeError("the post store handle was closed while searches were waiting")
                 vectors = [query.vector for query in queries]
-                return opened.vector_search_many(vectors, first.where, first.limit, first.columns)
+                return opened.vector_search_many(vectors, first.where, first.limit, first.columns, with_row_id=True)
 
             _nearest[store] = QueryBatcher(search, same_searches)
         return _nearest[store]

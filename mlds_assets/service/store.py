@@ -4,8 +4,12 @@ the embedded LanceDB store, so a keyword search from the command line starts in 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mlds_assets.settings import Settings
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 SEARCH_MODES = ("hybrid", "semantic", "keyword")
 
@@ -82,29 +86,40 @@ def run_search(settings: Settings, query: SearchQuery, store=None):
 async def search_async(
     settings: Settings, query: SearchQuery, store, columns: list[str] | None = None, arrow: bool = False
 ):
-    """`run_search` for a server's event loop (the API's): the query is embedded by the batcher's thread; the
-    embedded LanceDB store is searched through its async API (under 20 clients on two cores it halved
-    keyword search's median), and semantic searches by their own batcher, several in one LanceDB query.
-    Another backend, or a store whose indexes no search has checked yet (an empty one at start-up), goes
-    through `run_search` in a worker thread. `columns`: the ones the caller shows; the LanceDB store may
-    read only those (the hits may hold more). `arrow`: the LanceDB store's hits as an Arrow table, not
-    pandas (a server that writes JSON from them skips pandas' 2 ms a request); the fallback's hits are
-    always pandas."""
+    """`run_search` for a server's event loop (the API's), with the same hits. The embedded LanceDB store is
+    searched through its async API (under 20 clients on two cores it halved keyword search's median); the
+    query is embedded by the embedding batcher's thread together with concurrent requests' queries, and the
+    vector search (a semantic search, a hybrid search's vector leg) goes several to a LanceDB query through
+    the store's nearest batcher. A hybrid search's keyword leg runs meanwhile (it needs no vector); the legs
+    are fused as the store's `hybrid_search` fuses them. Another backend, or a store whose indexes no search
+    has checked yet (an empty one at start-up), goes through `run_search` in a worker thread. `columns`: the
+    ones the caller shows; the LanceDB store may read only those (the hits may hold more). `arrow`: the
+    LanceDB store's hits as an Arrow table, not pandas (a server that writes JSON from them skips pandas'
+    2 ms a request); the fallback's hits are always pandas."""
+    import asyncio
+
     from starlette.concurrency import run_in_threadpool
 
-    from mlds_assets.store.lancedb_store import LanceDBPostStore
+    from mlds_assets.store.lancedb_store import LanceDBPostStore, fuse_by_rank
 
     if not (isinstance(store, LanceDBPostStore) and store.searchable):
         return await run_in_threadpool(run_search, settings, query, store)
+    where, limit = query.where(), query.limit
     if query.mode == "keyword":
-        return await store.search_async(query.mode, query.text, None, query.where(), query.limit, columns, arrow)
+        hits = await store.keyword_search_async(query.text, where, limit, columns)
+        return hits if arrow else hits.to_pandas()
     from mlds_assets.service.query_batching import NearestQuery, nearest_batcher, query_batcher
 
-    config = settings.embeddings  # embedded together with the queries of concurrent requests
-    vector = await query_batcher(config.model, config.device, config.bf16_on_cpu).ask(query.text)
-    if query.mode == "hybrid":
-        return await store.search_async(query.mode, query.text, vector, query.where(), query.limit, columns, arrow)
-    # searched together with the semantic searches of concurrent requests: one LanceDB query for all
-    nearest = NearestQuery(vector, query.where(), query.limit, tuple(columns) if columns is not None else None)
-    hits = await nearest_batcher(store).ask(nearest)
+    config, shown = settings.embeddings, tuple(columns) if columns is not None else None
+
+    async def nearest() -> pa.Table:
+        vector = await query_batcher(config.model, config.device, config.bf16_on_cpu).ask(query.text)
+        return await nearest_batcher(store).ask(NearestQuery(vector, where, limit, shown))
+
+    if query.mode == "semantic":
+        hits = (await nearest()).drop_columns(["_rowid"])
+    else:  # the keyword leg needs no vector: it runs while the query is embedded
+        keyword = store.keyword_search_async(query.text, where, limit, columns, with_row_id=True)
+        vector_hits, keyword_hits = await asyncio.gather(nearest(), keyword)
+        hits = fuse_by_rank(query.text, vector_hits, keyword_hits, limit)
     return hits if arrow else hits.to_pandas()

@@ -348,35 +348,29 @@ class LanceDBPostStore:
     def keyword_search(self, query: str, where: StoreFilter | None = None, limit: int = 10) -> pd.DataFrame:
         if self._nothing_to_search():
             return self.fetch(limit=0)
+        return self._keyword_hits(query, where, limit).to_pandas()
+
+    def _keyword_hits(self, query: str, where: StoreFilter | None, limit: int, with_row_id: bool = False) -> pa.Table:
         self._ensure_search_indexes()  # full-text search needs its index; later rows are searched unindexed
-        search = self.table.search(query, query_type="fts")
+        search = self.table.search(query, query_type="fts").with_row_id(with_row_id)
         predicate = filter_sql(where)
         if predicate:
             search = search.where(predicate, prefilter=True)
-        return _hits(search, limit)
+        return _drop_vector(search.limit(limit).to_arrow())
 
     def hybrid_search(
         self, query: str, vector: Sequence[float], where: StoreFilter | None = None, limit: int = 10
     ) -> pd.DataFrame:
-        """LanceDB's own hybrid query: full-text and vector hits fused by reciprocal rank (RRF, k=60)."""
-        from lancedb.rerankers import RRFReranker
-
+        """Full-text and vector hits fused by reciprocal rank (`fuse_by_rank`): LanceDB's own hybrid query,
+        its two legs run here so that the API, which searches the vector leg several to a query, fuses them
+        the same way. Posts not embedded yet still match on their words."""
         if len(vector) != self.vector_dim:
             raise ValueError(f"vector has {len(vector)} dimensions; the store has {self.vector_dim}")
         if self._nothing_to_search():
-            return self.fetch(limit=0)
-        self._ensure_search_indexes()
-        search = (
-            self.table.search(query_type="hybrid", vector_column_name="vector")
-            .vector(list(vector))
-            .text(query)
-            .rerank(RRFReranker())
-        )
-        predicate = filter_sql(where)  # posts not embedded yet still match on their words
-        if predicate:
-            search = search.where(predicate, prefilter=True)
-        hits = _hits(search, limit)
-        return hits.rename(columns={"_relevance_score": "_score"})
+            return self.fetch(limit=0).assign(_score=pd.Series(dtype="float32"))
+        keyword_hits = self._keyword_hits(query, where, limit, with_row_id=True)
+        vector_hits = self.vector_search_many([vector], where, limit, with_row_id=True)[0]
+        return fuse_by_rank(query, vector_hits, keyword_hits, limit).to_pandas()
 
     def vector_search(self, vector: Sequence[float], where: StoreFilter | None = None, limit: int = 10) -> pd.DataFrame:
         return self.vector_search_many([vector], where, limit)[0].to_pandas()
@@ -387,11 +381,13 @@ class LanceDBPostStore:
         where: StoreFilter | None = None,
         limit: int = 10,
         columns: Sequence[str] | None = None,
+        with_row_id: bool = False,
     ) -> list[pa.Table]:
         """Several vector searches as one LanceDB query (its multi-vector search): each vector's hits, the
         ones a search of it alone finds, as Arrow. For the semantic searches a server gets at one moment: a
         LanceDB query costs ~3 ms of CPU before it reads a row, and twenty vectors in one query cost 11 ms
-        where twenty queries cost 140 (1,580 posts, 2 cores). `columns`: read only these and `_distance`."""
+        where twenty queries cost 140 (1,580 posts, 2 cores). `columns`: read only these and `_distance`;
+        `with_row_id`: and `_rowid` (what a hybrid search fuses the two legs on)."""
         import pyarrow.compute as pc
 
         for vector in vectors:
@@ -402,6 +398,7 @@ class LanceDBPostStore:
         # Lance leaves posts without a vector out of a vector search by itself; a `vector IS NOT NULL`
         # prefilter read the whole vector column per query (144 against 40 ms CPU on 23k posts)
         search = self.table.search([list(vector) for vector in vectors], vector_column_name="vector")
+        search = search.with_row_id(with_row_id)
         if columns is not None:  # `_distance` named: a projection without it logs a warning per query
             names = set(self.table.schema.names)
             search = search.select([c for c in columns if c in names and c != "_distance"] + ["_distance"])
@@ -415,63 +412,56 @@ class LanceDBPostStore:
         hits = hits.drop_columns(["query_index"])
         return [hits.filter(pc.equal(index, k)) for k in range(len(vectors))]
 
-    async def search_async(
+    async def keyword_search_async(
         self,
-        mode: str,
         query: str,
-        vector: Sequence[float] | None,
         where: StoreFilter | None = None,
         limit: int = 10,
         columns: Sequence[str] | None = None,
-        arrow: bool = False,
-    ) -> pd.DataFrame | pa.Table:
-        """Keyword and hybrid searches through LanceDB's async API, for a server's event loop: one await per
-        search, where the sync API makes four round trips through LanceDB's background loop thread (it
-        fetches the schema three times per query). A server's semantic searches go several to a query
-        through `vector_search_many`. Only once `searchable` (a sync search built the indexes): nothing here
-        blocks the loop. `columns`: read only these (with the score) for a keyword search, not the 384-float
-        vector and the rest, 28-34% of a search at demo size; a hybrid search reads all (its two legs would
-        each log a warning per query about the score columns a projection leaves out). `arrow`: the hits as
-        an Arrow table, for a caller that writes JSON from them without pandas."""
-        from lancedb.rerankers import RRFReranker
-
-        if mode not in ("keyword", "hybrid"):
-            raise ValueError(f"search_async searches by keyword or hybrid, not {mode!r} (see vector_search_many)")
+        with_row_id: bool = False,
+    ) -> pa.Table:
+        """A keyword search through LanceDB's async API, for a server's event loop: one await per search,
+        where the sync API makes four round trips through LanceDB's background loop thread (it fetches the
+        schema three times per query). The hits as Arrow, for a caller that writes JSON from them without
+        pandas. A server's vector searches go several to a query through `vector_search_many`. Only once
+        `searchable` (a sync search built the indexes): nothing here blocks the loop. `columns`: read only
+        these and `_score`, not the 384-float vector and the rest (28-34% of a search at demo size);
+        `with_row_id`: and `_rowid`, for `fuse_by_rank`."""
         if not self.searchable:
-            raise RuntimeError("search_async before the first search built the indexes (see `searchable`)")
-        if vector is not None and len(vector) != self.vector_dim:
-            raise ValueError(f"vector has {len(vector)} dimensions; the store has {self.vector_dim}")
-        if self._async_table is None:
+            raise RuntimeError("keyword_search_async before the first search built the indexes (see `searchable`)")
+        if self._async_table is None:  # both set at once: a search arriving between them read no column
             db = await lancedb.connect_async(self.uri, read_consistency_interval=self._read_consistency)
-            self._async_table = await db.open_table(self.table_name)
-            self._async_columns = set((await self._async_table.schema()).names)
-        if mode == "hybrid":
-            search = self._async_table.query().nearest_to(list(vector)).column("vector").nearest_to_text(query)
-            search = search.rerank(RRFReranker())
-        else:
-            search = self._async_table.query().nearest_to_text(query)
-            if columns is not None:
-                search = search.select([c for c in columns if c in self._async_columns] + ["_score"])
+            table = await db.open_table(self.table_name)
+            names = set((await table.schema()).names)
+            self._async_table, self._async_columns = table, names
+        search = self._async_table.query().nearest_to_text(query)
+        if columns is not None:
+            search = search.select([c for c in columns if c in self._async_columns] + ["_score"])
+        if with_row_id:
+            search = search.with_row_id()
         predicate = filter_sql(where)
         if predicate:
             search = search.where(predicate)  # a prefilter, as in the sync searches
-        hits = _drop_vector(await search.limit(limit).to_arrow())
-        hits = hits.rename_columns(["_score" if c == "_relevance_score" else c for c in hits.column_names])
-        return hits if arrow else hits.to_pandas()
+        return _drop_vector(await search.limit(limit).to_arrow())
 
 
-def _hits(search, limit: int) -> pd.DataFrame:
-    """A search's hits without the vector column: 384 floats per hit that no reader of results shows (the
-    API, the CLI). Dropped from the Arrow result, before pandas converts it: selecting columns in a Lance
-    search logs a warning per query, and LanceDB's own `to_pandas` plans the query a second time for its
-    output schema (together 1.3-1.9 ms of a 5-8 ms search at demo size)."""
-    return _without_vector(search.limit(limit).to_arrow())
+def fuse_by_rank(query: str, vector_hits: pa.Table, keyword_hits: pa.Table, limit: int) -> pa.Table:
+    """A hybrid search's two legs (each with `_rowid`, best first) as one ranking: LanceDB's reciprocal rank
+    fusion (`RRFReranker`, k=60, its documented interface for hybrid rerankers), as LanceDB's own hybrid
+    query applies it; the fused relevance as `_score`, the legs' own scores and the row ids dropped. A post
+    both legs found appears once, with the vector leg's columns."""
+    from lancedb.rerankers import RRFReranker
 
-
-def _without_vector(hits: pa.Table) -> pd.DataFrame:
-    """Arrow hits as pandas, the vector column (if read) dropped first."""
-    return _drop_vector(hits).to_pandas()
+    if not vector_hits.num_rows and not keyword_hits.num_rows:  # LanceDB's legs may then lack `_rowid`
+        columns = [c for c in keyword_hits.column_names if c not in ("_score", "_distance", "_rowid")]
+        return keyword_hits.select(columns).append_column("_score", pa.array([], pa.float32()))
+    fused = RRFReranker().rerank_hybrid(query, vector_hits, keyword_hits).slice(0, limit)
+    fused = fused.drop_columns(["_rowid"])
+    return fused.rename_columns(["_score" if c == "_relevance_score" else c for c in fused.column_names])
 
 
 def _drop_vector(hits: pa.Table) -> pa.Table:
+    """Hits without the vector column: 384 floats per hit that no reader of results shows (the API, the
+    CLI). Dropped from the Arrow result, not by a projection: selecting columns in a sync Lance search logs
+    a warning per query about the score columns it leaves out."""
     return hits.drop_columns(["vector"]) if "vector" in hits.column_names else hits

@@ -104,9 +104,9 @@ def test_queries_of_very_different_lengths_are_encoded_apart_and_answered_in_ord
 
 
 def test_semantic_searches_waiting_together_with_the_same_filter_are_one_store_query(tmp_path):
-    """The API's semantic searches on the LanceDB store: those waiting together with the same filter, limit
-    and columns go as one multi-vector query, the others apart; each caller gets the hits its vector gets
-    alone."""
+    """The API's vector searches on the LanceDB store (semantic searches, hybrid searches' vector legs):
+    those waiting together with the same filter, limit and columns go as one multi-vector query, the others
+    apart; each caller gets the hits its vector gets alone, with their row ids."""
     import pandas as pd
 
     from mlds_assets.service.query_batching import NearestQuery, nearest_batcher
@@ -120,12 +120,12 @@ def test_semantic_searches_waiting_together_with_the_same_filter_are_one_store_q
     searched, first_call, release = [], threading.Event(), threading.Event()
     search_many = store.vector_search_many
 
-    def held(many, where, limit, columns):
+    def held(many, where, limit, columns, with_row_id):
         searched.append((len(many), where, limit))
         if len(searched) == 1:
             first_call.set()
             assert release.wait(timeout=60)
-        return search_many(many, where, limit, columns)
+        return search_many(many, where, limit, columns, with_row_id=with_row_id)
 
     store.vector_search_many = held
     batcher = nearest_batcher(store)
@@ -145,7 +145,7 @@ def test_semantic_searches_waiting_together_with_the_same_filter_are_one_store_q
         assert hits.column("post_id").to_pylist() == alone["post_id"].tolist(), query.where
         assert np.allclose(hits.column("_distance").to_numpy(), alone["_distance"])
     assert answers[3].column("post_id").to_pylist()[0] == "tiktok-1"  # its own post first, not a neighbour's
-    assert answers[4].column_names == ["post_id", "_distance"]
+    assert answers[4].column_names == ["post_id", "_distance", "_rowid"]  # row ids: a hybrid search fuses on them
 
 
 def test_a_store_handle_dropped_is_not_kept_open_by_its_semantic_search_batcher(tmp_path):

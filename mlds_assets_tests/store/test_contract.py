@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from mlds_assets.store import PostStore
-from mlds_assets.store.lancedb_store import LanceDBPostStore, filter_sql
+from mlds_assets.store.lancedb_store import LanceDBPostStore, filter_sql, fuse_by_rank
 
 DIM = 8
 
@@ -239,11 +239,11 @@ def test_lancedb_searches_of_every_mode_log_nothing_per_query(tmp_path, capfd):
 
 
 def test_lancedb_async_search_returns_what_the_sync_search_returns_and_sees_later_writes(tmp_path):
-    """The read API searches by keyword and hybrid through LanceDB's async API on its event loop, and
-    semantically several vectors to a query (`vector_search_many`): the same hits, scores and columns as
-    the sync searches the CLI uses, in every mode and with filters; a write committed later by another
-    handle is found; before a sync search has checked the indexes the async search refuses (the API falls
-    back). Asked for some columns, a keyword or semantic search reads only those and its score."""
+    """The read API searches by keyword through LanceDB's async API on its event loop, by vector several
+    vectors to a query (`vector_search_many`), and fuses the two for a hybrid search: the same hits, scores
+    and columns as the sync searches the CLI uses, in every mode and with filters; a write committed later
+    by another handle is found; before a sync search has checked the indexes the async search refuses (the
+    API falls back). Asked for some columns, a search reads only those and its score."""
     import asyncio
     from datetime import timedelta
 
@@ -257,16 +257,19 @@ def test_lancedb_async_search_returns_what_the_sync_search_returns_and_sees_late
     vector = vectors[3].tolist()
 
     async def server_search(mode: str, query: str, where, columns=None) -> pd.DataFrame:
+        """As `service.store.search_async` composes them (there the vector leg goes through a batcher)."""
+        if mode == "keyword":
+            return (await reader.keyword_search_async(query, where, 10, columns)).to_pandas()
+        vector_hits = reader.vector_search_many([vector], where, 10, columns, with_row_id=True)[0]
         if mode == "semantic":
-            return reader.vector_search_many([vector], where, 10, columns)[0].to_pandas()
-        return await reader.search_async(mode, query, None if mode == "keyword" else vector, where, 10, columns)
+            return vector_hits.drop_columns(["_rowid"]).to_pandas()
+        keyword_hits = await reader.keyword_search_async(query, where, 10, columns, with_row_id=True)
+        return fuse_by_rank(query, vector_hits, keyword_hits, 10).to_pandas()
 
     async def both_ways() -> None:
         assert not reader.searchable
         with pytest.raises(RuntimeError, match="before the first search"):
-            await reader.search_async("keyword", "shoes", None)
-        with pytest.raises(ValueError, match="vector_search_many"):
-            await reader.search_async("semantic", "shoes", vector)
+            await reader.keyword_search_async("shoes")
         sync = {
             "keyword": lambda where: reader.keyword_search("shoes", where, limit=10),
             "semantic": lambda where: reader.vector_search(vector, where, limit=10),
@@ -286,16 +289,64 @@ def test_lancedb_async_search_returns_what_the_sync_search_returns_and_sees_late
                 narrow = await server_search(mode, query, where, shown)
                 assert narrow["post_id"].tolist() == expected["post_id"].tolist(), (mode, where)
                 assert np.allclose(narrow[score], expected[score]), (mode, where)
-                if mode == "hybrid":  # reads every column (a projection makes each leg warn per query)
-                    assert list(narrow.columns) == list(expected.columns)
-                else:  # what was asked for that the table has, and the search's score: not the vector
-                    assert list(narrow.columns) == ["post_id", "text", "sentiment_label", score], mode
+                # what was asked for that the table has, and the search's score: not the vector
+                assert list(narrow.columns) == ["post_id", "text", "sentiment_label", score], mode
 
         writer.upsert(records(4, start=10))  # four more posts, two about shoes
-        later = await reader.search_async("keyword", "shoes", None, None, 20)
+        later = (await reader.keyword_search_async("shoes", None, 20)).to_pandas()
         assert len(later) == 7 and {"facebook-11", "facebook-13"} <= set(later["post_id"])
 
     asyncio.run(both_ways())
+
+
+def test_lancedb_async_searches_arriving_while_the_async_handle_opens_read_the_columns_asked(tmp_path, monkeypatch):
+    """The API's first keyword searches after start-up arrive together: one arriving while another opens
+    the async table (between opening it and reading its schema) read no column but the score, and the
+    API answered hits without a post id. The schema read is held here until the second search has begun."""
+    import asyncio
+
+    from mlds_assets.store import lancedb_store
+
+    store = LanceDBPostStore(str(tmp_path / "store"), vector_dim=DIM)
+    store.upsert(records(6))
+    assert len(store.keyword_search("shoes")) == 3  # the sync search checks the indexes: now searchable
+    connect_async = lancedb_store.lancedb.connect_async
+
+    async def run() -> list[list[str]]:
+        schema_asked, release = asyncio.Event(), asyncio.Event()
+
+        class HeldSchema:
+            def __init__(self, table):
+                self._table = table
+
+            def __getattr__(self, name):
+                return getattr(self._table, name)
+
+            async def schema(self):
+                schema_asked.set()
+                await release.wait()
+                return await self._table.schema()
+
+        class Connection:
+            def __init__(self, db):
+                self._db = db
+
+            async def open_table(self, name):
+                return HeldSchema(await self._db.open_table(name))
+
+        async def held_connect(*args, **kwargs):
+            return Connection(await connect_async(*args, **kwargs))
+
+        monkeypatch.setattr(lancedb_store.lancedb, "connect_async", held_connect)
+        asked = ["post_id", "text"]
+        first = asyncio.create_task(store.keyword_search_async("shoes", None, 10, asked))
+        await schema_asked.wait()  # the first search has the table open and waits for its schema
+        second = asyncio.create_task(store.keyword_search_async("shoes", None, 10, asked))
+        await asyncio.sleep(0)  # the second begins (it used to search at once, with no column)
+        release.set()
+        return [hits.column_names for hits in await asyncio.gather(first, second)]
+
+    assert asyncio.run(run()) == [["post_id", "text", "_score"]] * 2
 
 
 def lancedb_alone(store: LanceDBPostStore, vector, where, limit: int) -> pd.DataFrame:
@@ -330,6 +381,52 @@ def test_lancedb_vector_search_many_gives_each_vector_the_hits_it_gets_alone(tmp
     assert store.vector_search_many(asked[:1], None, 3)[0].num_rows == 3 and store.vector_search_many([], None, 3) == []
     with pytest.raises(ValueError, match=f"vector has 2 dimensions; the store has {DIM}"):
         store.vector_search_many([asked[0], [1.0, 2.0]], None, 3)
+    captured = capfd.readouterr()
+    assert "WARN" not in captured.err and "warning" not in captured.err.lower(), captured.err[-2000:]
+
+
+def lancedb_hybrid_alone(store: LanceDBPostStore, query: str, vector, where, limit: int) -> pd.DataFrame:
+    """LanceDB's own hybrid query (its two legs and its fusion), not through the store's code."""
+    from lancedb.rerankers import RRFReranker
+
+    search = store.table.search(query_type="hybrid", vector_column_name="vector").vector(list(vector)).text(query)
+    search = search.rerank(RRFReranker()).limit(limit)
+    return (search.where(filter_sql(where), prefilter=True) if where else search).to_pandas()
+
+
+def test_lancedb_hybrid_search_ranks_as_lancedbs_own_hybrid_query(tmp_path, capfd):
+    """The store runs a hybrid search's two legs itself (the API searches the vector leg several to a query)
+    and fuses them by rank: the posts, their order and their fused scores are those of LanceDB's own hybrid
+    query, with filters, with posts found by one leg only (no vector yet, or no matching word), at limits
+    below and above the hits; nothing found is an empty result with a score column; nothing logged."""
+    rng = np.random.default_rng(21)
+    words = ["battery", "shoes", "refund", "order", "late", "screen", "lace", "price", "store", "happy"]
+    frame = pd.concat([records(30), records(10, platform="tiktok")], ignore_index=True)
+    frame["text"] = [" ".join(rng.choice(words, size=rng.integers(2, 7))) for _ in range(len(frame))]
+    vectors = rng.normal(size=(len(frame), DIM)).astype("float32")
+    frame["vector"] = [v.tolist() if i % 5 else None for i, v in enumerate(vectors)]
+    store = LanceDBPostStore(str(tmp_path / "store"), vector_dim=DIM)
+    store.upsert(frame)
+    capfd.readouterr()
+    for query, vector in (("battery", vectors[3]), ("refund order late", vectors[12]), ("zebra", vectors[7])):
+        for where in (None, {"platform": "tiktok"}, {"platform": "facebook", "entity": "nike"}, {"platform": "x"}):
+            for limit in (3, 50):
+                ours = store.hybrid_search(query, vector.tolist(), where, limit)
+                theirs = lancedb_hybrid_alone(store, query, vector, where, limit)
+                assert ours["post_id"].tolist() == theirs["post_id"].tolist(), (query, where, limit)
+                assert np.allclose(ours["_score"], theirs["_relevance_score"]), (query, where, limit)
+                assert "_score" in ours.columns and not {"vector", "_distance", "_rowid"} & set(ours.columns)
+                if len(theirs):
+                    shown = [c for c in theirs.columns if c not in ("vector", "_relevance_score")]
+                    assert list(ours.columns) == [*shown, "_score"]
+                if where == {"platform": "x"}:
+                    assert ours.empty
+    both = store.hybrid_search("zebra", vectors[7].tolist(), None, 50)  # no post says zebra: the vector leg
+    assert set(both["post_id"]) == set(frame["post_id"][frame["vector"].notna()])
+    words_only = store.hybrid_search("battery", vectors[7].tolist(), None, 50)  # the posts without a vector too
+    assert set(frame["post_id"][frame["vector"].isna() & frame["text"].str.contains("battery")]) <= set(
+        words_only["post_id"]
+    )
     captured = capfd.readouterr()
     assert "WARN" not in captured.err and "warning" not in captured.err.lower(), captured.err[-2000:]
 
