@@ -452,9 +452,6 @@ def fuse_by_rank(query: str, vector_hits: pa.Table, keyword_hits: pa.Table, limi
     both legs found appears once, with the vector leg's columns."""
     from lancedb.rerankers import RRFReranker
 
-    if not vector_hits.num_rows and not keyword_hits.num_rows:  # LanceDB's legs may then lack `_rowid`
-        columns = [c for c in keyword_hits.column_names if c not in ("_score", "_distance", "_rowid")]
-        return keyword_hits.select(columns).append_column("_score", pa.array([], pa.float32()))
     fused = RRFReranker().rerank_hybrid(query, vector_hits, keyword_hits).slice(0, limit)
     fused = fused.drop_columns(["_rowid"])
     return fused.rename_columns(["_score" if c == "_relevance_score" else c for c in fused.column_names])
